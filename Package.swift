@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let systemLibraries: [Target] = [
+    .systemLibrary(name: "COpenCL", path: "Sources/COpenCL",
+                   providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+    .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast",
+                   providers: [.apt(["libclblast-dev"])]),
+    .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                   providers: [.apt(["libopenblas-dev"])]),
+]
+
+let package = Package(
+    name: "Tandem",
+    products: [
+        .library(name: "Tandem", targets: ["Tandem"]),
+        .executable(name: "tandem", targets: ["TandemCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: systemLibraries + [
+        // Build-time embedding of Kernels/*.cl as Swift string literals.
+        .executableTarget(name: "KernelEmbedder", path: "Sources/KernelEmbedder"),
+        .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["KernelEmbedder"],
+                path: "Plugins/EmbedKernels"),
+        .target(name: "TandemKernels", path: "Kernels", plugins: ["EmbedKernels"]),
+
+        .target(name: "TandemCore", dependencies: ["CBLAS"]),
+        .target(name: "TandemOpenCL", dependencies: ["TandemCore", "COpenCL", "CCLBlast", "TandemKernels"]),
+        .target(name: "Tandem", dependencies: ["TandemCore", "TandemOpenCL"]),
+        .executableTarget(name: "TandemCLI", dependencies: [
+            "Tandem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Kernel lab and library baselines (not tests: `swift run -c release tandem-gemm-bench`).
+        .executableTarget(name: "GemmBench", dependencies: ["Tandem", "CBLAS", "CCLBlast", "COpenCL"],
+                          path: "Benchmarks/GemmBench"),
+
+        .testTarget(name: "TandemTests", dependencies: ["Tandem", "TandemOpenCL", "TandemCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

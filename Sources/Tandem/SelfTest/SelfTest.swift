@@ -1,0 +1,76 @@
+/// One row of `tandem selftest`: an operation checked on a device against the float64 reference.
+public struct SelfTestResult: Sendable {
+    public var op: String
+    public var forwardMaxRelativeError: Double
+    /// Nil for checks without a gradient (GEMM itself).
+    public var backwardMaxRelativeError: Double?
+    public var passed: Bool
+    /// Why a check failed when it threw instead of computing.
+    public var failure: String?
+}
+
+/// The checks a user runs first on a new device or driver.
+public enum SelfTest {
+    /// GEMM shapes checked: odd sizes, every transpose, offsets, beta, strided batches.
+    public static let gemmCases: [(name: String, gemm: GEMM)] = {
+        var cases: [(String, GEMM)] = []
+        for (m, n, k) in [(1, 1, 1), (17, 33, 5), (257, 129, 65), (64, 1, 300)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                // Half the cases with beta = 0, where C is poisoned with NaN and must be overwritten.
+                let beta: Float = (cases.count % 2 == 0) ? 0.5 : 0
+                var g = GEMM(m: m, n: n, k: k, transposeA: ta, transposeB: tb, alpha: 0.75, beta: beta)
+                g.offsetA = 3
+                g.offsetB = 5
+                g.offsetC = 7
+                g.lda += 2
+                g.ldc += 1
+                cases.append(("gemm \(m)x\(n)x\(k) \(ta ? "T" : "N")\(tb ? "T" : "N") beta \(beta)", g))
+            }
+        }
+        var batched = GEMM(m: 9, n: 11, k: 13, transposeB: true, alpha: 1, beta: 0.25, batchCount: 3)
+        batched.strideA += 4
+        batched.strideC += 2
+        cases.append(("gemm strided-batched 3x9x11x13", batched))
+        cases.append(("gemm k=0 beta 0.5", GEMM(m: 5, n: 6, k: 0, alpha: 1, beta: 0.5)))
+        return cases
+    }()
+
+    /// Sizes of the buffers a GEMM reads and writes.
+    static func extents(_ g: GEMM) -> (a: Int, b: Int, c: Int) {
+        let rowsA = g.transposeA ? g.k : g.m, rowsB = g.transposeB ? g.n : g.k
+        return (g.offsetA + (g.batchCount - 1) * g.strideA + rowsA * g.lda,
+                g.offsetB + (g.batchCount - 1) * g.strideB + rowsB * g.ldb,
+                g.offsetC + (g.batchCount - 1) * g.strideC + g.m * g.ldc)
+    }
+
+    /// Runs one GEMM on `device` with random inputs and returns its largest relative error against
+    /// the float64 reference. With beta = 0 the whole of C starts as NaN, so an element left
+    /// unwritten shows; elements outside the multiplied matrices must stay as they were.
+    public static func checkGEMM(_ g: GEMM, on device: any Device, seed: UInt64) throws -> Double {
+        var random = SplitMix64(seed: seed)
+        let sizes = extents(g)
+        let a = random.uniform(sizes.a), b = random.uniform(sizes.b)
+        let c = g.beta == 0 ? [Float](repeating: .nan, count: sizes.c) : random.uniform(sizes.c)
+        let bufferA = try device.buffer(a), bufferB = try device.buffer(b), bufferC = try device.buffer(c)
+        try device.gemm(g, a: bufferA, b: bufferB, c: bufferC)
+        let result = try device.download(bufferC)
+        return Reference.maxRelativeError(result, Reference.gemm(g, a: a, b: b, c: c))
+    }
+
+    /// Every GEMM case on `device`; a case passes below `tolerance` relative error.
+    public static func gemm(on device: any Device, seed: UInt64 = 1, tolerance: Double = 1e-4) -> [SelfTestResult] {
+        gemmCases.enumerated().map { index, item in
+            do {
+                let error = try checkGEMM(item.gemm, on: device, seed: seed &+ UInt64(index))
+                return SelfTestResult(op: item.name, forwardMaxRelativeError: error, passed: error <= tolerance)
+            } catch {
+                return SelfTestResult(op: item.name, forwardMaxRelativeError: .infinity, passed: false, failure: "\(error)")
+            }
+        }
+    }
+
+    /// Every check on `device`.
+    public static func run(on device: any Device, seed: UInt64 = 1) -> [SelfTestResult] {
+        gemm(on: device, seed: seed)
+    }
+}

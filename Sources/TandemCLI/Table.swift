@@ -1,0 +1,32 @@
+/// Left-aligned text columns for terminal tables.
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    func line(_ cells: [String]) -> String {
+        zip(cells, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  ")
+    }
+    return ([line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line))
+        .joined(separator: "\n")
+}
+
+/// `1.5 GiB`, `48 KiB`: memory sizes for people.
+func formatBytes(_ bytes: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes), unit = 0
+    while value >= 1024, unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    return unit == 0 ? "\(bytes) B" : "\((value * 10).rounded() / 10) \(units[unit])"
+}
+
+/// A relative error in scientific notation with two digits.
+func formatError(_ value: Double?) -> String {
+    guard let value else { return "-" }
+    if value.isInfinite || value.isNaN { return "inf" }
+    if value == 0 { return "0" }
+    var exponent = 0, mantissa = value
+    while mantissa < 1 { mantissa *= 10; exponent -= 1 }
+    while mantissa >= 10 { mantissa /= 10; exponent += 1 }
+    return "\((mantissa * 10).rounded() / 10)e\(exponent)"
+}

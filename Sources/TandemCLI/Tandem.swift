@@ -1,0 +1,10 @@
+import ArgumentParser
+import Tandem
+
+@main
+struct TandemCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tandem",
+        abstract: "Multi-task deep learning on any OpenCL GPU or the CPU.",
+        subcommands: [DevicesCommand.self, SelfTestCommand.self])
+}

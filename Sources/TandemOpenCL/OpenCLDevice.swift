@@ -1,0 +1,246 @@
+import CCLBlast
+import COpenCL
+import Synchronization
+import TandemCore
+import TandemKernels
+
+/// Counters of data moved between host and device.
+public struct TransferStatistics: Sendable, Equatable {
+    public var uploads = 0
+    public var downloads = 0
+    public var bytesUploaded = 0
+    public var bytesDownloaded = 0
+}
+
+/// One OpenCL device: a context, one in-order queue, a buffer pool and a program cache.
+///
+/// Work is queued asynchronously; the host waits only in `download` and `synchronize`.
+public final class OpenCLDevice: Device, @unchecked Sendable {
+    public let info: DeviceInfo
+    let context: cl_context
+    let queue: cl_command_queue
+    let device: cl_device_id
+    let pool: BufferPool
+    let programs: ProgramCache
+    /// `cl_kernel` objects are not thread-safe: argument setting and enqueueing happen under this lock.
+    private let kernels = Mutex<[String: cl_kernel]>([:])
+    private let transfers = Mutex(TransferStatistics())
+
+    /// Build options for every Tandem program: OpenCL C 1.2, no fast-math (CPU and device must agree).
+    public static let buildOptions = "-cl-std=CL1.2"
+
+    /// Makes a context and queue for `handle`; `cacheDirectory` nil disables the on-disk program cache.
+    public init(_ handle: OpenCLDeviceHandle, cacheDirectory: String? = OpenCLDevice.defaultCacheDirectory) throws {
+        info = handle.info
+        device = handle.device
+        var status: cl_int = 0
+        var deviceID: cl_device_id? = handle.device
+        var properties: [cl_context_properties] = [
+            cl_context_properties(CL_CONTEXT_PLATFORM), cl_context_properties(Int(bitPattern: UnsafeRawPointer(handle.platform))), 0,
+        ]
+        let context = clCreateContext(&properties, 1, &deviceID, nil, nil, &status)
+        try check(status, "create context", device: handle.info.description)
+        guard let context else { throw TandemError.backend(op: "create context", device: handle.info.description, message: "no context") }
+        let queue = clCreateCommandQueue(context, handle.device, 0, &status)
+        guard status == CL_SUCCESS, let queue else {
+            clReleaseContext(context)
+            throw TandemError.backend(op: "create queue", device: handle.info.description, message: openCLStatusName(status))
+        }
+        self.context = context
+        self.queue = queue
+        pool = BufferPool(context: context, deviceName: handle.info.description)
+        programs = ProgramCache(context: context, device: handle.device, info: handle.info, directory: cacheDirectory)
+    }
+
+    deinit {
+        clFinish(queue)
+        kernels.withLock { for kernel in $0.values { clReleaseKernel(kernel) } }
+        clReleaseCommandQueue(queue)
+        clReleaseContext(context)
+    }
+
+    /// `$TANDEM_CACHE_DIR`, else `$XDG_CACHE_HOME/tandem`, else `~/.cache/tandem`.
+    public static var defaultCacheDirectory: String? { ProgramCache.defaultDirectory }
+
+    public var poolStatistics: BufferPoolStatistics { pool.statistics }
+    public var programCacheStatistics: ProgramCacheStatistics { programs.statistics }
+    public var transferStatistics: TransferStatistics { transfers.withLock { $0 } }
+    /// Where program binaries are cached, or nil when disk caching is off.
+    public var programCacheDirectory: String? { programs.directory }
+    /// Releases the pool's cached buffers back to the driver.
+    public func trimPool() { pool.trim() }
+
+    @inline(__always)
+    func cl(_ buffer: any DeviceBuffer) -> OpenCLBuffer {
+        guard let buffer = buffer as? OpenCLBuffer else {
+            fatalError("OpenCL device \(info.selector) received a buffer of another device: \(type(of: buffer))")
+        }
+        return buffer
+    }
+
+    // MARK: Memory
+
+    public func allocate(_ count: Int) throws -> any DeviceBuffer {
+        guard count >= 0 else {
+            throw TandemError.invalidArgument(op: "allocate", message: "negative element count \(count) on \(info.selector)")
+        }
+        return try OpenCLBuffer(count: count, pool: pool)
+    }
+
+    public func upload(_ values: [Float], to buffer: any DeviceBuffer, offset: Int) throws {
+        try checkRange("upload", buffer, offset: offset, count: values.count)
+        guard !values.isEmpty else { return }
+        let status = values.withUnsafeBytes {
+            clEnqueueWriteBuffer(queue, cl(buffer).mem, cl_bool(CL_TRUE), offset * 4, $0.count, $0.baseAddress, 0, nil, nil)
+        }
+        try check(status, "upload \(values.count) floats", device: info.description)
+        transfers.withLock {
+            $0.uploads += 1
+            $0.bytesUploaded += values.count * 4
+        }
+    }
+
+    public func download(_ buffer: any DeviceBuffer, offset: Int, count: Int) throws -> [Float] {
+        try checkRange("download", buffer, offset: offset, count: count)
+        guard count > 0 else { return [] }
+        var values = [Float](repeating: 0, count: count)
+        let status = values.withUnsafeMutableBytes {
+            clEnqueueReadBuffer(queue, cl(buffer).mem, cl_bool(CL_TRUE), offset * 4, $0.count, $0.baseAddress, 0, nil, nil)
+        }
+        try check(status, "download \(count) floats", device: info.description)
+        transfers.withLock {
+            $0.downloads += 1
+            $0.bytesDownloaded += count * 4
+        }
+        return values
+    }
+
+    public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {
+        try checkRange("fill", buffer, offset: offset, count: count)
+        guard count > 0 else { return }
+        try launch("fill_f32", program: "fill", global: [count],
+                   [.buffer(buffer), .int(offset), .int(count), .float(value)])
+    }
+
+    public func synchronize() throws {
+        try check(clFinish(queue), "synchronize", device: info.description)
+    }
+
+    // MARK: Programs and kernels
+
+    /// The embedded program `Kernels/<name>.cl`, built (or loaded from the cache) on first use.
+    func program(named name: String) throws -> Program {
+        guard let source = EmbeddedKernels.sources[name] else {
+            throw TandemError.invalidArgument(
+                op: "program", message: "no kernel file '\(name).cl'; embedded: \(EmbeddedKernels.sources.keys.sorted().joined(separator: ", "))")
+        }
+        return try programs.program(name: name, source: source, options: Self.buildOptions)
+    }
+
+    /// Builds arbitrary OpenCL C source on this device (through the program cache) and returns the
+    /// names of its kernels; a compile error throws `TandemError.buildFailed` with the build log.
+    @discardableResult
+    public func buildProgram(name: String, source: String, options: String = OpenCLDevice.buildOptions) throws -> [String] {
+        let program = try programs.program(name: name, source: source, options: options)
+        var size = 0
+        clGetProgramInfo(program.handle, cl_program_info(CL_PROGRAM_KERNEL_NAMES), 0, nil, &size)
+        var bytes = [CChar](repeating: 0, count: max(size, 1))
+        clGetProgramInfo(program.handle, cl_program_info(CL_PROGRAM_KERNEL_NAMES), size, &bytes, nil)
+        return String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            .split(separator: ";").map(String.init)
+    }
+
+    /// An argument of a kernel launch.
+    public enum KernelArgument {
+        case buffer(any DeviceBuffer)
+        case int(Int)
+        case float(Float)
+        /// Work-group local memory of this many bytes.
+        case local(bytes: Int)
+    }
+
+    /// Queues `kernel` from the embedded program `program` over `global` work items (rounded up to
+    /// whole work-groups when `local` is given; kernels bounds-check their index).
+    public func launch(_ kernel: String, program: String, global: [Int], local: [Int]? = nil,
+                       _ arguments: [KernelArgument]) throws {
+        let op = "kernel \(kernel)"
+        guard global.allSatisfy({ $0 > 0 }) else { return }
+        let built = try self.program(named: program)
+        try kernels.withLock { cache in
+            let key = program + "/" + kernel
+            let handle: cl_kernel
+            if let cached = cache[key] {
+                handle = cached
+            } else {
+                var status: cl_int = 0
+                guard let made = clCreateKernel(built.handle, kernel, &status), status == CL_SUCCESS else {
+                    throw TandemError.backend(op: op, device: info.description, message: openCLStatusName(status))
+                }
+                cache[key] = made
+                handle = made
+            }
+            for (index, argument) in arguments.enumerated() {
+                let status: cl_int
+                switch argument {
+                case let .buffer(buffer):
+                    var mem: cl_mem? = cl(buffer).mem
+                    status = clSetKernelArg(handle, cl_uint(index), MemoryLayout<cl_mem>.size, &mem)
+                case let .int(value):
+                    guard let narrow = Int32(exactly: value) else {
+                        throw TandemError.invalidArgument(op: op, message: "argument \(index) = \(value) exceeds 32 bits on \(info.selector)")
+                    }
+                    var v = narrow
+                    status = clSetKernelArg(handle, cl_uint(index), 4, &v)
+                case let .float(value):
+                    var v = value
+                    status = clSetKernelArg(handle, cl_uint(index), 4, &v)
+                case let .local(bytes):
+                    status = clSetKernelArg(handle, cl_uint(index), max(bytes, 4), nil)
+                }
+                try check(status, "\(op) argument \(index)", device: info.description)
+            }
+            var globalSize = global
+            if let local {
+                globalSize = zip(global, local).map { ($0 + $1 - 1) / $1 * $1 }
+            }
+            let status = globalSize.withUnsafeBufferPointer { g in
+                if let local {
+                    return local.withUnsafeBufferPointer { l in
+                        clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, l.baseAddress, 0, nil, nil)
+                    }
+                }
+                return clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, nil, 0, nil, nil)
+            }
+            try check(status, op, device: info.description)
+        }
+    }
+
+    // MARK: GEMM
+
+    public func gemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
+        try g.validate(aCount: a.count, bCount: b.count, cCount: c.count, device: info.selector)
+        guard g.m > 0, g.n > 0 else { return }
+        if g.k == 0 {
+            // CLBlast rejects k = 0; BLAS semantics say C = beta·C.
+            try launch("scale_matrix_f32", program: "gemm", global: [g.n, g.m, g.batchCount],
+                       [.buffer(c), .int(g.offsetC), .int(g.ldc), .int(g.strideC), .int(g.m), .int(g.n), .float(g.beta)])
+            return
+        }
+        var queue: cl_command_queue? = self.queue
+        let ta = g.transposeA ? CLBlastTransposeYes : CLBlastTransposeNo
+        let tb = g.transposeB ? CLBlastTransposeYes : CLBlastTransposeNo
+        let status: CLBlastStatusCode
+        if g.batchCount == 1 {
+            status = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                                  cl(a).mem, g.offsetA, g.lda, cl(b).mem, g.offsetB, g.ldb, g.beta,
+                                  cl(c).mem, g.offsetC, g.ldc, &queue, nil)
+        } else {
+            status = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                                                cl(a).mem, g.offsetA, g.lda, g.strideA, cl(b).mem, g.offsetB, g.ldb, g.strideB,
+                                                g.beta, cl(c).mem, g.offsetC, g.ldc, g.strideC, g.batchCount, &queue, nil)
+        }
+        guard status == CLBlastSuccess else {
+            throw TandemError.backend(op: "\(g) (CLBlast)", device: info.description, message: "CLBlast status \(status.rawValue)")
+        }
+    }
+}
