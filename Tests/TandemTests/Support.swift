@@ -1,0 +1,21 @@
+import Testing
+@testable import Tandem
+
+/// Selectors of every device on this machine: the CPU and each OpenCL device.
+let allSelectors: [String] = Devices.all.map(\.selector)
+
+/// Selectors of the OpenCL devices only.
+let openCLSelectors: [String] = Devices.all.filter { $0.kind == .opencl }.map(\.selector)
+
+/// The shared OpenCL device for `selector`.
+func openCL(_ selector: String) throws -> OpenCLDevice {
+    try #require(try Devices.select(selector) as? OpenCLDevice)
+}
+
+/// A fresh empty directory under /tmp, for cache tests.
+func temporaryDirectory(_ name: String) -> String {
+    var random = SystemRandomNumberGenerator()
+    let path = "/tmp/tandem-test-\(name)-\(random.next() % 1_000_000_000)"
+    System.makeDirectories(path)
+    return path
+}
