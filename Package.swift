@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(name: "GemmBench", dependencies: ["Tandem", "CBLAS", "CCLBlast", "COpenCL"],
                           path: "Benchmarks/GemmBench"),
 
-        .testTarget(name: "TandemTests", dependencies: ["Tandem", "TandemOpenCL", "TandemCore", "TandemKernels"]),
+        .testTarget(name: "TandemTests", dependencies: ["Tandem", "TandemOpenCL", "TandemCore", "TandemKernels", "TandemCLI"]),
     ],
     swiftLanguageModes: [.v6]
 )

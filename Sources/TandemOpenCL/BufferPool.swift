@@ -105,6 +105,8 @@ public final class OpenCLBuffer: DeviceBuffer, @unchecked Sendable {
     public let count: Int
     let mem: cl_mem
     private let bytes: Int
+    /// The raw memory object, for interoperating with other OpenCL libraries; valid while `self` lives.
+    public var memory: cl_mem { mem }
     private let pool: BufferPool
 
     init(count: Int, pool: BufferPool) throws {

@@ -59,6 +59,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         clReleaseContext(context)
     }
 
+    /// The raw command queue, for interoperating with other OpenCL libraries (work queued on it
+    /// runs in order with Tandem's own).
+    public var commandQueue: cl_command_queue { queue }
+
     /// `$TANDEM_CACHE_DIR`, else `$XDG_CACHE_HOME/tandem`, else `~/.cache/tandem`.
     public static var defaultCacheDirectory: String? { ProgramCache.defaultDirectory }
 

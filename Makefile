@@ -1,0 +1,31 @@
+# The two commands of the README, plus the bundle and the benchmarks.
+SWIFT ?= swift
+RELEASE := $(SWIFT) build -c release
+
+.PHONY: deps run test dist bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+## run: install what is missing, build, and run the main job.
+run: deps
+	$(RELEASE) --product tandem
+	.build/release/tandem devices
+	.build/release/tandem selftest
+
+## test: install what is missing and run every test.
+test: deps
+	$(SWIFT) build
+	$(SWIFT) test
+
+## dist: a relocatable folder dist/tandem with a static-runtime binary and its shared libraries.
+dist: deps
+	bash scripts/make-dist.sh
+
+## bench: the GEMM benchmark on every device (see Benchmarks/RESULTS.md).
+bench: deps
+	$(RELEASE) --product GemmBench
+	.build/release/GemmBench
+
+clean:
+	rm -rf .build dist

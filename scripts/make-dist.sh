@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds dist/tandem: a `tandem` binary on the static Swift runtime, the shared libraries it needs
+# (ICD loader, CLBlast, OpenBLAS and their own dependencies) and a launcher that finds them. Copy the
+# folder to a GPU node that has a driver but no Swift toolchain and run dist/tandem/tandem.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=dist/tandem
+flags=(-c release --static-swift-stdlib -Xlinker -rpath -Xlinker '$ORIGIN/../lib' --scratch-path .build-dist)
+swift build "${flags[@]}" --product tandem
+swift build "${flags[@]}" --product GemmBench
+bin=$(swift build "${flags[@]}" --show-bin-path)
+
+rm -rf "$out.tmp"
+mkdir -p "$out.tmp/bin" "$out.tmp/lib"
+cp "$bin/tandem" "$out.tmp/bin/tandem"
+cp "$bin/GemmBench" "$out.tmp/bin/tandem-gemm-bench"
+strip "$out.tmp/bin/"*
+
+# Every shared library the binaries load, except the C library itself (the node's glibc must be used).
+system='^(linux-vdso|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libutil\.so|ld-linux)'
+for binary in "$out.tmp/bin/"*; do
+    ldd "$binary" | awk '/=>/ { print $1, $3 }' | while read -r soname path; do
+        [[ "$soname" =~ $system ]] && continue
+        [ -e "$out.tmp/lib/$soname" ] || cp -L "$path" "$out.tmp/lib/$soname"
+    done
+done
+
+cat > "$out.tmp/tandem" <<'LAUNCHER'
+#!/bin/sh
+# Runs the bundled tandem with the bundled libraries; the OpenCL driver comes from /etc/OpenCL/vendors.
+here=$(cd "$(dirname "$0")" && pwd)
+export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+exec "$here/bin/${TANDEM_BINARY:-tandem}" "$@"
+LAUNCHER
+chmod +x "$out.tmp/tandem"
+rm -rf "$out"
+mv "$out.tmp" "$out"
+echo "Bundle in $out ($(du -sh "$out" | cut -f1)):"
+ls -la "$out/bin" "$out/lib"
