@@ -159,6 +159,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         case buffer(any DeviceBuffer)
         case int(Int)
         case float(Float)
+        /// Up to eight ints as an OpenCL `int8` (missing lanes are 0).
+        case int8([Int])
         /// Work-group local memory of this many bytes.
         case local(bytes: Int)
     }
@@ -198,6 +200,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                 case let .float(value):
                     var v = value
                     status = clSetKernelArg(handle, cl_uint(index), 4, &v)
+                case let .int8(values):
+                    guard values.count <= 8, let lanes = Optional(values.compactMap { Int32(exactly: $0) }), lanes.count == values.count else {
+                        throw TandemError.invalidArgument(op: op, message: "argument \(index) \(values) does not fit an int8 on \(info.selector)")
+                    }
+                    var v = lanes + [Int32](repeating: 0, count: 8 - lanes.count)
+                    status = v.withUnsafeMutableBytes { clSetKernelArg(handle, cl_uint(index), 32, $0.baseAddress) }
                 case let .local(bytes):
                     status = clSetKernelArg(handle, cl_uint(index), max(bytes, 4), nil)
                 }

@@ -71,6 +71,8 @@ public enum SelfTest {
 
     /// Every check on `device`.
     public static func run(on device: any Device, seed: UInt64 = 1) -> [SelfTestResult] {
-        gemm(on: device, seed: seed)
+        gemm(on: device, seed: seed) + OpCatalog.all.enumerated().map { index, op in
+            op.check(on: device, seed: seed &+ UInt64(index) &* 7919)
+        }
     }
 }

@@ -1,0 +1,52 @@
+// Reductions along one axis of x viewed as [outer, extent, inner].
+// reduce_f32 writes y[outer, chunks, inner]: each work-item reduces one chunk of the extent, so a
+// long reduction with few outputs runs as two passes (chunks, then the partial results).
+// Sums use Kahan compensation to keep float32 accuracy over long extents.
+
+__kernel void reduce_f32(__global const float* x, __global float* y, const int outer, const int extent,
+                         const int inner, const int chunks, const int op) {
+    const int gid = get_global_id(0);
+    if (gid >= outer * chunks * inner) return;
+    const int i = gid % inner;
+    const int c = (gid / inner) % chunks;
+    const int o = gid / (inner * chunks);
+    const int length = (extent + chunks - 1) / chunks;
+    const int start = c * length;
+    const int end = min(extent, start + length);
+    __global const float* base = x + (size_t)o * extent * inner + i;
+    if (op == 0) {
+        float sum = 0.0f, compensation = 0.0f;
+        for (int e = start; e < end; ++e) {
+            const float v = base[(size_t)e * inner] - compensation;
+            const float t = sum + v;
+            compensation = (t - sum) - v;
+            sum = t;
+        }
+        y[gid] = sum;
+    } else {
+        float best = -INFINITY;
+        for (int e = start; e < end; ++e) {
+            const float v = base[(size_t)e * inner];
+            if (v > best || isnan(v)) best = v;
+            if (isnan(best)) break;
+        }
+        y[gid] = best;
+    }
+}
+
+// Maximum along the extent and its first index (as a float).
+__kernel void argmax_f32(__global const float* x, __global float* values, __global float* indices,
+                         const int outer, const int extent, const int inner) {
+    const int gid = get_global_id(0);
+    if (gid >= outer * inner) return;
+    const int i = gid % inner, o = gid / inner;
+    __global const float* base = x + (size_t)o * extent * inner + i;
+    float best = -INFINITY;
+    int index = 0;
+    for (int e = 0; e < extent; ++e) {
+        const float v = base[(size_t)e * inner];
+        if (v > best || (e == 0 && !(v < best))) { best = v; index = e; }
+    }
+    values[gid] = best;
+    indices[gid] = (float)index;
+}

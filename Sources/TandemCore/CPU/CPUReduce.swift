@@ -1,0 +1,42 @@
+extension CPUDevice {
+    /// Sums accumulate in float64, so long reductions keep float32 accuracy.
+    public func reduce(_ op: ReduceOp, _ x: Buffer, _ y: Buffer, outer: Int, extent: Int, inner: Int) throws {
+        let px = host(x).pointer, py = host(y).pointer
+        for o in 0..<outer {
+            let base = o * extent * inner
+            switch op {
+            case .sum:
+                for i in 0..<inner {
+                    var total = 0.0
+                    for e in 0..<extent { total += Double(px[base + e * inner + i]) }
+                    py[o * inner + i] = Float(total)
+                }
+            case .max:
+                for i in 0..<inner {
+                    var best = -Float.infinity
+                    for e in 0..<extent {
+                        let v = px[base + e * inner + i]
+                        if v > best || v.isNaN { best = v }
+                        if best.isNaN { break }
+                    }
+                    py[o * inner + i] = best
+                }
+            }
+        }
+    }
+
+    public func argmax(_ x: Buffer, values: Buffer, indices: Buffer, outer: Int, extent: Int, inner: Int) throws {
+        let px = host(x).pointer, pv = host(values).pointer, pi = host(indices).pointer
+        for o in 0..<outer {
+            for i in 0..<inner {
+                var best = -Float.infinity, index = 0
+                for e in 0..<extent {
+                    let v = px[(o * extent + e) * inner + i]
+                    if v > best || (e == 0 && !(v < best)) { best = v; index = e }
+                }
+                pv[o * inner + i] = best
+                pi[o * inner + i] = Float(index)
+            }
+        }
+    }
+}

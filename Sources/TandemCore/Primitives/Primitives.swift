@@ -1,0 +1,151 @@
+/// The closed set of computations a device implements. Every tensor op is built from these; each
+/// op's shape rule and gradient live once in `Ops/`, and each device supplies the forward
+/// computation (`CPU/` here, `TandemOpenCL/Ops/` with `Kernels/*.cl` for OpenCL).
+///
+/// Buffers passed in always belong to the device called; outputs are fully overwritten unless a
+/// method says otherwise. Integer data (indices, labels) travels as exact floats (below 2^24).
+public typealias Buffer = any DeviceBuffer
+
+/// Elementwise functions of one input; `scalar` is the parameter of the ops that take one.
+public enum UnaryOp: Int32, Sendable, CaseIterable {
+    case neg, exp, log, sqrt, relu, sigmoid, tanh, abs
+    /// `x^scalar`.
+    case pow
+    /// `x + scalar`, `x · scalar`.
+    case addScalar, mulScalar
+    /// `max(x, scalar)`, `min(x, scalar)`.
+    case maxScalar, minScalar
+    /// 1 where `x > scalar`, `x == scalar`, `x != scalar`, else 0.
+    case greaterScalar, equalScalar, notEqualScalar
+    /// `sign(x)` (0 at 0), `1/x`, `x²`.
+    case sign, reciprocal, square
+    /// 1 where x is NaN, else 0; x with NaN replaced by `scalar`.
+    case isNaN, replaceNaN
+}
+
+/// Elementwise functions of two inputs, with NumPy broadcasting.
+public enum BinaryOp: Int32, Sendable, CaseIterable {
+    case add, sub, mul, div, max, min
+    /// 1 where `a > b`, `a == b`, else 0.
+    case greater, equal
+}
+
+/// Reductions along one axis.
+public enum ReduceOp: Int32, Sendable {
+    case sum, max
+}
+
+/// Geometry of a 2-D convolution over NCHW input and [O, C/groups, kh, kw] weights.
+public struct ConvGeometry: Sendable, Equatable {
+    public var batch, channels, height, width: Int
+    public var outChannels, kernelH, kernelW: Int
+    public var strideH, strideW, padH, padW, dilationH, dilationW: Int
+    public var groups: Int
+
+    public var outHeight: Int { (height + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1 }
+    public var outWidth: Int { (width + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1 }
+    /// Rows of the im2col matrix: channels · kh · kw.
+    public var colRows: Int { channels * kernelH * kernelW }
+    /// Columns of the im2col matrix: batch · outHeight · outWidth.
+    public var colCols: Int { batch * outHeight * outWidth }
+}
+
+/// Geometry of 2-D pooling over NCHW input (`planes` = N·C).
+public struct PoolGeometry: Sendable, Equatable {
+    public var planes, height, width: Int
+    public var kernelH, kernelW, strideH, strideW, padH, padW: Int
+    public var outHeight: Int { (height + 2 * padH - kernelH) / strideH + 1 }
+    public var outWidth: Int { (width + 2 * padW - kernelW) / strideW + 1 }
+}
+
+/// Hyper-parameters of one fused optimizer step.
+public struct SGDStep: Sendable {
+    public var lr, momentum, dampening, weightDecay: Float
+    public var nesterov: Bool
+    /// The first step initialises the momentum buffer with the gradient.
+    public var first: Bool
+    public init(lr: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0, nesterov: Bool = false, first: Bool) {
+        self.lr = lr; self.momentum = momentum; self.dampening = dampening
+        self.weightDecay = weightDecay; self.nesterov = nesterov; self.first = first
+    }
+}
+
+public struct AdamStep: Sendable {
+    public var lr, beta1, beta2, epsilon, weightDecay: Float
+    /// AdamW: decay the weights directly instead of adding `weightDecay·θ` to the gradient.
+    public var decoupled: Bool
+    /// 1-based step number, for bias correction.
+    public var step: Int
+    public init(lr: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0,
+                decoupled: Bool = false, step: Int) {
+        self.lr = lr; self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
+        self.weightDecay = weightDecay; self.decoupled = decoupled; self.step = step
+    }
+}
+
+/// What a device computes besides memory and GEMM. Grouped by op family; the folder names under
+/// `CPU/`, `TandemOpenCL/Ops/` and `Kernels/` follow the same families.
+public protocol Primitives {
+    // Elementwise (`elementwise.cl`)
+    func unary(_ op: UnaryOp, _ x: Buffer, _ y: Buffer, count: Int, scalar: Float) throws
+    /// `y[i] = a[layout(0,i)] op b[layout(1,i)]`, y contiguous.
+    func binary(_ op: BinaryOp, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws
+    /// `y[i] = c[...] != 0 ? a[...] : b[...]` (operands 0, 1, 2 of the layout).
+    func select(_ condition: Buffer, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws
+    /// `y[layout(1,i)] = x[layout(0,i)]`: permutes, slices, broadcasts, pads and concatenations.
+    func copy(_ x: Buffer, _ y: Buffer, layout: StridedLayout) throws
+
+    // Reductions (`reduce.cl`): x viewed as [outer, extent, inner] → y [outer, inner].
+    func reduce(_ op: ReduceOp, _ x: Buffer, _ y: Buffer, outer: Int, extent: Int, inner: Int) throws
+    /// Maximum and its index along the extent axis.
+    func argmax(_ x: Buffer, values: Buffer, indices: Buffer, outer: Int, extent: Int, inner: Int) throws
+
+    // Convolution (`conv.cl`)
+    /// col [C·kh·kw, N·OH·OW] from x [N, C, H, W] (zero outside the padded image).
+    func im2col(_ x: Buffer, _ col: Buffer, geometry: ConvGeometry) throws
+    /// x [N, C, H, W] = sum of the col entries that read each pixel (the adjoint of im2col).
+    func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws
+
+    // Pooling and resampling (`pool.cl`), over planes of N·C images.
+    func maxPool2d(_ x: Buffer, _ y: Buffer, indices: Buffer, geometry: PoolGeometry) throws
+    func maxPool2dBackward(_ dy: Buffer, indices: Buffer, _ dx: Buffer, geometry: PoolGeometry) throws
+    func avgPool2d(_ x: Buffer, _ y: Buffer, geometry: PoolGeometry) throws
+    func avgPool2dBackward(_ dy: Buffer, _ dx: Buffer, geometry: PoolGeometry) throws
+    /// y [planes, outHW] = 0 except y[p, index[p, i]] = x[p, i].
+    func scatterPlanes(_ x: Buffer, indices: Buffer, _ y: Buffer, planes: Int, inputSize: Int, outputSize: Int) throws
+    /// y[p, i] = x[p, index[p, i]].
+    func gatherPlanes(_ x: Buffer, indices: Buffer, _ y: Buffer, planes: Int, inputSize: Int, outputSize: Int) throws
+    /// Bilinear resize of [planes, h, w] to [planes, oh, ow]; `backward` maps dy back to dx.
+    func resizeBilinear(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
+                        alignCorners: Bool, backward: Bool) throws
+    /// Nearest-neighbour resize (source index ⌊i·in/out⌋); `backward` sums dy into dx.
+    func resizeNearest(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
+                       backward: Bool) throws
+
+    // Classification losses (`loss.cl`): x [N, C, S], target [N, S].
+    /// y[n, s] = x[n, target, s], 0 where the target is outside 0..<C (ignored labels).
+    func gatherClass(_ x: Buffer, target: Buffer, _ y: Buffer, batch: Int, classes: Int, inner: Int) throws
+    /// dx[n, c, s] = dy[n, s] where c == target, else 0.
+    func scatterClass(_ dy: Buffer, target: Buffer, _ dx: Buffer, batch: Int, classes: Int, inner: Int) throws
+
+    // Random numbers (`random.cl`): a counter-based stream, identical on every device.
+    /// `count` floats uniform in [0, 1) for stream `seed`, starting at position `offset`.
+    func uniform(_ y: Buffer, count: Int, seed: UInt64, offset: Int) throws
+
+    // Fused multi-task kernels (`mtl.cl`)
+    /// MTAN gating: y = sigmoid(z) · f.
+    func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws
+    /// dz = dy · f · s(1 − s), df = dy · s, with s = sigmoid(z).
+    func attentionGateBackward(_ z: Buffer, _ f: Buffer, _ dy: Buffer, dz: Buffer, df: Buffer, count: Int) throws
+    /// x [T, N, C, S], alpha [C, T, T]: y[t, n, c] = Σ_s alpha[c, t, s] · x[s, n, c] (alpha[c, s, t]
+    /// when `transposed`, which is the input gradient).
+    func crossStitch(_ x: Buffer, alpha: Buffer, _ y: Buffer, tasks: Int, batch: Int, channels: Int, inner: Int,
+                     transposed: Bool) throws
+    /// dalpha[c, t, s] = Σ_{n, p} dy[t, n, c, p] · x[s, n, c, p].
+    func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int,
+                                  inner: Int) throws
+
+    // Optimizer updates (`optim.cl`), in place.
+    func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws
+    func adamUpdate(_ parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) throws
+}

@@ -1,0 +1,91 @@
+/// One recorded operation: its inputs and how to turn the output's gradient into theirs.
+final class Node {
+    let inputs: [Tensor]
+    /// Gradients for `inputs`, in order; nil for an input that needs none.
+    let backward: (Tensor) throws -> [Tensor?]
+    init(inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
+        self.inputs = inputs
+        self.backward = backward
+    }
+}
+
+/// Whether ops record the graph. Off inside `Tensor.withoutGradient`, and while gradients are computed.
+public enum GradientMode {
+    @TaskLocal public static var isEnabled = true
+}
+
+extension Tensor {
+    /// Runs `body` without recording any graph (evaluation, optimizer updates).
+    public static func withoutGradient<R>(_ body: () throws -> R) rethrows -> R {
+        try GradientMode.$isEnabled.withValue(false, operation: body)
+    }
+
+    /// Attaches a graph node to `output` when recording is on and some input requires a gradient.
+    @discardableResult
+    func record(_ output: Tensor, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
+        guard GradientMode.isEnabled, inputs.contains(where: \.requiresGrad) else { return output }
+        return Tensor(shape: output.shape, device: output.device, storage: output.storage,
+                      node: Node(inputs: inputs, backward: backward))
+    }
+
+    /// Reverse-mode differentiation from this scalar: every leaf that requires a gradient gets
+    /// `grad` (accumulated onto an existing one, so a tensor used twice sums both paths).
+    public func backward() throws {
+        guard count == 1 else {
+            throw TandemError.invalidArgument(op: "backward", message: "needs a scalar, got shape \(shape); reduce it first (sum or mean)")
+        }
+        try backward(gradient: try Tensor.ones(shape, on: device))
+    }
+
+    /// Reverse-mode differentiation seeded with `gradient` (same shape as self).
+    public func backward(gradient: Tensor) throws {
+        guard gradient.shape == shape, gradient.device === device else {
+            throw TandemError.invalidArgument(
+                op: "backward", message: "seed gradient \(gradient) does not match \(self)")
+        }
+        // Order the graph so every node runs after all the nodes that consume its output.
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (tensor, expanded) = stack.popLast() {
+            if expanded { order.append(tensor); continue }
+            guard visited.insert(ObjectIdentifier(tensor)).inserted else { continue }
+            stack.append((tensor, true))
+            for input in tensor.node?.inputs ?? [] where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        try Tensor.withoutGradient {
+            var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): gradient]
+            for tensor in order.reversed() {
+                guard let grad = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+                guard let node = tensor.node else {
+                    if tensor.requiresGrad { tensor.grad = try tensor.grad.map { try $0 + grad } ?? grad }
+                    continue
+                }
+                let inputGrads = try node.backward(grad)
+                for (input, inputGrad) in zip(node.inputs, inputGrads) {
+                    guard input.requiresGrad, let inputGrad else { continue }
+                    guard inputGrad.shape == input.shape else {
+                        fatalError("gradient of shape \(inputGrad.shape) for input of shape \(input.shape)")
+                    }
+                    let key = ObjectIdentifier(input)
+                    grads[key] = try grads[key].map { try $0 + inputGrad } ?? inputGrad
+                }
+            }
+        }
+    }
+}
+
+// MARK: Checks shared by ops
+
+extension Tensor {
+    /// Throws unless every tensor lives on the same device as the first.
+    static func checkSameDevice(_ op: String, _ tensors: Tensor...) throws {
+        guard let first = tensors.first else { return }
+        for t in tensors.dropFirst() where t.device !== first.device {
+            throw TandemError.invalidArgument(
+                op: op, message: "tensors on different devices: \(tensors.map(\.description).joined(separator: ", ")); move one with .to(device)")
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import TandemCore
+
+extension OpenCLDevice {
+    /// Shape, strides and offset arguments of one strided launch, padded to the kernel's 8 axes.
+    func layoutArguments(_ layout: StridedLayout) throws -> (rank: KernelArgument, shape: KernelArgument, strides: [KernelArgument], offsets: [KernelArgument]) {
+        guard layout.rank <= StridedLayout.maxRank else {
+            throw TandemError.invalidArgument(op: "strided launch", message: "layout of rank \(layout.rank) exceeds \(StridedLayout.maxRank) axes after merging (shape \(layout.shape))")
+        }
+        return (.int(layout.rank), .int8(layout.shape), layout.strides.map { .int8($0) }, layout.offsets.map { .int($0) })
+    }
+
+    public func unary(_ op: UnaryOp, _ x: Buffer, _ y: Buffer, count: Int, scalar: Float) throws {
+        try launch("unary_f32", program: "elementwise", global: [count],
+                   [.buffer(x), .buffer(y), .int(count), .int(Int(op.rawValue)), .float(scalar)])
+    }
+
+    public func binary(_ op: BinaryOp, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws {
+        let l = try layoutArguments(layout)
+        try launch("binary_f32", program: "elementwise", global: [layout.count],
+                   [.buffer(a), .buffer(b), .buffer(y), .int(layout.count), .int(Int(op.rawValue)), l.rank, l.shape]
+                   + l.strides + l.offsets)
+    }
+
+    public func select(_ condition: Buffer, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws {
+        let l = try layoutArguments(layout)
+        try launch("select_f32", program: "elementwise", global: [layout.count],
+                   [.buffer(condition), .buffer(a), .buffer(b), .buffer(y), .int(layout.count), l.rank, l.shape]
+                   + l.strides + l.offsets)
+    }
+
+    public func copy(_ x: Buffer, _ y: Buffer, layout: StridedLayout) throws {
+        let l = try layoutArguments(layout)
+        try launch("copy_f32", program: "elementwise", global: [layout.count],
+                   [.buffer(x), .buffer(y), .int(layout.count), l.rank, l.shape] + l.strides + l.offsets)
+    }
+
+    public func reduce(_ op: ReduceOp, _ x: Buffer, _ y: Buffer, outer: Int, extent: Int, inner: Int) throws {
+        let code = Int(op.rawValue)
+        // Few long reductions: split the extent into chunks first so enough work-items run.
+        if extent >= 4096 && outer * inner < 4096 {
+            let chunks = Swift.min(256, extent / 64)
+            let partial = try allocate(outer * chunks * inner)
+            try launch("reduce_f32", program: "reduce", global: [outer * chunks * inner],
+                       [.buffer(x), .buffer(partial), .int(outer), .int(extent), .int(inner), .int(chunks), .int(code)])
+            try launch("reduce_f32", program: "reduce", global: [outer * inner],
+                       [.buffer(partial), .buffer(y), .int(outer), .int(chunks), .int(inner), .int(1), .int(code)])
+            return
+        }
+        try launch("reduce_f32", program: "reduce", global: [outer * inner],
+                   [.buffer(x), .buffer(y), .int(outer), .int(extent), .int(inner), .int(1), .int(code)])
+    }
+
+    public func argmax(_ x: Buffer, values: Buffer, indices: Buffer, outer: Int, extent: Int, inner: Int) throws {
+        try launch("argmax_f32", program: "reduce", global: [outer * inner],
+                   [.buffer(x), .buffer(values), .buffer(indices), .int(outer), .int(extent), .int(inner)])
+    }
+}
