@@ -37,6 +37,8 @@ let package = Package(
         // Kernel lab and library baselines (not tests: `swift run -c release tandem-gemm-bench`).
         .executableTarget(name: "GemmBench", dependencies: ["Tandem", "CBLAS", "CCLBlast", "COpenCL"],
                           path: "Benchmarks/GemmBench"),
+        .executableTarget(name: "ConvBench", dependencies: ["Tandem"], path: "Benchmarks/ConvBench"),
+        .executableTarget(name: "FusedBench", dependencies: ["Tandem"], path: "Benchmarks/FusedBench"),
 
         .testTarget(name: "TandemTests", dependencies: ["Tandem", "TandemOpenCL", "TandemCore", "TandemKernels", "TandemCLI"]),
     ],

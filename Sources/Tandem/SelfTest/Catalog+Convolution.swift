@@ -1,0 +1,6 @@
+import TandemCore
+
+extension OpCatalog {
+    /// Checks of the convolution family (being written).
+    public static var convolution: [OpCase] { [] }
+}

@@ -1,0 +1,6 @@
+import TandemCore
+
+extension OpCatalog {
+    /// Checks of the losses family (being written).
+    public static var losses: [OpCase] { [] }
+}

@@ -1,0 +1,6 @@
+import TandemCore
+
+extension OpCatalog {
+    /// Checks of the optimizers family (being written).
+    public static var optimizers: [OpCase] { [] }
+}
