@@ -8,7 +8,7 @@ import Glibc
 /// Sizes are odd on purpose; broadcasting and permuted or sliced inputs are included.
 public enum OpCatalog {
     public static var all: [OpCase] {
-        elementwise + layout + reductions + products + convolution + pooling + losses + fused + optimizers
+        elementwise + layout + reductions + products + normalization + convolution + pooling + losses + fused + optimizers
     }
 
     static func unary(_ name: String, kind: InputKind = .uniform, shape: [Int] = [3, 7, 5],

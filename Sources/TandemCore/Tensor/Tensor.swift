@@ -109,6 +109,16 @@ public final class Tensor {
         return record(moved, inputs: [self]) { grad in [try grad.to(self.device)] }
     }
 
+    /// Overwrites this tensor's elements with `source`'s (same shape and device), outside the graph:
+    /// running statistics, loaded weights.
+    public func assign(_ source: Tensor) throws {
+        guard source.shape == shape, source.device === device else {
+            throw TandemError.invalidArgument(op: "assign", message: "cannot assign \(source) to \(self)")
+        }
+        guard count > 0, source.storage !== storage else { return }
+        try device.copy(source.storage, storage, layout: StridedLayout(shape: [count], strides: [[1], [1]]))
+    }
+
     /// The same values, cut off from the graph.
     public func detach() -> Tensor { Tensor(shape: shape, device: device, storage: storage) }
 }
