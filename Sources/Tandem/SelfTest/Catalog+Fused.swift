@@ -1,6 +1,46 @@
 import TandemCore
 
 extension OpCatalog {
-    /// Checks of the fused family (being written).
-    public static var fused: [OpCase] { [] }
+    /// Checks of the fused multi-task kernels: MTAN attention gating and cross-stitch mixing
+    /// (T = 2 and 3 task columns, C = 5 channels, batch 3, 7 spatial positions).
+    public static var fused: [OpCase] {
+        var cases: [OpCase] = []
+        cases.append(OpCase("attention gate", [InputSpec([3, 5, 7]), InputSpec([3, 5, 7])],
+               run: { try $0[0].attentionGate(features: $0[1]) },
+               reference: { x in zip(x[0], x[1]).map { Reference.sigmoid($0) * $1 } }))
+        cases.append(OpCase("attention gate 4d into sum", [InputSpec([2, 3, 5, 5]), InputSpec([2, 3, 5, 5])],
+               run: { try ($0[0] * 3).attentionGate(features: $0[1]).sum(axes: [1]) },
+               reference: { x in
+                   let gated = zip(x[0], x[1]).map { Reference.sigmoid(3 * $0) * $1 }
+                   return Reference.reduce(gated, [2, 3, 5, 5], axes: [1], initial: 0, +) }))
+        cases.append(OpCase("cross-stitch T=2 stacked", [InputSpec([2, 3, 5, 7]), InputSpec([5, 2, 2])],
+               run: { try $0[0].crossStitch(alpha: $0[1]) },
+               reference: { Reference.crossStitch($0[0], alpha: $0[1], tasks: 2, batch: 3, channels: 5, inner: 7) }))
+        cases.append(OpCase("cross-stitch T=3 columns", [InputSpec([3, 5, 7]), InputSpec([3, 5, 7]), InputSpec([3, 5, 7]),
+                                                          InputSpec([5, 3, 3])],
+               run: { x in try Tensor.stack(try Tensor.crossStitch(Array(x[0..<3]), alpha: x[3]), axis: 0) },
+               reference: { x in Reference.crossStitch(x[0] + x[1] + x[2], alpha: x[3], tasks: 3, batch: 3, channels: 5, inner: 7) }))
+        cases.append(OpCase("cross-stitch T=3 on 7x3 maps", [InputSpec([3, 3, 5, 7, 3]), InputSpec([5, 3, 3])],
+               run: { try $0[0].crossStitch(alpha: $0[1]) },
+               reference: { Reference.crossStitch($0[0], alpha: $0[1], tasks: 3, batch: 3, channels: 5, inner: 21) }))
+        cases.append(OpCase("cross-stitch T=2 on units [N, C]", [InputSpec([3, 5]), InputSpec([3, 5]), InputSpec([5, 2, 2])],
+               run: { x in
+                   let y = try Tensor.crossStitch([x[0], x[1]], alpha: x[2])
+                   return try y[0] * 2 + y[1] },
+               reference: { x in
+                   let y = Reference.crossStitch(x[0] + x[1], alpha: x[2], tasks: 2, batch: 3, channels: 5, inner: 1)
+                   return (0..<15).map { 2 * y[$0] + y[15 + $0] } }))
+        return cases
+    }
+}
+
+extension Reference {
+    /// Cross-stitch mixing of stacked columns x[T, N, C, S] by alpha[C, T, T] in float64.
+    static func crossStitch(_ x: [Double], alpha: [Double], tasks: Int, batch: Int, channels: Int, inner: Int) -> [Double] {
+        let column = batch * channels * inner
+        return (0..<(tasks * column)).map { i in
+            let t = i / column, within = i % column, c = (within / inner) % channels
+            return (0..<tasks).reduce(0.0) { $0 + alpha[(c * tasks + t) * tasks + $1] * x[$1 * column + within] }
+        }
+    }
 }

@@ -1,0 +1,34 @@
+import TandemCore
+
+extension OpenCLDevice {
+    public func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws {
+        try launch("attention_gate_f32", program: "mtl", global: [count],
+                   [.buffer(z), .buffer(f), .buffer(y), .int(count)])
+    }
+
+    public func attentionGateBackward(_ z: Buffer, _ f: Buffer, _ dy: Buffer, dz: Buffer, df: Buffer, count: Int) throws {
+        try launch("attention_gate_backward_f32", program: "mtl", global: [count],
+                   [.buffer(z), .buffer(f), .buffer(dy), .buffer(dz), .buffer(df), .int(count)])
+    }
+
+    public func crossStitch(_ x: Buffer, alpha: Buffer, _ y: Buffer, tasks: Int, batch: Int, channels: Int, inner: Int,
+                            transposed: Bool) throws {
+        try launch("cross_stitch_f32", program: "mtl", global: [tasks * batch * channels * inner],
+                   [.buffer(x), .buffer(alpha), .buffer(y), .int(tasks), .int(batch), .int(channels), .int(inner),
+                    .int(transposed ? 1 : 0)])
+    }
+
+    public func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int,
+                                         inner: Int) throws {
+        let groups = channels * tasks * tasks
+        guard groups > 0 else { return }
+        // One work-group per alpha entry; a power-of-two size for the tree reduction, small enough
+        // for every device and not wider than the batch × spatial extent it reduces.
+        var local = 1
+        let cap = Swift.min(256, Swift.max(1, info.maxWorkGroupSize), Swift.max(1, batch * inner))
+        while local * 2 <= cap { local *= 2 }
+        try launch("cross_stitch_alpha_gradient_f32", program: "mtl", global: [groups * local], local: [local],
+                   [.buffer(x), .buffer(dy), .buffer(dalpha), .int(tasks), .int(batch), .int(channels), .int(inner),
+                    .local(bytes: local * 4)])
+    }
+}
