@@ -28,7 +28,8 @@ let package = Package(
 
         .target(name: "TandemCore", dependencies: ["CBLAS"]),
         .target(name: "TandemOpenCL", dependencies: ["TandemCore", "COpenCL", "CCLBlast", "TandemKernels"]),
-        .target(name: "Tandem", dependencies: ["TandemCore", "TandemOpenCL"]),
+        .target(name: "TandemNN", dependencies: ["TandemCore"]),
+        .target(name: "Tandem", dependencies: ["TandemCore", "TandemOpenCL", "TandemNN"]),
         .executableTarget(name: "TandemCLI", dependencies: [
             "Tandem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,5 +1,6 @@
 import Synchronization
 @_exported import TandemCore
+@_exported import TandemNN
 @_exported import TandemOpenCL
 
 /// The device registry: every device on the machine, and the one a selector string names.

@@ -28,5 +28,7 @@ func formatError(_ value: Double?) -> String {
     var exponent = 0, mantissa = value
     while mantissa < 1 { mantissa *= 10; exponent -= 1 }
     while mantissa >= 10 { mantissa /= 10; exponent += 1 }
-    return "\((mantissa * 10).rounded() / 10)e\(exponent)"
+    var rounded = (mantissa * 10).rounded() / 10
+    if rounded >= 10 { rounded /= 10; exponent += 1 }
+    return "\(rounded)e\(exponent)"
 }

@@ -1,0 +1,27 @@
+import TandemCore
+
+/// Batch normalisation over channel axis 1 of [N, C] or [N, C, H, W], with learned scale and
+/// shift and running statistics used in evaluation mode (PyTorch's BatchNorm1d/2d).
+public final class BatchNorm: Module, Layer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let runningMean: Tensor
+    public let runningVar: Tensor
+    public let momentum: Float
+    public let epsilon: Float
+
+    public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on device: any Device) throws {
+        guard channels > 0 else { throw TandemError.invalidArgument(op: "BatchNorm", message: "channels must be positive, got \(channels)") }
+        weight = try Tensor.ones([channels], on: device, requiresGrad: true)
+        bias = try Tensor.zeros([channels], on: device, requiresGrad: true)
+        runningMean = try Tensor.zeros([channels], on: device)
+        runningVar = try Tensor.ones([channels], on: device)
+        self.momentum = momentum
+        self.epsilon = epsilon
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try x.batchNorm(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
+                        training: isTraining, momentum: momentum, epsilon: epsilon)
+    }
+}

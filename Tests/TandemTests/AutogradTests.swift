@@ -1,0 +1,84 @@
+import Testing
+@testable import Tandem
+
+@Suite("Autograd and tensors")
+struct AutogradTests {
+    @Test("a tensor used twice accumulates both gradients", arguments: allSelectors)
+    func accumulates(selector: String) throws {
+        let device = try Devices.select(selector)
+        let x = try Tensor([1, 2, 3], shape: [3], on: device, requiresGrad: true)
+        let y = try (x * x + x * 3).sum()  // dy/dx = 2x + 3
+        try y.backward()
+        #expect(try x.grad?.values() == [5, 7, 9])
+        // A second backward accumulates onto the existing gradient.
+        try (x * 2).sum().backward()
+        #expect(try x.grad?.values() == [7, 9, 11])
+    }
+
+    @Test("no gradient is recorded without requiresGrad, inside withoutGradient, or through detach")
+    func noGradient() throws {
+        let device = try Devices.select("cpu")
+        let x = try Tensor([1, 2], shape: [2], on: device, requiresGrad: true)
+        let plain = try Tensor([1, 2], shape: [2], on: device)
+        #expect(try !(plain * 2).requiresGrad)
+        #expect(try (x * 2).requiresGrad)
+        let inside = try Tensor.withoutGradient { try x * 2 }
+        #expect(!inside.requiresGrad)
+        #expect(try !(x.detach() * 2).requiresGrad)
+        #expect(throws: TandemError.self) { try (x * 2).backward() }  // Not a scalar.
+    }
+
+    @Test("gradients flow back across a move between devices", arguments: openCLSelectors)
+    func moveBetweenDevices(selector: String) throws {
+        let device = try Devices.select(selector)
+        let x = try Tensor([1, -2, 3], shape: [3], on: CPUDevice.shared, requiresGrad: true)
+        let y = try (x.to(device) * 4).sum()
+        #expect(y.device === device)
+        try y.backward()
+        #expect(x.grad?.device === CPUDevice.shared)
+        #expect(try x.grad?.values() == [4, 4, 4])
+        #expect(try x.to(device).to(CPUDevice.shared).values() == [1, -2, 3])
+    }
+
+    @Test("shape mismatches, bad axes and mixed devices are errors naming the op, shapes and devices")
+    func errors() throws {
+        let cpu = CPUDevice.shared
+        let a = try Tensor.zeros([2, 3], on: cpu), b = try Tensor.zeros([4], on: cpu)
+        func message(_ body: () throws -> Tensor) -> String {
+            do { _ = try body(); return "no error" } catch { return "\(error)" }
+        }
+        let add = message { try a + b }
+        #expect(add.contains("add") && add.contains("[2, 3]") && add.contains("[4]"))
+        let axis = message { try a.sum(axes: [2]) }
+        #expect(axis.contains("sum") && axis.contains("axis 2") && axis.contains("[2, 3]"))
+        let mm = message { try a.matmul(a) }
+        #expect(mm.contains("matmul") && mm.contains("[2, 3]"))
+        #expect(message { try a.reshape([4, 2]) }.contains("reshape"))
+        #expect(message { try a.permute([0, 0]) }.contains("permute"))
+        #expect(message { try a.slice(axis: 1, 1..<5) }.contains("slice"))
+        #expect(message { try Tensor.concat([a, b], axis: 0) }.contains("concat"))
+        #expect(message { try Tensor([1, 2, 3], shape: [2], on: cpu) }.contains("do not fill shape"))
+        #expect(message { try a.expand([3, 3]) }.contains("expand"))
+        #expect(message { try a.pad([(0, 0), (-1, 0)]) }.contains("pad"))
+        #expect(message { try a.item() }.contains("item"))
+        for selector in openCLSelectors {
+            let other = try Tensor.zeros([2, 3], on: try Devices.select(selector))
+            let mixed = message { try a + other }
+            #expect(mixed.contains("different devices") && mixed.contains("cpu") && mixed.contains(selector))
+        }
+    }
+
+    @Test("buffers return to the pool when tensors die", arguments: openCLSelectors)
+    func buffersReturn(selector: String) throws {
+        let device = try openCL(selector)
+        let before = device.poolStatistics.bytesInUse
+        do {
+            var random = SplitMix64(seed: 3)
+            let x = try Tensor(random.uniform(123 * 45), shape: [123, 45], on: device, requiresGrad: true)
+            let y = try (x.relu() * x).sum()
+            try y.backward()
+            #expect(device.poolStatistics.bytesInUse > before)
+        }
+        #expect(device.poolStatistics.bytesInUse == before)
+    }
+}
