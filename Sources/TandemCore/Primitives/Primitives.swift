@@ -106,19 +106,24 @@ public protocol Primitives {
     /// x [N, C, H, W] = sum of the col entries that read each pixel (the adjoint of im2col).
     func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws
 
-    // Pooling and resampling (`pool.cl`), over planes of N·C images.
+    // Pooling and resampling (`pool.cl`), over planes of N·C images. Max-pool indices are flat into
+    // each H·W input plane; padding is −∞ for max and counts in the average's kh·kw divisor.
     func maxPool2d(_ x: Buffer, _ y: Buffer, indices: Buffer, geometry: PoolGeometry) throws
     func maxPool2dBackward(_ dy: Buffer, indices: Buffer, _ dx: Buffer, geometry: PoolGeometry) throws
     func avgPool2d(_ x: Buffer, _ y: Buffer, geometry: PoolGeometry) throws
     func avgPool2dBackward(_ dy: Buffer, _ dx: Buffer, geometry: PoolGeometry) throws
-    /// y [planes, outHW] = 0 except y[p, index[p, i]] = x[p, i].
+    /// y [planes, outputSize] = 0 except y[p, index[p, i]] = x[p, i] for x, index [planes, inputSize];
+    /// indices outside 0..<outputSize are skipped.
     func scatterPlanes(_ x: Buffer, indices: Buffer, _ y: Buffer, planes: Int, inputSize: Int, outputSize: Int) throws
-    /// y[p, i] = x[p, index[p, i]].
+    /// y[p, i] = x[p, index[p, i]] for x [planes, inputSize], y and index [planes, outputSize]
+    /// (0 where the index is outside 0..<inputSize).
     func gatherPlanes(_ x: Buffer, indices: Buffer, _ y: Buffer, planes: Int, inputSize: Int, outputSize: Int) throws
-    /// Bilinear resize of [planes, h, w] to [planes, oh, ow]; `backward` maps dy back to dx.
+    /// Bilinear resize of x [planes, h, w] to y [planes, oh, ow] (PyTorch's formulas for both corner
+    /// modes). With `backward`, x is dy [planes, oh, ow] and y is dx [planes, h, w] (a gather).
     func resizeBilinear(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
                         alignCorners: Bool, backward: Bool) throws
-    /// Nearest-neighbour resize (source index ⌊i·in/out⌋); `backward` sums dy into dx.
+    /// Nearest-neighbour resize (source index ⌊i·in/out⌋). With `backward`, x is dy [planes, oh, ow]
+    /// and y is dx [planes, h, w], each dx element the sum of the dy elements that read it.
     func resizeNearest(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
                        backward: Bool) throws
 

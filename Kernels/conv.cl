@@ -1,0 +1,43 @@
+// Convolution: im2col and its adjoint col2im (a gather: one work-item per input pixel, no atomics).
+// Geometry travels as two int8 vectors, matching ConvGeometry in Primitives.swift:
+//   a = (batch, channels, height, width, outChannels, kernelH, kernelW, groups)
+//   b = (strideH, strideW, padH, padW, dilationH, dilationW, outHeight, outWidth)
+// col is [channels·kh·kw, batch·outHeight·outWidth], row-major.
+
+// One work-item per col element; consecutive items walk the output columns, so writes coalesce.
+__kernel void im2col_f32(__global const float* x, __global float* col, const int total, const int8 a, const int8 b) {
+    const int index = get_global_id(0);
+    if (index >= total) return;
+    const int C = a.s1, H = a.s2, W = a.s3, kh = a.s5, kw = a.s6;
+    const int OH = b.s6, OW = b.s7;
+    const int cols = a.s0 * OH * OW;
+    const int row = index / cols, p = index - row * cols;
+    const int j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
+    const int ow = p % OW, oh = (p / OW) % OH, n = p / (OW * OH);
+    const int h = oh * b.s0 - b.s2 + i * b.s4;
+    const int w = ow * b.s1 - b.s3 + j * b.s5;
+    col[index] = (h >= 0 && h < H && w >= 0 && w < W) ? x[((n * C + c) * H + h) * W + w] : 0.0f;
+}
+
+// One work-item per input pixel: the sum of the col entries that read it.
+__kernel void col2im_f32(__global const float* col, __global float* x, const int total, const int8 a, const int8 b) {
+    const int index = get_global_id(0);
+    if (index >= total) return;
+    const int C = a.s1, H = a.s2, W = a.s3, kh = a.s5, kw = a.s6;
+    const int sh = b.s0, sw = b.s1, OH = b.s6, OW = b.s7;
+    const int cols = a.s0 * OH * OW;
+    const int w = index % W, h = (index / W) % H, c = (index / (W * H)) % C, n = index / (W * H * C);
+    float sum = 0.0f;
+    for (int i = 0; i < kh; ++i) {
+        const int dh = h + b.s2 - i * b.s4;
+        if (dh < 0 || dh % sh != 0 || dh / sh >= OH) continue;
+        const int oh = dh / sh;
+        for (int j = 0; j < kw; ++j) {
+            const int dw = w + b.s3 - j * b.s5;
+            if (dw < 0 || dw % sw != 0 || dw / sw >= OW) continue;
+            const int row = (c * kh + i) * kw + j;
+            sum += col[row * cols + (n * OH + oh) * OW + dw / sw];
+        }
+    }
+    x[index] = sum;
+}

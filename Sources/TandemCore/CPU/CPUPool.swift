@@ -1,0 +1,247 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Source coordinate rules of the resampling ops, shared by the CPU loops (the kernels in
+/// `Kernels/pool.cl` mirror them line by line). PyTorch's formulas: with `alignCorners` the corner
+/// pixels of input and output coincide (scale (in−1)/(out−1)); without it pixel centres are mapped
+/// (half-pixel, scale in/out) and the source is clamped at 0.
+enum Resample {
+    @inline(__always)
+    static func bilinearScale(_ input: Int, _ output: Int, alignCorners: Bool) -> Float {
+        if alignCorners { return output > 1 ? Float(input - 1) / Float(output - 1) : 0 }
+        return Float(input) / Float(output)
+    }
+
+    /// The two source taps of output coordinate `o` and the weight of the second.
+    @inline(__always)
+    static func bilinearTaps(_ o: Int, input: Int, scale: Float, alignCorners: Bool) -> (Int, Int, Float) {
+        let source = alignCorners ? Float(o) * scale : Swift.max(0, (Float(o) + 0.5) * scale - 0.5)
+        let i0 = Swift.min(Int(source), input - 1)
+        let i1 = Swift.min(i0 + 1, input - 1)
+        return (i0, i1, source - Float(i0))
+    }
+
+    /// Output coordinates that may read input coordinate `i` (a superset; callers check each one).
+    @inline(__always)
+    static func bilinearCandidates(_ i: Int, output: Int, scale: Float, alignCorners: Bool) -> (Int, Int) {
+        if scale == 0 { return (0, output - 1) }
+        let offset: Float = alignCorners ? 0 : 0.5
+        let low = i <= 1 ? 0 : Int(floorf((Float(i - 1) + offset) / scale - offset)) - 1
+        let high = Int(ceilf((Float(i + 1) + offset) / scale - offset)) + 1
+        return (Swift.max(low, 0), Swift.min(high, output - 1))
+    }
+
+    /// Weight of input coordinate `i` in output coordinate `o`.
+    @inline(__always)
+    static func bilinearWeight(_ o: Int, _ i: Int, input: Int, scale: Float, alignCorners: Bool) -> Float {
+        let (i0, i1, lambda) = bilinearTaps(o, input: input, scale: scale, alignCorners: alignCorners)
+        return (i0 == i ? 1 - lambda : 0) + (i1 == i ? lambda : 0)
+    }
+
+    /// First output window (inclusive) and last whose span `o·stride − pad ..< … + kernel` covers `i`.
+    @inline(__always)
+    static func windows(covering i: Int, kernel: Int, stride: Int, pad: Int, outputs: Int) -> (Int, Int) {
+        let t = i + pad - kernel + 1
+        let low = t <= 0 ? 0 : (t + stride - 1) / stride
+        return (low, Swift.min((i + pad) / stride, outputs - 1))
+    }
+}
+
+/// Pooling and resampling primitives on the CPU. Every backward is a gather: each input pixel sums
+/// the output gradients that read it, so no two iterations write the same element.
+extension CPUDevice {
+    public func maxPool2d(_ x: Buffer, _ y: Buffer, indices: Buffer, geometry g: PoolGeometry) throws {
+        let px = host(x).pointer, py = host(y).pointer, pi = host(indices).pointer
+        let oh = g.outHeight, ow = g.outWidth
+        for p in 0..<g.planes {
+            let plane = px + p * g.height * g.width
+            for r in 0..<oh {
+                for c in 0..<ow {
+                    var best = -Float.infinity, bestIndex = -1
+                    for i in 0..<g.kernelH {
+                        let h = r * g.strideH - g.padH + i
+                        guard h >= 0, h < g.height else { continue }
+                        for j in 0..<g.kernelW {
+                            let w = c * g.strideW - g.padW + j
+                            guard w >= 0, w < g.width else { continue }
+                            let v = plane[h * g.width + w]
+                            // The first maximum wins; a NaN wins over numbers (it propagates, as in PyTorch).
+                            if bestIndex < 0 || v > best || (v.isNaN && !best.isNaN) { best = v; bestIndex = h * g.width + w }
+                        }
+                    }
+                    let o = (p * oh + r) * ow + c
+                    py[o] = best
+                    pi[o] = Float(bestIndex)
+                }
+            }
+        }
+    }
+
+    public func maxPool2dBackward(_ dy: Buffer, indices: Buffer, _ dx: Buffer, geometry g: PoolGeometry) throws {
+        let pdy = host(dy).pointer, pi = host(indices).pointer, pdx = host(dx).pointer
+        let oh = g.outHeight, ow = g.outWidth
+        for p in 0..<g.planes {
+            for h in 0..<g.height {
+                let (r0, r1) = Resample.windows(covering: h, kernel: g.kernelH, stride: g.strideH, pad: g.padH, outputs: oh)
+                for w in 0..<g.width {
+                    let (c0, c1) = Resample.windows(covering: w, kernel: g.kernelW, stride: g.strideW, pad: g.padW, outputs: ow)
+                    let me = Float(h * g.width + w)
+                    var sum: Float = 0
+                    if r0 <= r1 && c0 <= c1 {
+                        for r in r0...r1 {
+                            for c in c0...c1 {
+                                let o = (p * oh + r) * ow + c
+                                if pi[o] == me { sum += pdy[o] }
+                            }
+                        }
+                    }
+                    pdx[(p * g.height + h) * g.width + w] = sum
+                }
+            }
+        }
+    }
+
+    public func avgPool2d(_ x: Buffer, _ y: Buffer, geometry g: PoolGeometry) throws {
+        let px = host(x).pointer, py = host(y).pointer
+        let oh = g.outHeight, ow = g.outWidth
+        let divisor = Float(g.kernelH * g.kernelW)
+        for p in 0..<g.planes {
+            let plane = px + p * g.height * g.width
+            for r in 0..<oh {
+                for c in 0..<ow {
+                    var sum: Float = 0
+                    for i in 0..<g.kernelH {
+                        let h = r * g.strideH - g.padH + i
+                        guard h >= 0, h < g.height else { continue }
+                        for j in 0..<g.kernelW {
+                            let w = c * g.strideW - g.padW + j
+                            if w >= 0 && w < g.width { sum += plane[h * g.width + w] }
+                        }
+                    }
+                    py[(p * oh + r) * ow + c] = sum / divisor
+                }
+            }
+        }
+    }
+
+    public func avgPool2dBackward(_ dy: Buffer, _ dx: Buffer, geometry g: PoolGeometry) throws {
+        let pdy = host(dy).pointer, pdx = host(dx).pointer
+        let oh = g.outHeight, ow = g.outWidth
+        let divisor = Float(g.kernelH * g.kernelW)
+        for p in 0..<g.planes {
+            for h in 0..<g.height {
+                let (r0, r1) = Resample.windows(covering: h, kernel: g.kernelH, stride: g.strideH, pad: g.padH, outputs: oh)
+                for w in 0..<g.width {
+                    let (c0, c1) = Resample.windows(covering: w, kernel: g.kernelW, stride: g.strideW, pad: g.padW, outputs: ow)
+                    var sum: Float = 0
+                    if r0 <= r1 && c0 <= c1 {
+                        for r in r0...r1 {
+                            for c in c0...c1 { sum += pdy[(p * oh + r) * ow + c] }
+                        }
+                    }
+                    pdx[(p * g.height + h) * g.width + w] = sum / divisor
+                }
+            }
+        }
+    }
+
+    public func scatterPlanes(_ x: Buffer, indices: Buffer, _ y: Buffer, planes: Int, inputSize: Int, outputSize: Int) throws {
+        let px = host(x).pointer, pi = host(indices).pointer, py = host(y).pointer
+        py.update(repeating: 0, count: planes * outputSize)
+        let limit = Float(outputSize)
+        for p in 0..<planes {
+            for i in 0..<inputSize {
+                let v = pi[p * inputSize + i]
+                if v >= 0 && v < limit { py[p * outputSize + Int(v)] = px[p * inputSize + i] }
+            }
+        }
+    }
+
+    public func gatherPlanes(_ x: Buffer, indices: Buffer, _ y: Buffer, planes: Int, inputSize: Int, outputSize: Int) throws {
+        let px = host(x).pointer, pi = host(indices).pointer, py = host(y).pointer
+        let limit = Float(inputSize)
+        for p in 0..<planes {
+            for i in 0..<outputSize {
+                let v = pi[p * outputSize + i]
+                py[p * outputSize + i] = v >= 0 && v < limit ? px[p * inputSize + Int(v)] : 0
+            }
+        }
+    }
+
+    public func resizeBilinear(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
+                               alignCorners: Bool, backward: Bool) throws {
+        let px = host(x).pointer, py = host(y).pointer
+        let sh = Resample.bilinearScale(height, outHeight, alignCorners: alignCorners)
+        let sw = Resample.bilinearScale(width, outWidth, alignCorners: alignCorners)
+        if !backward {
+            let rows = (0..<outHeight).map { Resample.bilinearTaps($0, input: height, scale: sh, alignCorners: alignCorners) }
+            let cols = (0..<outWidth).map { Resample.bilinearTaps($0, input: width, scale: sw, alignCorners: alignCorners) }
+            for p in 0..<planes {
+                let plane = px + p * height * width
+                for (r, (h0, h1, ly)) in rows.enumerated() {
+                    for (c, (w0, w1, lx)) in cols.enumerated() {
+                        let top = (1 - lx) * plane[h0 * width + w0] + lx * plane[h0 * width + w1]
+                        let bottom = (1 - lx) * plane[h1 * width + w0] + lx * plane[h1 * width + w1]
+                        py[(p * outHeight + r) * outWidth + c] = (1 - ly) * top + ly * bottom
+                    }
+                }
+            }
+            return
+        }
+        // x is dy [planes, outHeight, outWidth], y is dx [planes, height, width].
+        for p in 0..<planes {
+            let plane = px + p * outHeight * outWidth
+            for h in 0..<height {
+                let (r0, r1) = Resample.bilinearCandidates(h, output: outHeight, scale: sh, alignCorners: alignCorners)
+                for w in 0..<width {
+                    let (c0, c1) = Resample.bilinearCandidates(w, output: outWidth, scale: sw, alignCorners: alignCorners)
+                    var sum: Float = 0
+                    if r0 <= r1 && c0 <= c1 {
+                        for r in r0...r1 {
+                            let wy = Resample.bilinearWeight(r, h, input: height, scale: sh, alignCorners: alignCorners)
+                            if wy == 0 { continue }
+                            var row: Float = 0
+                            for c in c0...c1 {
+                                row += Resample.bilinearWeight(c, w, input: width, scale: sw, alignCorners: alignCorners) * plane[r * outWidth + c]
+                            }
+                            sum += wy * row
+                        }
+                    }
+                    py[(p * height + h) * width + w] = sum
+                }
+            }
+        }
+    }
+
+    public func resizeNearest(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
+                              backward: Bool) throws {
+        let px = host(x).pointer, py = host(y).pointer
+        if !backward {
+            for p in 0..<planes {
+                for r in 0..<outHeight {
+                    let h = r * height / outHeight
+                    for c in 0..<outWidth {
+                        py[(p * outHeight + r) * outWidth + c] = px[(p * height + h) * width + c * width / outWidth]
+                    }
+                }
+            }
+            return
+        }
+        // x is dy [planes, outHeight, outWidth], y is dx [planes, height, width]; output r reads
+        // ⌊r·in/out⌋, so input h is read by r in ⌈h·out/in⌉ ..< ⌈(h+1)·out/in⌉.
+        for p in 0..<planes {
+            for h in 0..<height {
+                let r0 = (h * outHeight + height - 1) / height, r1 = ((h + 1) * outHeight + height - 1) / height
+                for w in 0..<width {
+                    let c0 = (w * outWidth + width - 1) / width, c1 = ((w + 1) * outWidth + width - 1) / width
+                    var sum: Float = 0
+                    for r in r0..<r1 {
+                        for c in c0..<c1 { sum += px[(p * outHeight + r) * outWidth + c] }
+                    }
+                    py[(p * height + h) * width + w] = sum
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+/// 2-D convolution over NCHW input as im2col + one strided-batched GEMM (one batch per group).
+/// The forward and both gradients go through `Primitives.im2col`/`col2im` and `Device.gemm`; the
+/// bias is a broadcast add, so its gradient is the sum over N, H and W.
+extension Tensor {
+    /// Convolution of this [N, C, H, W] tensor with `weight` [O, C/groups, kh, kw] and optional
+    /// `bias` [O], giving [N, O, OH, OW] (PyTorch's `conv2d`, cross-correlation, zero padding).
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                       dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
+        let geometry = try Tensor.convGeometry(self, weight, bias: bias, stride: stride, padding: padding,
+                                               dilation: dilation, groups: groups)
+        let y = try Tensor.convForward(self, weight, geometry)
+        let recorded = record(y, inputs: [self, weight]) { g in
+            let dy = try Tensor.convOutputToColumns(g, geometry)
+            return [self.requiresGrad ? try Tensor.convInputGradient(dy, weight, geometry) : nil,
+                    weight.requiresGrad ? try Tensor.convWeightGradient(dy, self, geometry) : nil]
+        }
+        guard let bias else { return recorded }
+        return try recorded + bias.reshape([geometry.outChannels, 1, 1])
+    }
+
+    /// Checks shapes and hyper-parameters and returns the geometry, or throws naming every shape.
+    static func convGeometry(_ x: Tensor, _ weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                             dilation: (Int, Int), groups: Int) throws -> ConvGeometry {
+        func fail(_ why: String) -> TandemError {
+            .invalidArgument(op: "conv2d", message: "input \(x.shape), weight \(weight.shape), bias \(bias?.shape.description ?? "none"), "
+                + "stride \(stride), padding \(padding), dilation \(dilation), groups \(groups) on \(x.device.info.selector): \(why)")
+        }
+        try checkSameDevice("conv2d", x, weight)
+        if let bias { try checkSameDevice("conv2d", x, bias) }
+        guard x.rank == 4 else { throw fail("input must be [N, C, H, W]") }
+        guard weight.rank == 4 else { throw fail("weight must be [O, C/groups, kh, kw]") }
+        guard groups >= 1 else { throw fail("groups must be positive") }
+        guard stride.0 >= 1, stride.1 >= 1 else { throw fail("stride must be positive") }
+        guard dilation.0 >= 1, dilation.1 >= 1 else { throw fail("dilation must be positive") }
+        guard padding.0 >= 0, padding.1 >= 0 else { throw fail("padding must be non-negative") }
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        guard c % groups == 0 else { throw fail("\(c) input channels are not divisible by \(groups) groups") }
+        guard o % groups == 0 else { throw fail("\(o) output channels are not divisible by \(groups) groups") }
+        guard cg == c / groups else { throw fail("weight expects \(cg) channels per group, input has \(c / groups)") }
+        guard kh >= 1, kw >= 1, o >= 1 else { throw fail("empty kernel") }
+        if let bias, bias.shape != [o] { throw fail("bias must be [\(o)]") }
+        let effectiveH = dilation.0 * (kh - 1) + 1, effectiveW = dilation.1 * (kw - 1) + 1
+        guard effectiveH <= h + 2 * padding.0, effectiveW <= w + 2 * padding.1 else {
+            throw fail("dilated kernel \(effectiveH)×\(effectiveW) is larger than the padded input \(h + 2 * padding.0)×\(w + 2 * padding.1)")
+        }
+        return ConvGeometry(batch: n, channels: c, height: h, width: w, outChannels: o, kernelH: kh, kernelW: kw,
+                            strideH: stride.0, strideW: stride.1, padH: padding.0, padW: padding.1,
+                            dilationH: dilation.0, dilationW: dilation.1, groups: groups)
+    }
+
+    /// The per-group GEMM shape: weight rows per group, col rows per group.
+    static func convGroupSizes(_ g: ConvGeometry) -> (outPerGroup: Int, depth: Int, columns: Int) {
+        (g.outChannels / g.groups, g.colRows / g.groups, g.colCols)
+    }
+
+    /// The im2col matrix [C·kh·kw, N·OH·OW] of `x`.
+    static func convColumns(_ x: Tensor, _ g: ConvGeometry) throws -> Tensor {
+        let col = try empty([g.colRows, g.colCols], on: x.device)
+        try x.device.im2col(x.storage, col.storage, geometry: g)
+        return col
+    }
+
+    /// Forward without graph: Y' [O, N·OH·OW] = W·col per group, permuted to [N, O, OH, OW].
+    static func convForward(_ x: Tensor, _ weight: Tensor, _ g: ConvGeometry) throws -> Tensor {
+        let (og, depth, columns) = convGroupSizes(g)
+        let col = try convColumns(x, g)
+        let product = try empty([g.outChannels, g.batch, g.outHeight, g.outWidth], on: x.device)
+        var gemm = GEMM(m: og, n: columns, k: depth, batchCount: g.groups)
+        gemm.strideA = og * depth
+        gemm.strideB = depth * columns
+        gemm.strideC = og * columns
+        try x.device.gemm(gemm, a: weight.storage, b: col.storage, c: product.storage)
+        return try product.permute([1, 0, 2, 3])
+    }
+
+    /// The output gradient [N, O, OH, OW] as GEMM columns [O, N·OH·OW].
+    static func convOutputToColumns(_ dy: Tensor, _ g: ConvGeometry) throws -> Tensor {
+        try dy.detach().permute([1, 0, 2, 3])
+    }
+
+    /// dx = col2im(Wᵀ·dY') per group.
+    static func convInputGradient(_ dy: Tensor, _ weight: Tensor, _ g: ConvGeometry) throws -> Tensor {
+        let (og, depth, columns) = convGroupSizes(g)
+        let dcol = try empty([g.colRows, g.colCols], on: dy.device)
+        var gemm = GEMM(m: depth, n: columns, k: og, transposeA: true, batchCount: g.groups)
+        gemm.strideA = og * depth
+        gemm.strideB = og * columns
+        gemm.strideC = depth * columns
+        try dy.device.gemm(gemm, a: weight.storage, b: dy.storage, c: dcol.storage)
+        let dx = try empty([g.batch, g.channels, g.height, g.width], on: dy.device)
+        try dy.device.col2im(dcol.storage, dx.storage, geometry: g)
+        return dx
+    }
+
+    /// dW = dY'·colᵀ per group, with col recomputed (the graph keeps no im2col matrix alive).
+    static func convWeightGradient(_ dy: Tensor, _ x: Tensor, _ g: ConvGeometry) throws -> Tensor {
+        let (og, depth, columns) = convGroupSizes(g)
+        let col = try convColumns(x, g)
+        let dw = try empty([g.outChannels, g.channels / g.groups, g.kernelH, g.kernelW], on: dy.device)
+        var gemm = GEMM(m: og, n: depth, k: columns, transposeB: true, batchCount: g.groups)
+        gemm.strideA = og * columns
+        gemm.strideB = depth * columns
+        gemm.strideC = og * depth
+        try dy.device.gemm(gemm, a: dy.storage, b: col.storage, c: dw.storage)
+        return dw
+    }
+}

@@ -1,0 +1,22 @@
+import TandemCore
+
+/// Convolution primitives on OpenCL (`Kernels/conv.cl`); the GEMM between them goes to CLBlast.
+extension OpenCLDevice {
+    /// The geometry as the two int8 vectors `conv.cl` reads.
+    func convArguments(_ g: ConvGeometry) -> [KernelArgument] {
+        [.int8([g.batch, g.channels, g.height, g.width, g.outChannels, g.kernelH, g.kernelW, g.groups]),
+         .int8([g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outHeight, g.outWidth])]
+    }
+
+    public func im2col(_ x: Buffer, _ col: Buffer, geometry: ConvGeometry) throws {
+        let total = geometry.colRows * geometry.colCols
+        try launch("im2col_f32", program: "conv", global: [total],
+                   [.buffer(x), .buffer(col), .int(total)] + convArguments(geometry))
+    }
+
+    public func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws {
+        let total = geometry.batch * geometry.channels * geometry.height * geometry.width
+        try launch("col2im_f32", program: "conv", global: [total],
+                   [.buffer(col), .buffer(x), .int(total)] + convArguments(geometry))
+    }
+}
