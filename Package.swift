@@ -29,7 +29,8 @@ let package = Package(
         .target(name: "TandemCore", dependencies: ["CBLAS"]),
         .target(name: "TandemOpenCL", dependencies: ["TandemCore", "COpenCL", "CCLBlast", "TandemKernels"]),
         .target(name: "TandemNN", dependencies: ["TandemCore"]),
-        .target(name: "Tandem", dependencies: ["TandemCore", "TandemOpenCL", "TandemNN"]),
+        .target(name: "TandemMTL", dependencies: ["TandemCore", "TandemNN"]),
+        .target(name: "Tandem", dependencies: ["TandemCore", "TandemOpenCL", "TandemNN", "TandemMTL"]),
         .executableTarget(name: "TandemCLI", dependencies: [
             "Tandem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

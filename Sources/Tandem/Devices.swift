@@ -1,6 +1,7 @@
 import Synchronization
 @_exported import TandemCore
 @_exported import TandemNN
+@_exported import TandemMTL
 @_exported import TandemOpenCL
 
 /// The device registry: every device on the machine, and the one a selector string names.

@@ -43,6 +43,16 @@ extension Tensor {
         }
     }
 
+    /// `self · otherᵀ` (transposing `other`'s last two axes) without materialising the transpose.
+    public func matmul(_ other: Tensor, transposeOther: Bool) throws -> Tensor {
+        guard transposeOther else { return try matmul(other) }
+        let y = try Tensor.product(self, other, transposeB: true)
+        return record(y, inputs: [self, other]) { g in
+            [self.requiresGrad ? try Tensor.product(g, other).sum(to: self.shape) : nil,
+             other.requiresGrad ? try Tensor.product(g, self, transposeA: true).sum(to: other.shape) : nil]
+        }
+    }
+
     /// `x·Wᵀ + b` for x [..., in], weight [out, in] and bias [out] (PyTorch's layout).
     public func linear(weight: Tensor, bias: Tensor? = nil) throws -> Tensor {
         guard weight.rank == 2, rank >= 1, shape[rank - 1] == weight.shape[1], bias.map({ $0.shape == [weight.shape[0]] }) ?? true else {

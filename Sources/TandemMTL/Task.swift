@@ -1,0 +1,72 @@
+import TandemCore
+import TandemNN
+
+/// What a task predicts, which fixes its loss and its metrics.
+public enum TaskKind: Sendable, Equatable {
+    /// One class of `classes` per sample; logits out, cross-entropy loss.
+    case classification(classes: Int)
+    /// Real-valued targets; mean squared error.
+    case regression
+    /// One class per pixel; log-probabilities out, NLL with label −1 ignored.
+    case segmentation(classes: Int)
+    /// Per-pixel depth; L1 over pixels whose target is not 0.
+    case depth
+    /// Per-pixel unit normals; 1 − mean cosine over pixels with a non-zero target.
+    case normals
+}
+
+/// One task of a multi-task model.
+public struct TaskSpec: Sendable, Equatable {
+    public var name: String
+    public var kind: TaskKind
+
+    public init(_ name: String, _ kind: TaskKind) {
+        self.name = name
+        self.kind = kind
+    }
+
+    /// The task's loss of `prediction` against `target`; `mask` ([N], 1 keep / 0 drop) removes
+    /// samples without a label, which then contribute nothing.
+    public func loss(_ prediction: Tensor, _ target: Tensor, mask: Tensor? = nil) throws -> Tensor {
+        switch kind {
+        case .classification:
+            return try Tensor.crossEntropy(logits: prediction, target: target, ignoreIndex: -1, mask: mask)
+        case .regression:
+            let p = prediction.rank == target.rank + 1 && prediction.shape.last == 1 ? try prediction.squeeze(-1) : prediction
+            return try p.mseLoss(target: target, mask: mask.map { try $0.reshape([$0.count] + [Int](repeating: 1, count: target.rank - 1)) })
+        case .segmentation:
+            return try prediction.nllLoss(target: target, ignoreIndex: -1, mask: mask)
+        case .depth:
+            return try prediction.maskedL1Loss(target: target)
+        case .normals:
+            return try prediction.normalLoss(target: target)
+        }
+    }
+
+    /// Whether a larger value of the task's main metric is better (accuracy, mIoU) or worse (errors).
+    public var higherIsBetter: Bool {
+        switch kind {
+        case .classification, .segmentation: return true
+        case .regression, .depth, .normals: return false
+        }
+    }
+}
+
+/// A network with one output per task, in `tasks` order.
+public protocol MultiTaskModel: Module {
+    var tasks: [TaskSpec] { get }
+    /// One prediction per task.
+    func forward(_ x: Tensor) throws -> [Tensor]
+    /// Parameters shared by all tasks: where gradient-combination methods (PCGrad, MGDA) and task
+    /// affinity look.
+    var sharedParameters: [Tensor] { get }
+    /// The shared representation's last layer's weight: where GradNorm measures gradient norms.
+    var lastSharedWeight: Tensor? { get }
+    /// A penalty added to the training loss (soft parameter sharing); nil for none.
+    func regularization() throws -> Tensor?
+}
+
+extension MultiTaskModel {
+    public var lastSharedWeight: Tensor? { sharedParameters.last { $0.rank >= 2 } }
+    public func regularization() throws -> Tensor? { nil }
+}
