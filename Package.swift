@@ -8,6 +8,7 @@ let systemLibraries: [Target] = [
                    providers: [.apt(["libclblast-dev"])]),
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                    providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
 ]
 
 let package = Package(
@@ -29,8 +30,9 @@ let package = Package(
         .target(name: "TandemCore", dependencies: ["CBLAS"]),
         .target(name: "TandemOpenCL", dependencies: ["TandemCore", "COpenCL", "CCLBlast", "TandemKernels"]),
         .target(name: "TandemNN", dependencies: ["TandemCore"]),
-        .target(name: "TandemMTL", dependencies: ["TandemCore", "TandemNN"]),
-        .target(name: "Tandem", dependencies: ["TandemCore", "TandemOpenCL", "TandemNN", "TandemMTL"]),
+        .target(name: "TandemData", dependencies: ["TandemCore", "CZlib"]),
+        .target(name: "TandemMTL", dependencies: ["TandemCore", "TandemNN", "TandemData"]),
+        .target(name: "Tandem", dependencies: ["TandemCore", "TandemOpenCL", "TandemNN", "TandemData", "TandemMTL"]),
         .executableTarget(name: "TandemCLI", dependencies: [
             "Tandem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

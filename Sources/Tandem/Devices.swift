@@ -1,6 +1,7 @@
 import Synchronization
 @_exported import TandemCore
 @_exported import TandemNN
+@_exported import TandemData
 @_exported import TandemMTL
 @_exported import TandemOpenCL
 

@@ -1,0 +1,2 @@
+// zlib, for gzip-compressed IDX files and deflated .npz members.
+#include <zlib.h>
