@@ -21,22 +21,29 @@ __kernel void attention_gate_backward_f32(__global const float* z, __global cons
 }
 
 // y[t, n, c, p] = sum_s alpha[c, t, s] * x[s, n, c, p]  (alpha[c, s, t] when transposed != 0)
+// Global range [inner, channels, batch]: one work-item per position (n, c, p) writes all T outputs
+// there, so no index arithmetic needs a division.
 __kernel void cross_stitch_f32(__global const float* x, __global const float* alpha, __global float* y,
                                const int tasks, const int batch, const int channels, const int inner,
                                const int transposed) {
-    const int i = get_global_id(0);
+    const int p = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    if (p >= inner || c >= channels || n >= batch) return;
     const int column = batch * channels * inner;
-    if (i >= tasks * column) return;
-    const int t = i / column;
-    const int within = i - t * column;
-    const int c = (within / inner) % channels;
+    const int within = (n * channels + c) * inner + p;
     __global const float* a = alpha + c * tasks * tasks;
-    float sum = 0.0f;
-    for (int s = 0; s < tasks; ++s) {
-        const float w = transposed ? a[s * tasks + t] : a[t * tasks + s];
-        sum += w * x[s * column + within];
+    if (tasks == 2) {  // The common case, unrolled (PoCL vectorises it far better than the loop).
+        const float x0 = x[within], x1 = x[column + within];
+        const float a01 = transposed ? a[2] : a[1], a10 = transposed ? a[1] : a[2];
+        y[within] = a[0] * x0 + a01 * x1;
+        y[column + within] = a10 * x0 + a[3] * x1;
+        return;
     }
-    y[i] = sum;
+    const int rowStride = transposed ? 1 : tasks, entryStride = transposed ? tasks : 1;
+    for (int t = 0; t < tasks; ++t) {
+        float sum = 0.0f;
+        for (int s = 0; s < tasks; ++s) sum += a[t * rowStride + s * entryStride] * x[s * column + within];
+        y[t * column + within] = sum;
+    }
 }
 
 // dalpha[c, t, s] = sum_{n, p} dy[t, n, c, p] * x[s, n, c, p]
@@ -53,12 +60,16 @@ __kernel void cross_stitch_alpha_gradient_f32(__global const float* x, __global 
     const int t = (group / tasks) % tasks;
     const int c = group / (tasks * tasks);
     const int column = batch * channels * inner;
-    const int extent = batch * inner;
+    // Walk k = lid, lid + size, ... over (n, p) without dividing inside the loop.
+    const int stepN = size / inner, stepP = size % inner;
+    int n = lid / inner, p = lid % inner;
     float sum = 0.0f;
-    for (int k = lid; k < extent; k += size) {
-        const int n = k / inner, p = k - n * inner;
+    while (n < batch) {
         const int offset = (n * channels + c) * inner + p;
         sum += dy[t * column + offset] * x[s * column + offset];
+        n += stepN;
+        p += stepP;
+        if (p >= inner) { p -= inner; ++n; }
     }
     partial[lid] = sum;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -67,4 +78,24 @@ __kernel void cross_stitch_alpha_gradient_f32(__global const float* x, __global 
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0) dalpha[group] = partial[0];
+}
+
+// First pass of dalpha for devices that run work-items as CPU loops: partial[c, t, s, n] =
+// sum_p dy[t, n, c, p] * x[s, n, c, p] over global [batch, channels * tasks * tasks]; a plain
+// reduction over n follows.
+__kernel void cross_stitch_alpha_partial_f32(__global const float* x, __global const float* dy,
+                                             __global float* partial, const int tasks, const int batch,
+                                             const int channels, const int inner) {
+    const int n = get_global_id(0), entry = get_global_id(1);
+    if (n >= batch || entry >= channels * tasks * tasks) return;
+    const int s = entry % tasks;
+    const int t = (entry / tasks) % tasks;
+    const int c = entry / (tasks * tasks);
+    const int column = batch * channels * inner;
+    const int base = (n * channels + c) * inner;
+    __global const float* g = dy + t * column + base;
+    __global const float* v = x + s * column + base;
+    float sum = 0.0f;
+    for (int p = 0; p < inner; ++p) sum += g[p] * v[p];
+    partial[entry * batch + n] = sum;
 }

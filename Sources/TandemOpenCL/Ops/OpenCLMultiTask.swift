@@ -13,7 +13,9 @@ extension OpenCLDevice {
 
     public func crossStitch(_ x: Buffer, alpha: Buffer, _ y: Buffer, tasks: Int, batch: Int, channels: Int, inner: Int,
                             transposed: Bool) throws {
-        try launch("cross_stitch_f32", program: "mtl", global: [tasks * batch * channels * inner],
+        guard tasks > 0 else { return }
+        // One work-item per position (p, c, n), writing all T columns there.
+        try launch("cross_stitch_f32", program: "mtl", global: [inner, channels, batch],
                    [.buffer(x), .buffer(alpha), .buffer(y), .int(tasks), .int(batch), .int(channels), .int(inner),
                     .int(transposed ? 1 : 0)])
     }
@@ -22,6 +24,15 @@ extension OpenCLDevice {
                                          inner: Int) throws {
         let groups = channels * tasks * tasks
         guard groups > 0 else { return }
+        if info.type == .cpu {
+            // CPU drivers (PoCL) run a work-group as loops and handle barriers poorly: sum over
+            // spatial positions per (entry, n), then reduce over the batch.
+            let partial = try allocate(groups * batch)
+            try launch("cross_stitch_alpha_partial_f32", program: "mtl", global: [batch, groups],
+                       [.buffer(x), .buffer(dy), .buffer(partial), .int(tasks), .int(batch), .int(channels), .int(inner)])
+            try reduce(.sum, partial, dalpha, outer: groups, extent: batch, inner: 1)
+            return
+        }
         // One work-group per alpha entry; a power-of-two size for the tree reduction, small enough
         // for every device and not wider than the batch × spatial extent it reduces.
         var local = 1
