@@ -33,24 +33,39 @@ extension CPUDevice {
     public func col2im(_ col: Buffer, _ x: Buffer, geometry g: ConvGeometry) throws {
         let pc = host(col).pointer, px = host(x).pointer
         let oh = g.outHeight, ow = g.outWidth, cols = g.colCols
-        for n in 0..<g.batch {
-            for c in 0..<g.channels {
-                let plane = px + (n * g.channels + c) * g.height * g.width
-                for h in 0..<g.height {
-                    for w in 0..<g.width {
-                        var sum: Float = 0
-                        for i in 0..<g.kernelH {
-                            let dh = h + g.padH - i * g.dilationH
-                            guard dh >= 0, dh % g.strideH == 0, dh / g.strideH < oh else { continue }
-                            let y = dh / g.strideH
-                            for j in 0..<g.kernelW {
-                                let dw = w + g.padW - j * g.dilationW
-                                guard dw >= 0, dw % g.strideW == 0, dw / g.strideW < ow else { continue }
-                                let row = (c * g.kernelH + i) * g.kernelW + j
-                                sum += pc[row * cols + (n * oh + y) * ow + dw / g.strideW]
+        // For each input row h, the col offsets (kernel row i, output row y) that read it, and the
+        // same per input column; a pixel then sums every pairing, with no division in the loop.
+        func taps(_ size: Int, kernel: Int, stride: Int, pad: Int, dilation: Int, outputs: Int, weight: Int, step: Int) -> (start: [Int], entries: [Int]) {
+            var start = [0], entries: [Int] = []
+            for position in 0..<size {
+                for k in 0..<kernel {
+                    let d = position + pad - k * dilation
+                    if d >= 0 && d % stride == 0 && d / stride < outputs { entries.append(k * weight + (d / stride) * step) }
+                }
+                start.append(entries.count)
+            }
+            return (start, entries)
+        }
+        let rows = taps(g.height, kernel: g.kernelH, stride: g.strideH, pad: g.padH, dilation: g.dilationH, outputs: oh,
+                        weight: g.kernelW * cols, step: ow)
+        let columns = taps(g.width, kernel: g.kernelW, stride: g.strideW, pad: g.padW, dilation: g.dilationW, outputs: ow,
+                           weight: cols, step: 1)
+        rows.entries.withUnsafeBufferPointer { rowEntries in
+            columns.entries.withUnsafeBufferPointer { columnEntries in
+                for n in 0..<g.batch {
+                    for c in 0..<g.channels {
+                        let plane = px + (n * g.channels + c) * g.height * g.width
+                        let base = pc + c * g.kernelH * g.kernelW * cols + n * oh * ow
+                        for h in 0..<g.height {
+                            for w in 0..<g.width {
+                                var sum: Float = 0
+                                for r in rows.start[h]..<rows.start[h + 1] {
+                                    let line = base + rowEntries[r]
+                                    for q in columns.start[w]..<columns.start[w + 1] { sum += line[columnEntries[q]] }
+                                }
+                                plane[h * g.width + w] = sum
                             }
                         }
-                        plane[h * g.width + w] = sum
                     }
                 }
             }

@@ -1,6 +1,7 @@
-/// 2-D convolution over NCHW input as im2col + one strided-batched GEMM (one batch per group).
-/// The forward and both gradients go through `Primitives.im2col`/`col2im` and `Device.gemm`; the
-/// bias is a broadcast add, so its gradient is the sum over N, H and W.
+/// 2-D convolution over NCHW input as im2col + GEMM. The forward multiplies each group's weights
+/// with each image's block of im2col columns, writing NCHW directly (no permute), and adds the bias
+/// as a rank-1 GEMM update. The gradients go through one permute of dY to [O, N·OH·OW], a grouped
+/// GEMM each, and `col2im` (a gather) for the input; the bias gradient is the sum over N, H, W.
 extension Tensor {
     /// Convolution of this [N, C, H, W] tensor with `weight` [O, C/groups, kh, kw] and optional
     /// `bias` [O], giving [N, O, OH, OW] (PyTorch's `conv2d`, cross-correlation, zero padding).
@@ -8,14 +9,15 @@ extension Tensor {
                        dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
         let geometry = try Tensor.convGeometry(self, weight, bias: bias, stride: stride, padding: padding,
                                                dilation: dilation, groups: groups)
-        let y = try Tensor.convForward(self, weight, geometry)
-        let recorded = record(y, inputs: [self, weight]) { g in
-            let dy = try Tensor.convOutputToColumns(g, geometry)
-            return [self.requiresGrad ? try Tensor.convInputGradient(dy, weight, geometry) : nil,
-                    weight.requiresGrad ? try Tensor.convWeightGradient(dy, self, geometry) : nil]
+        let y = try Tensor.convForward(self, weight, bias: bias, geometry)
+        return record(y, inputs: [self, weight] + (bias.map { [$0] } ?? [])) { g in
+            let needsColumns = self.requiresGrad || weight.requiresGrad
+            let dy = needsColumns ? try Tensor.convOutputToColumns(g, geometry) : g
+            var grads = [self.requiresGrad ? try Tensor.convInputGradient(dy, weight, geometry) : nil,
+                         weight.requiresGrad ? try Tensor.convWeightGradient(dy, self, geometry) : nil]
+            if let bias { grads.append(bias.requiresGrad ? try g.sum(axes: [0, 2, 3]) : nil) }
+            return grads
         }
-        guard let bias else { return recorded }
-        return try recorded + bias.reshape([geometry.outChannels, 1, 1])
     }
 
     /// Checks shapes and hyper-parameters and returns the geometry, or throws naming every shape.
@@ -61,17 +63,33 @@ extension Tensor {
         return col
     }
 
-    /// Forward without graph: Y' [O, N·OH·OW] = W·col per group, permuted to [N, O, OH, OW].
-    static func convForward(_ x: Tensor, _ weight: Tensor, _ g: ConvGeometry) throws -> Tensor {
+    /// Forward without graph: per group and image, Y[n, group] = W[group]·col[group rows, image
+    /// columns] as one strided-batched GEMM over the images, then Y += bias·1ᵀ.
+    static func convForward(_ x: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry) throws -> Tensor {
         let (og, depth, columns) = convGroupSizes(g)
+        let plane = g.outHeight * g.outWidth
         let col = try convColumns(x, g)
-        let product = try empty([g.outChannels, g.batch, g.outHeight, g.outWidth], on: x.device)
-        var gemm = GEMM(m: og, n: columns, k: depth, batchCount: g.groups)
-        gemm.strideA = og * depth
-        gemm.strideB = depth * columns
-        gemm.strideC = og * columns
-        try x.device.gemm(gemm, a: weight.storage, b: col.storage, c: product.storage)
-        return try product.permute([1, 0, 2, 3])
+        let y = try empty([g.batch, g.outChannels, g.outHeight, g.outWidth], on: x.device)
+        for group in 0..<g.groups {
+            var gemm = GEMM(m: og, n: plane, k: depth, batchCount: g.batch)
+            gemm.ldb = columns
+            gemm.offsetA = group * og * depth
+            gemm.strideA = 0
+            gemm.offsetB = group * depth * columns
+            gemm.strideB = plane
+            gemm.offsetC = group * og * plane
+            gemm.strideC = g.outChannels * plane
+            try x.device.gemm(gemm, a: weight.storage, b: col.storage, c: y.storage)
+        }
+        if let bias {
+            let ones = try full([plane], 1, on: x.device)
+            var gemm = GEMM(m: g.outChannels, n: plane, k: 1, beta: 1, batchCount: g.batch)
+            gemm.strideA = 0
+            gemm.strideB = 0
+            gemm.strideC = g.outChannels * plane
+            try x.device.gemm(gemm, a: bias.storage, b: ones.storage, c: y.storage)
+        }
+        return y
     }
 
     /// The output gradient [N, O, OH, OW] as GEMM columns [O, N·OH·OW].
