@@ -58,7 +58,7 @@ func time(_ device: any Device, _ body: () throws -> Void) throws -> Double {
 func worst(_ got: [Float], _ want: [Double]) -> Double { Reference.maxRelativeError(got, want) }
 
 print("Fused multi-task kernels, float32, median of \(repeats) runs after warm-up; GB/s = bytes read + written / time")
-print("device    op                                  elements    ms        GB/s     copy GB/s  mulScalar GB/s  max rel err")
+print("device    op                                    elements    ms        GB/s     copy GB/s  mulScalar GB/s  max rel err")
 
 for selector in selectors {
     let device: any Device
@@ -77,7 +77,7 @@ for selector in selectors {
     }
     func report(_ op: String, elements: Int, bytes: Int, seconds: Double, baselineElements: Int, error: Double) throws {
         let base = try baselines(baselineElements)
-        print(pad(selector, 10) + pad(op, 36) + pad(String(elements), 12) + pad(fixed(seconds * 1e3, 3), 10)
+        print(pad(selector, 10) + pad(op, 38) + pad(String(elements), 12) + pad(fixed(seconds * 1e3, 3), 10)
               + pad(fixed(Double(bytes) / seconds / 1e9), 9) + pad(fixed(base.copy), 11) + pad(fixed(base.mul), 16)
               + String(error))
     }
