@@ -44,7 +44,8 @@ let package = Package(
         .executableTarget(name: "ConvBench", dependencies: ["Tandem"], path: "Benchmarks/ConvBench"),
         .executableTarget(name: "FusedBench", dependencies: ["Tandem"], path: "Benchmarks/FusedBench"),
 
-        .testTarget(name: "TandemTests", dependencies: ["Tandem", "TandemOpenCL", "TandemCore", "TandemKernels", "TandemCLI"]),
+        .testTarget(name: "TandemTests", dependencies: ["Tandem", "TandemOpenCL", "TandemCore", "TandemKernels", "TandemCLI"],
+                    exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

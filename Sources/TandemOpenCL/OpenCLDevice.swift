@@ -232,6 +232,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     public func gemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
         try g.validate(aCount: a.count, bCount: b.count, cCount: c.count, device: info.selector)
         guard g.m > 0, g.n > 0 else { return }
+        GEMMCounter.add(g)
         if g.k == 0 {
             // CLBlast rejects k = 0; BLAS semantics say C = beta·C.
             try launch("scale_matrix_f32", program: "gemm", global: [g.n, g.m, g.batchCount],

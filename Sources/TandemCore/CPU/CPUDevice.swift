@@ -52,6 +52,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
     public func gemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
         try g.validate(aCount: a.count, bCount: b.count, cCount: c.count, device: info.selector)
         guard g.m > 0, g.n > 0 else { return }
+        GEMMCounter.add(g)
         let pa = host(a).pointer, pb = host(b).pointer, pc = host(c).pointer
         let ta = g.transposeA ? CblasTrans : CblasNoTrans
         let tb = g.transposeB ? CblasTrans : CblasNoTrans

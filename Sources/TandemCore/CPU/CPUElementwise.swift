@@ -53,13 +53,11 @@ extension CPUDevice {
 
     public func binary(_ op: BinaryOp, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws {
         let pa = host(a).pointer, pb = host(b).pointer, py = host(y).pointer
-        let count = layout.count
-        if layout.rank == 1 {
-            let sa = layout.strides[0][0], sb = layout.strides[1][0], oa = layout.offsets[0], ob = layout.offsets[1]
-            for i in 0..<count { py[i] = applyBinary(op, pa[oa + i * sa], pb[ob + i * sb]) }
-            return
+        var i = 0
+        forEachOffset(layout) { ia, ib in
+            py[i] = applyBinary(op, pa[ia], pb[ib])
+            i += 1
         }
-        for i in 0..<count { py[i] = applyBinary(op, pa[layout.offset(0, i)], pb[layout.offset(1, i)]) }
     }
 
     public func select(_ condition: Buffer, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws {
@@ -71,11 +69,42 @@ extension CPUDevice {
 
     public func copy(_ x: Buffer, _ y: Buffer, layout: StridedLayout) throws {
         let px = host(x).pointer, py = host(y).pointer
-        if layout.rank == 1 {
-            let sx = layout.strides[0][0], sy = layout.strides[1][0], ox = layout.offsets[0], oy = layout.offsets[1]
-            for i in 0..<layout.count { py[oy + i * sy] = px[ox + i * sx] }
-            return
+        forEachOffset(layout) { source, target in py[target] = px[source] }
+    }
+
+    /// Calls `body(offset of operand 0, offset of operand 1)` for every element of `layout`, in
+    /// order, with nested loops for up to four axes (no division per element) and the general
+    /// index arithmetic beyond.
+    @inline(__always)
+    func forEachOffset(_ layout: StridedLayout, _ body: (Int, Int) -> Void) {
+        let shape = layout.shape, a = layout.strides[0], b = layout.strides[1]
+        let oa = layout.offsets[0], ob = layout.offsets[1]
+        switch layout.rank {
+        case 1:
+            for i in 0..<shape[0] { body(oa + i * a[0], ob + i * b[0]) }
+        case 2:
+            for i in 0..<shape[0] {
+                let ia = oa + i * a[0], ib = ob + i * b[0]
+                for j in 0..<shape[1] { body(ia + j * a[1], ib + j * b[1]) }
+            }
+        case 3:
+            for i in 0..<shape[0] {
+                for j in 0..<shape[1] {
+                    let ja = oa + i * a[0] + j * a[1], jb = ob + i * b[0] + j * b[1]
+                    for k in 0..<shape[2] { body(ja + k * a[2], jb + k * b[2]) }
+                }
+            }
+        case 4:
+            for i in 0..<shape[0] {
+                for j in 0..<shape[1] {
+                    for k in 0..<shape[2] {
+                        let ka = oa + i * a[0] + j * a[1] + k * a[2], kb = ob + i * b[0] + j * b[1] + k * b[2]
+                        for l in 0..<shape[3] { body(ka + l * a[3], kb + l * b[3]) }
+                    }
+                }
+            }
+        default:
+            for i in 0..<layout.count { body(layout.offset(0, i), layout.offset(1, i)) }
         }
-        for i in 0..<layout.count { py[layout.offset(1, i)] = px[layout.offset(0, i)] }
     }
 }

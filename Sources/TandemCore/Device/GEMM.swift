@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One general matrix multiplication, row-major: `C = alpha·op(A)·op(B) + beta·C`, where `op(A)` is
 /// m×k and `op(B)` is k×n, optionally repeated `batchCount` times at fixed element strides.
 ///
@@ -77,4 +79,14 @@ public struct GEMM: Sendable, Equatable, CustomStringConvertible {
         if batchCount > 1 { text += ", batch \(batchCount)" }
         return text + ")"
     }
+}
+
+/// Counts the floating-point operations of every GEMM run on any device, so benchmarks can report
+/// achieved GFLOP/s (GEMM dominates the flops of the standard workloads; other ops are not counted).
+public enum GEMMCounter {
+    private static let total = Atomic<UInt64>(0)
+    /// Flops counted so far in this process.
+    public static var flops: UInt64 { total.load(ordering: .relaxed) }
+    /// Adds one GEMM (devices call this for each multiplication they run).
+    public static func add(_ g: GEMM) { total.add(UInt64(g.flops), ordering: .relaxed) }
 }

@@ -1,0 +1,145 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One standard workload of WORKLOADS.md, ready to time: a model, its optimizer, and a fixed batch
+/// of random inputs and targets on one device.
+public final class Workload {
+    public let name: String
+    public let batch: Int
+    public let model: any MultiTaskModel
+    let optimizer: any Optimizer
+    let input: Tensor
+    let targets: [Tensor]
+
+    /// Names of the standard workloads, in order.
+    public static let names = ["mmoe-synth", "lenet-hps", "lenet-crossstitch", "mtan-segnet"]
+
+    /// The batch size WORKLOADS.md fixes for `name`.
+    public static func defaultBatch(_ name: String) -> Int { name == "mtan-segnet" ? 8 : 256 }
+
+    /// Builds workload `name` on `device` (the same seed gives the same weights and data everywhere).
+    public init(_ name: String, batch: Int? = nil, seed: UInt64 = 0, on device: any Device) throws {
+        guard Self.names.contains(name) else {
+            throw TandemError.invalidArgument(op: "bench", message: "unknown workload '\(name)'; available: \(Self.names.joined(separator: ", "))")
+        }
+        let batch = batch ?? Self.defaultBatch(name)
+        guard batch >= 2 else { throw TandemError.invalidArgument(op: "bench", message: "batch must be at least 2, got \(batch)") }
+        self.name = name
+        self.batch = batch
+        model = try Presets.make(name, seed: seed, on: device)
+        var random = SplitMix64(seed: seed &+ 1)
+        func labels(_ count: Int, _ classes: Int) -> [Float] { (0..<count).map { _ in Float(Int.random(in: 0..<classes, using: &random)) } }
+        switch name {
+        case "mmoe-synth":
+            input = try Tensor(random.uniform(batch * 100), shape: [batch, 100], on: device)
+            targets = try (0..<2).map { _ in try Tensor(random.uniform(batch), shape: [batch], on: device) }
+            optimizer = try Adam(model.parameters, learningRate: 1e-3)
+        case "mtan-segnet":
+            let pixels = batch * 64 * 64
+            input = try Tensor(random.uniform(pixels * 3), shape: [batch, 3, 64, 64], on: device)
+            let normals = try Tensor(random.uniform(pixels * 3), shape: [batch, 3, 64, 64], on: device).l2Normalize(axis: 1).detach()
+            targets = [try Tensor(labels(pixels, 7), shape: [batch, 64, 64], on: device),
+                       try Tensor(random.uniform(pixels).map { Swift.abs($0) }, shape: [batch, 1, 64, 64], on: device), normals]
+            optimizer = try Adam(model.parameters, learningRate: 1e-4)
+        default:
+            input = try Tensor(random.uniform(batch * 28 * 28).map { ($0 + 1) / 2 }, shape: [batch, 1, 28, 28], on: device)
+            targets = try (0..<2).map { _ in try Tensor(labels(batch, 10), shape: [batch], on: device) }
+            optimizer = try SGD(model.parameters, learningRate: 0.01, momentum: 0.9)
+        }
+    }
+
+    /// One training step as WORKLOADS.md defines it: forward, the summed task losses, backward,
+    /// the optimizer update, and reading the scalar loss back to the host.
+    @discardableResult
+    public func step() throws -> Float {
+        optimizer.zeroGrad()
+        let outputs = try model.forward(input)
+        var total: Tensor? = nil
+        for (task, (output, target)) in zip(model.tasks, zip(outputs, targets)) {
+            let loss = try task.loss(output, target)
+            total = try total.map { try $0 + loss } ?? loss
+        }
+        guard let total else { return 0 }
+        try total.backward()
+        try optimizer.step()
+        return try total.item()
+    }
+}
+
+/// The timing of one workload on one device.
+public struct BenchResult: Sendable {
+    public var workload: String
+    public var device: String
+    public var deviceName: String
+    public var batch: Int
+    public var medianMilliseconds: Double
+    public var minMilliseconds: Double
+    public var maxMilliseconds: Double
+    public var samplesPerSecond: Double
+    public var parameters: Int
+    /// GEMM flops per step divided by the median step time.
+    public var gflops: Double
+}
+
+/// Times training steps following WORKLOADS.md's throughput method.
+public enum Bench {
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// Warms up (kernel compilation stays out of the timing), then times `steps` steps.
+    public static func run(_ name: String, on device: any Device, batch: Int? = nil, warmup: Int = 5, steps: Int = 30,
+                           progress: ((Int, Int) -> Void)? = nil) throws -> BenchResult {
+        guard steps >= 1, warmup >= 0 else {
+            throw TandemError.invalidArgument(op: "bench", message: "steps must be ≥ 1 and warm-up ≥ 0, got \(steps) and \(warmup)")
+        }
+        let workload = try Workload(name, batch: batch, on: device)
+        for i in 0..<warmup {
+            let loss = try workload.step()
+            guard loss.isFinite else {
+                throw TandemError.backend(op: "bench \(name)", device: device.info.selector, message: "loss became \(loss) in warm-up step \(i)")
+            }
+            progress?(i + 1, warmup + steps)
+        }
+        var times: [Double] = []
+        let flopsBefore = GEMMCounter.flops
+        for i in 0..<steps {
+            let start = now()
+            try workload.step()
+            times.append(now() - start)
+            progress?(warmup + i + 1, warmup + steps)
+        }
+        let flopsPerStep = Double(GEMMCounter.flops - flopsBefore) / Double(steps)
+        let med = median(times)
+        return BenchResult(workload: name, device: device.info.selector, deviceName: device.info.name, batch: workload.batch,
+                           medianMilliseconds: med * 1e3, minMilliseconds: times.min()! * 1e3, maxMilliseconds: times.max()! * 1e3,
+                           samplesPerSecond: Double(workload.batch) / med, parameters: workload.model.parameterCount,
+                           gflops: flopsPerStep / med / 1e9)
+    }
+
+    /// Measured GEMM throughput of `device` (n×n×n, median of a few runs), the peak GFLOP/s that
+    /// workload GFLOP/s are compared with.
+    public static func gemmPeak(on device: any Device, n: Int = 512, repeats: Int = 7) throws -> Double {
+        var random = SplitMix64(seed: 1)
+        let a = try device.buffer(random.uniform(n * n)), b = try device.buffer(random.uniform(n * n)), c = try device.allocate(n * n)
+        let g = GEMM(m: n, n: n, k: n)
+        try device.gemm(g, a: a, b: b, c: c)
+        try device.synchronize()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = now()
+            try device.gemm(g, a: a, b: b, c: c)
+            try device.synchronize()
+            times.append(now() - start)
+        }
+        return g.flops / median(times) / 1e9
+    }
+}

@@ -1,0 +1,203 @@
+import ArgumentParser
+import Tandem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time training steps of the standard workloads on each device: CPU against GPU throughput.",
+        discussion: """
+        A step is forward, loss, backward, optimizer update and reading the loss (WORKLOADS.md). Each \
+        workload warms up, then times --steps steps; the table shows the median with min and max.
+        """)
+
+    @Option(help: "Comma-separated workloads (\(Workload.names.joined(separator: ", "))).")
+    var workloads: String = Workload.names.joined(separator: ",")
+
+    @Option(help: "Comma-separated device selectors (default: cpu and every OpenCL device).")
+    var devices: String?
+
+    @Option(help: "Timed steps per workload and device (at least 1).")
+    var steps: Int = 30
+
+    @Option(help: "Warm-up steps, not timed (kernel compilation happens here).")
+    var warmup: Int = 5
+
+    @Option(help: "Batch size (default: the workload's own, 256 or 8 for mtan-segnet).")
+    var batch: Int?
+
+    @Option(name: .customLong("batch-sweep"), help: "Run one workload over --batches and show where each device overtakes the CPU.")
+    var batchSweep: String?
+
+    @Option(help: "Comma-separated batch sizes for --batch-sweep.")
+    var batches: String = "8,16,32,64,128,256,512"
+
+    @Option(help: "Write the results as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Draw an SVG bar chart of samples/s to this file.")
+    var chart: String?
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        if let batch, batch < 2 { throw ValidationError("--batch must be at least 2") }
+    }
+
+    func run() throws {
+        let names = batchSweep.map { [$0] } ?? workloads.split(separator: ",").map(String.init)
+        for name in names where !Workload.names.contains(name) {
+            throw ValidationError("unknown workload '\(name)'; available: \(Workload.names.joined(separator: ", "))")
+        }
+        let selectors = devices?.split(separator: ",").map(String.init) ?? Devices.all.map(\.selector)
+        let targets = try selectors.map { try Devices.select($0) }
+        let sizes: [Int?]
+        if batchSweep != nil {
+            let parsed = batches.split(separator: ",").map { Int($0) }
+            guard parsed.allSatisfy({ ($0 ?? 0) >= 2 }) else { throw ValidationError("--batches must be integers ≥ 2, got \(batches)") }
+            sizes = parsed
+        } else {
+            sizes = [batch]
+        }
+        var peaks: [String: Double] = [:]
+        for device in targets { peaks[device.info.selector] = try Bench.gemmPeak(on: device) }
+
+        var results: [BenchResult] = []
+        for name in names {
+            for size in sizes {
+                for device in targets {
+                    let label = "\(name) (batch \(size ?? Workload.defaultBatch(name))) on \(device.info.selector)"
+                    let result = try Bench.run(name, on: device, batch: size, warmup: warmup, steps: steps) { done, total in
+                        progressLine("bench \(label): step \(done)/\(total)")
+                    }
+                    progressLine(nil)
+                    results.append(result)
+                }
+            }
+        }
+        print(report(results, peaks: peaks))
+        if batchSweep != nil { print("\n" + crossover(results)) }
+        if let json { try write(json, renderJSON(results, peaks: peaks)) }
+        if let chart { try write(chart, renderChart(results)) }
+    }
+
+    func write(_ path: String, _ text: String) throws {
+        guard System.writeFileAtomically(path, Array(text.utf8)) else {
+            throw ValidationError("cannot write \(path)")
+        }
+        print("wrote \(path)")
+    }
+
+    func cpuResult(_ r: BenchResult, in results: [BenchResult]) -> BenchResult? {
+        results.first { $0.workload == r.workload && $0.batch == r.batch && $0.device == "cpu" }
+    }
+
+    func report(_ results: [BenchResult], peaks: [String: Double]) -> String {
+        let rows = results.map { r -> [String] in
+            let speedup = cpuResult(r, in: results).map { fixed($0.medianMilliseconds / r.medianMilliseconds, 2) + "×" } ?? "-"
+            let peak = peaks[r.device] ?? 0
+            return [r.workload, r.device, String(r.batch), fixed(r.medianMilliseconds, 2), fixed(r.minMilliseconds, 2) + "–" + fixed(r.maxMilliseconds, 2),
+                    fixed(r.samplesPerSecond, 0), speedup, fixed(r.gflops, 1), peak > 0 ? fixed(100 * r.gflops / peak, 0) + "%" : "-"]
+        }
+        let devices = Set(results.map(\.device)).sorted().map { d in "\(d): \(results.first { $0.device == d }!.deviceName), GEMM peak \(fixed(peaks[d] ?? 0, 1)) GFLOP/s" }
+        return table(["workload", "device", "batch", "median ms", "min–max ms", "samples/s", "vs cpu", "GFLOP/s", "of peak"], rows)
+            + "\n\n" + devices.joined(separator: "\n")
+            + "\nGFLOP/s counts GEMM flops (convolutions, linear layers, matmuls) per step over the median step time."
+    }
+
+    func crossover(_ results: [BenchResult]) -> String {
+        var lines: [String] = []
+        for device in Set(results.map(\.device)).sorted() where device != "cpu" {
+            let faster = results.filter { $0.device == device }.sorted { $0.batch < $1.batch }.first { r in
+                cpuResult(r, in: results).map { $0.medianMilliseconds > r.medianMilliseconds } ?? false
+            }
+            lines.append(faster.map { "\(device) overtakes the CPU from batch \($0.batch)" } ?? "\(device) does not overtake the CPU at these batch sizes")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func renderJSON(_ results: [BenchResult], peaks: [String: Double]) -> String {
+        JSON.object([
+            ("steps", .int(steps)), ("warmup", .int(warmup)),
+            ("devices", .array(Set(results.map(\.device)).sorted().map { d in
+                .object([("selector", .string(d)), ("name", .string(results.first { $0.device == d }!.deviceName)),
+                         ("gemm_peak_gflops", .number(peaks[d] ?? 0))])
+            })),
+            ("results", .array(results.map { r in
+                .object([("workload", .string(r.workload)), ("device", .string(r.device)), ("device_name", .string(r.deviceName)),
+                         ("batch", .int(r.batch)), ("median_ms", .number(r.medianMilliseconds)), ("min_ms", .number(r.minMilliseconds)),
+                         ("max_ms", .number(r.maxMilliseconds)), ("samples_per_second", .number(r.samplesPerSecond)),
+                         ("parameters", .int(r.parameters)), ("gflops", .number(r.gflops)),
+                         ("speedup_vs_cpu", cpuResult(r, in: results).map { .number($0.medianMilliseconds / r.medianMilliseconds) } ?? .null)])
+            })),
+        ]).rendered() + "\n"
+    }
+
+    /// Grouped horizontal bars: one group per workload (and batch), one bar per device.
+    func renderChart(_ results: [BenchResult]) -> String {
+        let devices = Set(results.map(\.device)).sorted()
+        let groups = results.reduce(into: [String]()) { keys, r in
+            let key = "\(r.workload) b\(r.batch)"
+            if !keys.contains(key) { keys.append(key) }
+        }
+        let colours = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1"]
+        let barHeight = 16, gap = 10, left = 170, width = 460
+        let height = 40 + groups.count * (devices.count * barHeight + gap) + 20 * devices.count
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(left + width + 120)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        svg += "<text x=\"10\" y=\"20\" font-size=\"14\">Training throughput (samples/s, longer is faster)</text>\n"
+        var y = 35
+        for group in groups {
+            let members = results.filter { "\($0.workload) b\($0.batch)" == group }
+            let best = members.map(\.samplesPerSecond).max() ?? 1
+            svg += "<text x=\"10\" y=\"\(y + barHeight)\">\(group)</text>\n"
+            for (i, d) in devices.enumerated() {
+                guard let r = members.first(where: { $0.device == d }) else { continue }
+                let w = max(1, Int(Double(width) * r.samplesPerSecond / best))
+                svg += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(w)\" height=\"\(barHeight - 2)\" fill=\"\(colours[i % colours.count])\"/>\n"
+                svg += "<text x=\"\(left + w + 5)\" y=\"\(y + barHeight - 4)\">\(fixed(r.samplesPerSecond, 0))</text>\n"
+                y += barHeight
+            }
+            y += gap
+        }
+        for (i, d) in devices.enumerated() {
+            svg += "<rect x=\"10\" y=\"\(y + 20 * i)\" width=\"12\" height=\"12\" fill=\"\(colours[i % colours.count])\"/>"
+            svg += "<text x=\"28\" y=\"\(y + 20 * i + 11)\">\(d): \(xmlEscape(results.first { $0.device == d }!.deviceName))</text>\n"
+        }
+        return svg + "</svg>\n"
+    }
+}
+
+func xmlEscape(_ text: String) -> String {
+    text.reduce(into: "") { out, c in
+        switch c {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        default: out.append(c)
+        }
+    }
+}
+
+/// `value` with `digits` decimals.
+func fixed(_ value: Double, _ digits: Int) -> String {
+    guard value.isFinite else { return "-" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let rounded = (value * scale).rounded() / scale
+    if digits == 0 { return String(Int(rounded)) }
+    var text = "\(rounded)"
+    let decimals = text.split(separator: ".").last.map(\.count) ?? 0
+    if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
+    return text
+}
+
+/// Rewrites one status line on a terminal's standard error; nil clears it. Silent when stderr is not a terminal.
+func progressLine(_ text: String?) {
+    guard isatty(2) != 0 else { return }
+    let line = "\r\u{1b}[2K" + (text ?? "")
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
