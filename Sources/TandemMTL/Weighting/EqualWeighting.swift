@@ -1,0 +1,20 @@
+import TandemCore
+import TandemNN
+
+/// Equal weighting (EW): the plain sum of the task losses, every weight 1. The baseline every other
+/// method is compared against.
+public final class EqualWeighting: LossWeighting {
+    public let name = "ew"
+    private var taskCount = 0
+
+    /// Makes the method; it has no state besides the number of tasks seen last.
+    public init() {}
+
+    public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
+        try WeightingChecks.losses(losses, model: model, method: name)
+        taskCount = losses.count
+        try WeightingChecks.weightedSum(losses, weights: [Float](repeating: 1, count: losses.count)).backward()
+    }
+
+    public func currentWeights() throws -> [Float] { [Float](repeating: 1, count: taskCount) }
+}
