@@ -1,0 +1,88 @@
+import TandemCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The synthetic two-task regression data of the MMoE paper (Ma et al. 2018, §3.2), with the
+/// constants of Google Research's generator: d = 100; u₁, u₂ orthonormal (Gram–Schmidt of two seeded
+/// Gaussian vectors); w₁ = c·u₁, w₂ = c·(p·u₁ + √(1−p²)·u₂) with c = 1, so cos(w₁, w₂) = p;
+/// x ~ N(0, 1)^d; yᵢ = wᵢᵀx + Σ_{k=1..10} sin(α_k·wᵢᵀx + β_k) + ε with α_k = k, β_k = (k−1)² and
+/// ε ~ N(0, 0.01²). Tasks `task1` and `task2` (regression, one value each); inputs [100].
+///
+/// The weights come from the seed alone, so the training and test splits of one seed share them
+/// and differ only in their samples.
+public enum MMoESynthetic {
+    /// Input dimension.
+    public static let dimension = 100
+    /// The task names.
+    public static let taskNames = ["task1", "task2"]
+
+    /// The orthonormal pair u₁, u₂ drawn from `seed`.
+    public static func basis(seed: UInt64) -> (u1: [Double], u2: [Double]) {
+        var random = DataRandom(seed: seed, stream: 0xB0A5)
+        let d = dimension
+        var a = (0..<d).map { _ in random.normal() }
+        var b = (0..<d).map { _ in random.normal() }
+        func dot(_ x: [Double], _ y: [Double]) -> Double { zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
+        let na = dot(a, a).squareRoot()
+        a = a.map { $0 / na }
+        let projection = dot(a, b)
+        b = zip(b, a).map { $0 - projection * $1 }
+        let nb = dot(b, b).squareRoot()
+        b = b.map { $0 / nb }
+        return (a, b)
+    }
+
+    /// The task weight vectors w₁, w₂ for correlation `p` (c = 1).
+    public static func weights(correlation p: Double, seed: UInt64) -> (w1: [Double], w2: [Double]) {
+        let (u1, u2) = basis(seed: seed)
+        let q = (max(0, 1 - p * p)).squareRoot()
+        return (u1, zip(u1, u2).map { p * $0 + q * $1 })
+    }
+
+    /// The noiseless label of input projection `s = wᵀx`: s + Σ_{k=1..10} sin(k·s + (k−1)²).
+    public static func target(_ s: Double) -> Double {
+        var y = s
+        for k in 1...10 { y += sin(Double(k) * s + Double((k - 1) * (k - 1))) }
+        return y
+    }
+
+    /// `count` samples for correlation `p`; `sampleSeed` draws the inputs and noise, `seed` the
+    /// weights.
+    public static func make(count: Int, correlation p: Double, seed: UInt64, sampleSeed: UInt64, name: String) throws -> ArrayDataset {
+        guard (-1...1).contains(p) else {
+            throw TandemError.invalidArgument(op: "mmoe-synth", message: "correlation \(p) is outside [-1, 1]")
+        }
+        guard count > 0 else { throw TandemError.invalidArgument(op: "mmoe-synth", message: "sample count \(count) must be positive") }
+        let (w1, w2) = weights(correlation: p, seed: seed)
+        var random = DataRandom(seed: sampleSeed, stream: 0xDA7A)
+        let d = dimension
+        var inputs = [Float](repeating: 0, count: count * d)
+        var y1 = [Float](repeating: 0, count: count)
+        var y2 = [Float](repeating: 0, count: count)
+        var x = [Double](repeating: 0, count: d)
+        for i in 0..<count {
+            var s1 = 0.0, s2 = 0.0
+            for j in 0..<d {
+                x[j] = random.normal()
+                inputs[i * d + j] = Float(x[j])
+                s1 += w1[j] * x[j]
+                s2 += w2[j] * x[j]
+            }
+            y1[i] = Float(target(s1) + 0.01 * random.normal())
+            y2[i] = Float(target(s2) + 0.01 * random.normal())
+        }
+        return try ArrayDataset(name: name, inputs: inputs, inputShape: [d],
+                                tasks: taskNames.map { DatasetTask($0, .regression) }, labels: [y1, y2])
+    }
+
+    /// Training and test splits for correlation `p`, sharing the weights of `seed`.
+    public static func splits(correlation p: Double = 0.5, trainCount: Int = 10_000, testCount: Int = 2_000,
+                              seed: UInt64 = 0) throws -> DatasetSplits {
+        DatasetSplits(train: try make(count: trainCount, correlation: p, seed: seed, sampleSeed: seed &+ 1, name: "mmoe-synth/train"),
+                      test: try make(count: testCount, correlation: p, seed: seed, sampleSeed: seed &+ 2, name: "mmoe-synth/test"))
+    }
+}
