@@ -19,8 +19,8 @@ public class Adam: Optimizer {
     /// Whether weight decay is decoupled from the gradient (AdamW).
     public let decoupled: Bool
 
-    private struct State { var m, v: Buffer; var step: Int }
-    private var states: [ObjectIdentifier: State] = [:]
+    struct State { var m, v: Buffer; var step: Int }  // Internal for OptimizerState.swift.
+    var states: [ObjectIdentifier: State] = [:]
 
     /// Adam over `groups` (set `decoupled` for AdamW's decoupled weight decay).
     public init(_ groups: [ParameterGroup], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,

@@ -15,7 +15,7 @@ public final class SGD: Optimizer {
     /// Nesterov momentum.
     public let nesterov: Bool
 
-    private var momentumBuffers: [ObjectIdentifier: Buffer] = [:]
+    var momentumBuffers: [ObjectIdentifier: Buffer] = [:]  // Internal for OptimizerState.swift.
 
     /// SGD over `groups`. Nesterov needs momentum > 0 and no dampening, as in PyTorch.
     public init(_ groups: [ParameterGroup], learningRate: Float, momentum: Float = 0, dampening: Float = 0,

@@ -1,0 +1,237 @@
+import TandemCore
+import TandemData
+import TandemNN
+
+/// A weighting method with state beyond its `parameters` (DWA's loss history, GradNorm's initial
+/// losses) that a checkpoint should carry. Conform to have `Trainer.saveCheckpoint` store it.
+public protocol CheckpointableWeighting: LossWeighting {
+    /// The state as named host arrays.
+    func checkpointState() throws -> [String: [Float]]
+    /// Restores `state` from `checkpointState()`; must throw before changing anything when it does not fit.
+    func restoreCheckpointState(_ state: [String: [Float]]) throws
+}
+
+/// Checkpoints in safetensors.
+///
+/// A model checkpoint holds the state dict under its PyTorch-style names (parameters and buffers such
+/// as batch-norm statistics), so it loads into the PyTorch module of the same structure. A trainer
+/// checkpoint adds, under names containing `/` (never part of a state-dict name):
+/// `optimizer/<parameter index>/<slot>` (SGD momentum, Adam m and v), `weighting/parameters/<i>` and
+/// `weighting/state/<key>`; and in `__metadata__` the training position (epoch, step, step in epoch,
+/// seeds, the epoch's running loss sums), the optimizer's learning rate and step counts, and the
+/// best epoch. Writing is atomic; loading validates everything before it changes anything.
+public enum Checkpoint {
+    /// `format` metadata of a trainer checkpoint.
+    public static let trainerFormat = "tandem.trainer.v1"
+    /// `format` metadata of a model-only checkpoint.
+    public static let modelFormat = "tandem.model.v1"
+
+    /// Writes `model`'s state dict (parameters and buffers) to `path` atomically, with `metadata`.
+    public static func save(model: Module, to path: String, metadata: [String: String] = [:]) throws {
+        var all = metadata
+        all["format"] = modelFormat
+        all["model"] = "\(type(of: model))"
+        try Safetensors.write(try model.stateDict().map { Safetensors.Entry(name: $0.0, shape: $0.1.shape, values: $0.1.values) },
+                              metadata: all, to: path)
+    }
+
+    /// Loads the state dict in `path` (a model or trainer checkpoint, or a PyTorch-written safetensors
+    /// file of the same structure) into `model`. On any error the model is unchanged.
+    public static func load(_ path: String, into model: Module) throws {
+        try loadModelState(Safetensors.read(path), into: model, path: path)
+    }
+
+    /// The model part of `contents` loaded into `model`, errors naming `path`.
+    static func loadModelState(_ contents: Safetensors.Contents, into model: Module, path: String) throws {
+        var state: [String: SavedTensor] = [:]
+        for entry in contents.tensors where !entry.name.contains("/") {
+            state[entry.name] = SavedTensor(shape: entry.shape, values: entry.values)
+        }
+        do {
+            try model.loadStateDict(state)
+        } catch TandemError.invalidArgument(_, let message) {
+            let source = contents.metadata["model"].map { " (a checkpoint of \($0))" } ?? ""
+            throw TandemError.invalidArgument(op: "Checkpoint.load", message: "\(path)\(source): \(message)")
+        }
+    }
+
+    /// Encodes a list of integers or floats for metadata.
+    static func list<T>(_ values: [T]) -> String { values.map { "\($0)" }.joined(separator: ",") }
+}
+
+extension Trainer {
+    /// Saves the model, optimizer state, weighting state and training position to `path` atomically.
+    /// Reads every state buffer to the host once.
+    public func saveCheckpoint(to path: String) throws {
+        var entries = try model.stateDict().map { Safetensors.Entry(name: $0.0, shape: $0.1.shape, values: $0.1.values) }
+        var metadata: [String: String] = [
+            "format": Checkpoint.trainerFormat,
+            "model": "\(type(of: model))",
+            "tasks": Checkpoint.list(model.tasks.map(\.name)),
+            "epoch": "\(epoch)",
+            "step": "\(step)",
+            "step_in_epoch": "\(stepInEpoch)",
+            "epoch_loss_sums": Checkpoint.list(epochLossSums),
+            "epoch_loss_count": "\(epochLossCount)",
+            "weighting": weighting.name,
+            "weighting.parameters": "\(weighting.parameters.count)",
+        ]
+        switch sampling {
+        case .all: metadata["sampling"] = "all"
+        case .oneTaskPerStep(let seed): metadata["sampling"] = "one-task-per-step:\(seed)"
+        }
+        if let shuffleSeed { metadata["shuffle_seed"] = "\(shuffleSeed)" }
+        if let best {
+            metadata["best_epoch"] = "\(best.epoch)"
+            metadata["best_score"] = "\(best.score)"
+        }
+        if let referenceMetrics { metadata["reference_metrics"] = Checkpoint.list(referenceMetrics) }
+
+        if let stateful = optimizer as? any StatefulOptimizer {
+            let state = try stateful.exportState()
+            metadata["optimizer"] = state.kind
+            metadata["optimizer.learning_rate"] = "\(state.learningRate)"
+            metadata["optimizer.parameter_shapes"] = state.parameterShapes.map { "[" + Checkpoint.list($0) + "]" }.joined(separator: ";")
+            metadata["optimizer.steps"] = state.steps.keys.sorted().map { "\($0):\(state.steps[$0] ?? 0)" }.joined(separator: ",")
+            let shapes = state.parameterShapes
+            for slot in state.slots {
+                entries.append(.init(name: "optimizer/\(slot.parameter)/\(slot.name)", shape: shapes[slot.parameter], values: slot.values))
+            }
+        } else {
+            metadata["optimizer"] = "none"
+        }
+        for (i, parameter) in weighting.parameters.enumerated() {
+            entries.append(.init(name: "weighting/parameters/\(i)", shape: parameter.shape, values: try parameter.values()))
+        }
+        if let checkpointable = weighting as? any CheckpointableWeighting {
+            let state = try checkpointable.checkpointState()
+            for key in state.keys.sorted() {
+                let values = state[key] ?? []
+                entries.append(.init(name: "weighting/state/\(key)", shape: [values.count], values: values))
+            }
+        }
+        try Safetensors.write(entries, metadata: metadata, to: path)
+    }
+
+    /// Restores a checkpoint written by `saveCheckpoint` into this trainer: model, optimizer state,
+    /// weighting state and training position, so that training continues exactly as it would have.
+    /// A checkpoint of another model or optimizer, a missing tensor, a wrong shape or a corrupt file is
+    /// an error naming the file and the problem, and leaves the model, optimizer and trainer unchanged.
+    public func loadCheckpoint(from path: String) throws {
+        let contents = try Safetensors.read(path)
+        let meta = contents.metadata
+        func fail(_ message: String) -> TandemError {
+            TandemError.invalidArgument(op: "Trainer.loadCheckpoint", message: "\(path): \(message)")
+        }
+        guard meta["format"] == Checkpoint.trainerFormat else {
+            throw fail("not a Tandem trainer checkpoint (format '\(meta["format"] ?? "none")'); load model weights with Checkpoint.load(_:into:)")
+        }
+        let modelType = "\(type(of: model))", taskNames = Checkpoint.list(model.tasks.map(\.name))
+        guard meta["model"] == modelType, meta["tasks"] == taskNames else {
+            throw fail("a checkpoint of \(meta["model"] ?? "?") with tasks [\(meta["tasks"] ?? "")]; this trainer trains \(modelType) with tasks [\(taskNames)]")
+        }
+        func integer(_ key: String) throws -> Int {
+            guard let text = meta[key], let value = Int(text), value >= 0 else { throw fail("metadata '\(key)' is missing or not a count") }
+            return value
+        }
+        let savedEpoch = try integer("epoch"), savedStep = try integer("step"), savedInEpoch = try integer("step_in_epoch")
+        let lossCount = try integer("epoch_loss_count")
+        let sums = (meta["epoch_loss_sums"] ?? "").split(separator: ",").compactMap { Double(String($0)) }
+        guard sums.count == taskCount else { throw fail("metadata 'epoch_loss_sums' does not hold \(taskCount) numbers") }
+        guard meta["weighting"] == weighting.name else {
+            throw fail("trained with weighting '\(meta["weighting"] ?? "?")', this trainer uses '\(weighting.name)'")
+        }
+        var savedBest: (epoch: Int, score: Double)?
+        if meta["best_epoch"] != nil {
+            guard let score = meta["best_score"].flatMap({ Double($0) }) else { throw fail("metadata 'best_score' is not a number") }
+            savedBest = (try integer("best_epoch"), score)
+        }
+        var reference: [Double]?
+        if let text = meta["reference_metrics"] {
+            let values = text.split(separator: ",").compactMap { Double(String($0)) }
+            guard values.count == taskCount else { throw fail("metadata 'reference_metrics' does not hold \(taskCount) numbers") }
+            reference = values
+        }
+        let byName = Dictionary(contents.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+
+        // Optimizer state: validated now, imported after the model.
+        var optimizerState: OptimizerState?
+        let stateful = optimizer as? any StatefulOptimizer
+        if let stateful {
+            let kind = meta["optimizer"] ?? "none"
+            guard kind != "none" else { throw fail("holds no optimizer state, the trainer's optimizer keeps state") }
+            guard let lr = meta["optimizer.learning_rate"].flatMap({ Float($0) }) else { throw fail("metadata 'optimizer.learning_rate' is not a number") }
+            var shapes: [[Int]] = []
+            for part in (meta["optimizer.parameter_shapes"] ?? "").split(separator: ";", omittingEmptySubsequences: true) {
+                let inner = part.dropFirst().dropLast()
+                let dims = inner.split(separator: ",").map { Int(String($0)) }
+                guard part.first == "[", part.last == "]", dims.allSatisfy({ $0 != nil }) else {
+                    throw fail("metadata 'optimizer.parameter_shapes' is malformed")
+                }
+                shapes.append(dims.compactMap { $0 })
+            }
+            var steps: [Int: Int] = [:]
+            for pair in (meta["optimizer.steps"] ?? "").split(separator: ",") {
+                let parts = pair.split(separator: ":").compactMap { Int(String($0)) }
+                guard parts.count == 2 else { throw fail("metadata 'optimizer.steps' is malformed") }
+                steps[parts[0]] = parts[1]
+            }
+            var slots: [OptimizerState.Slot] = []
+            for entry in contents.tensors where entry.name.hasPrefix("optimizer/") {
+                let parts = entry.name.split(separator: "/")
+                guard parts.count == 3, let index = Int(String(parts[1])) else { throw fail("tensor '\(entry.name)' is not an optimizer slot") }
+                slots.append(.init(parameter: index, name: String(parts[2]), values: entry.values))
+            }
+            let state = OptimizerState(kind: kind, learningRate: lr, parameterShapes: shapes, slots: slots, steps: steps)
+            do {
+                try stateful.validateState(state)
+            } catch TandemError.invalidArgument(_, let message) {
+                throw fail("optimizer state does not fit: \(message)")
+            }
+            optimizerState = state
+        }
+
+        // Weighting parameters and state.
+        let ownParameters = weighting.parameters
+        guard (try integer("weighting.parameters")) == ownParameters.count else {
+            throw fail("weighting had \(meta["weighting.parameters"] ?? "?") parameters, this one has \(ownParameters.count)")
+        }
+        var weightingValues: [[Float]] = []
+        for (i, parameter) in ownParameters.enumerated() {
+            guard let entry = byName["weighting/parameters/\(i)"] else { throw fail("missing tensor weighting/parameters/\(i)") }
+            guard entry.shape == parameter.shape else {
+                throw fail("weighting/parameters/\(i) has shape \(entry.shape), the weighting's is \(parameter.shape)")
+            }
+            weightingValues.append(entry.values)
+        }
+        var weightingState: [String: [Float]] = [:]
+        for entry in contents.tensors where entry.name.hasPrefix("weighting/state/") {
+            weightingState[String(entry.name.dropFirst("weighting/state/".count))] = entry.values
+        }
+
+        // Apply: the model first (it validates names and shapes before changing anything).
+        do {
+            try Checkpoint.loadModelState(contents, into: model, path: path)
+        } catch TandemError.invalidArgument(_, let message) {
+            throw TandemError.invalidArgument(op: "Trainer.loadCheckpoint", message: message)
+        }
+        if let checkpointable = weighting as? any CheckpointableWeighting { try checkpointable.restoreCheckpointState(weightingState) }
+        if let stateful, let optimizerState { try stateful.importState(optimizerState) }
+        for (parameter, values) in zip(ownParameters, weightingValues) {
+            try parameter.assign(try Tensor(values, shape: parameter.shape, on: parameter.device))
+        }
+        epoch = savedEpoch
+        step = savedStep
+        stepInEpoch = savedInEpoch
+        epochLossSums = sums
+        epochLossCount = lossCount
+        best = savedBest
+        referenceMetrics = reference
+        if let text = meta["sampling"], text.hasPrefix("one-task-per-step:"), let seed = UInt64(text.dropFirst("one-task-per-step:".count)) {
+            sampling = .oneTaskPerStep(seed: seed)
+        } else if meta["sampling"] == "all" {
+            sampling = .all
+        }
+        if let text = meta["shuffle_seed"], let seed = UInt64(text) { shuffleSeed = seed }
+    }
+}

@@ -1,0 +1,299 @@
+import TandemCore
+import TandemData
+import TandemNN
+
+/// How many tasks a training step optimises.
+public enum TaskSampling: Sendable, Equatable {
+    /// Every task, combined by the trainer's `LossWeighting`.
+    case all
+    /// Naive multi-task SGD: each step trains one task drawn uniformly at random, and the step's
+    /// objective is that task's loss alone (the weighting is not consulted). The draw is a pure function
+    /// of `seed` and the step number, so a resumed run draws the same tasks.
+    case oneTaskPerStep(seed: UInt64)
+}
+
+/// Trains a multi-task model: forward, per-task (masked) losses, the weighting's backward, the model's
+/// regularisation, an optimizer step; evaluation with per-task metrics; epochs with validation,
+/// best-epoch selection and callbacks; checkpoints with exact resume (`saveCheckpoint`, `loadCheckpoint`).
+///
+/// Host reads: a training step reads only the T per-task losses, stacked into one tensor and read
+/// once per step (this is the step's only synchronisation). Evaluation reads predictions to the host.
+///
+/// Best epoch: with `baselines`, the epoch with the highest Δm; without, the highest mean over tasks of
+/// the main metric normalised against the first validated epoch's value — Δm with that epoch's main
+/// metrics as the baseline ((M − M₀)/|M₀|, negated for lower-is-better metrics).
+public final class Trainer {
+    /// The model trained.
+    public let model: any MultiTaskModel
+    /// The optimizer over the model's parameters and the weighting's own parameters.
+    public let optimizer: any Optimizer
+    /// The loss weighting or gradient combination.
+    public let weighting: any LossWeighting
+    /// The device the model and batches live on.
+    public let device: any Device
+    /// How many tasks each step trains.
+    public var sampling: TaskSampling
+    /// Per-step learning rate (applied at the start of each step from the global step); nil keeps
+    /// the optimizer's rate.
+    public var learningRateSchedule: (any LearningRateSchedule)?
+    /// Seed of the per-epoch batch-order shuffle of `fit(epochs:train:validation:)` with an array;
+    /// nil keeps the given order.
+    public var shuffleSeed: UInt64?
+    /// Single-task baselines for Δm (task → metric → value); nil selects the best epoch by normalised
+    /// main metrics.
+    public var baselines: [String: [String: Double]]?
+    /// Whether to keep a host copy of the best epoch's model state (`bestState`).
+    public var keepBestState: Bool
+    /// Observers called after each step and epoch.
+    public var callbacks: [any TrainerCallback] = []
+
+    /// Epochs completed.
+    public internal(set) var epoch = 0
+    /// Steps completed.
+    public internal(set) var step = 0
+    /// Steps completed in the current epoch.
+    public internal(set) var stepInEpoch = 0
+    /// Per-epoch records of this process (not restored from checkpoints).
+    public internal(set) var history: [EpochReport] = []
+    /// The best validated epoch and its score.
+    public internal(set) var best: (epoch: Int, score: Double)?
+    /// The model state of the best epoch, when `keepBestState` is set.
+    public internal(set) var bestState: [(String, SavedTensor)]?
+
+    /// Sums of the per-task losses over the current epoch's steps, and their count.
+    var epochLossSums: [Double]
+    var epochLossCount = 0
+    /// Each task's main metric at the first validated epoch (the reference of the normalised score).
+    var referenceMetrics: [Double]?
+    private var stopRequested = false
+
+    /// A trainer of `model` on `device` with `optimizer` and `weighting`. The optimizer must include
+    /// the weighting's own parameters (UW's log-variances, GradNorm's weights).
+    public init(model: any MultiTaskModel, optimizer: any Optimizer, weighting: any LossWeighting, device: any Device,
+                sampling: TaskSampling = .all, baselines: [String: [String: Double]]? = nil, keepBestState: Bool = false) throws {
+        let optimized = Set(optimizer.parameters.map(ObjectIdentifier.init))
+        if let missing = weighting.parameters.first(where: { !optimized.contains(ObjectIdentifier($0)) }) {
+            throw TandemError.invalidArgument(
+                op: "Trainer", message: "the optimizer does not update \(weighting.name)'s parameter \(missing.name ?? "") \(missing); add weighting.parameters to it")
+        }
+        if let wrong = (model.parameters + weighting.parameters).first(where: { $0.device !== device }) {
+            throw TandemError.invalidArgument(
+                op: "Trainer", message: "parameter \(wrong.name ?? "") is \(wrong), the trainer runs on \(device.info.selector)")
+        }
+        guard !model.tasks.isEmpty else { throw TandemError.invalidArgument(op: "Trainer", message: "the model has no tasks") }
+        self.model = model
+        self.optimizer = optimizer
+        self.weighting = weighting
+        self.device = device
+        self.sampling = sampling
+        self.baselines = baselines
+        self.keepBestState = keepBestState
+        epochLossSums = [Double](repeating: 0, count: model.tasks.count)
+    }
+
+    /// Number of tasks.
+    public var taskCount: Int { model.tasks.count }
+
+    /// Asks `fit` to stop after the current step (from a callback).
+    public func requestStop() { stopRequested = true }
+
+    /// The task trained at global step `step` under `.oneTaskPerStep(seed)`.
+    public static func sampledTask(seed: UInt64, step: Int, tasks: Int) -> Int {
+        var random = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: step) &* 0xd1b5_4a32_d192_ed03))
+        return Int(random.next() % UInt64(tasks))
+    }
+
+    /// Checks that `batch` has one target per task, on the trainer's device.
+    func check(_ batch: TrainingBatch, op: String) throws {
+        try batch.validate()
+        guard batch.targets.count == taskCount, batch.input.device === device else {
+            throw TandemError.invalidArgument(
+                op: op, message: "batch with \(batch.targets.count) targets on \(batch.input.device.info.selector); the model has \(taskCount) tasks on \(device.info.selector)")
+        }
+    }
+
+    /// The per-task losses of `batch` (graph attached), in task order.
+    func losses(of batch: TrainingBatch) throws -> [Tensor] {
+        let outputs = try model.forward(batch.input)
+        guard outputs.count == taskCount else {
+            throw TandemError.invalidArgument(op: "Trainer", message: "model returned \(outputs.count) outputs for \(taskCount) tasks")
+        }
+        return try model.tasks.indices.map { t in
+            try model.tasks[t].maskedLoss(outputs[t], batch.targets[t], mask: batch.masks[t])
+        }
+    }
+
+    /// One training step on `batch`: returns each task's loss (before the update). Reads the losses
+    /// from the device once.
+    @discardableResult
+    public func trainStep(_ batch: TrainingBatch) throws -> [Float] {
+        try check(batch, op: "Trainer.trainStep")
+        model.train()
+        optimizer.zeroGrad()
+        for parameter in weighting.parameters { parameter.grad = nil }
+        if let schedule = learningRateSchedule { optimizer.learningRate = schedule.learningRate(at: step) }
+        let losses = try self.losses(of: batch)
+        var sampled: Int?
+        switch sampling {
+        case .all:
+            try weighting.backward(losses: losses, model: model)
+        case .oneTaskPerStep(let seed):
+            let t = Self.sampledTask(seed: seed, step: step, tasks: taskCount)
+            sampled = t
+            try losses[t].backward()
+        }
+        if let penalty = try model.regularization() { try penalty.backward() }
+        try optimizer.step()
+        let values = try Tensor.withoutGradient { try Tensor.stack(losses.map { try $0.detach().reshape([]) }) }.values()
+        for (t, value) in values.enumerated() { epochLossSums[t] += Double(value) }
+        epochLossCount += 1
+        step += 1
+        stepInEpoch += 1
+        let report = StepReport(epoch: epoch, step: step, stepInEpoch: stepInEpoch, losses: values, sampledTask: sampled,
+                                learningRate: optimizer.learningRate)
+        for callback in callbacks { try callback.trainer(self, didStep: report) }
+        return values
+    }
+
+    /// Per-task losses and metrics over `batches`, in evaluation mode without gradients (the model's
+    /// mode is restored afterwards). Predictions are read to the host.
+    public func evaluate(_ batches: [TrainingBatch]) throws -> EvaluationResult {
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { model.train(wasTraining) }
+        var accumulators = model.tasks.map { MetricAccumulator(kind: $0.kind) }
+        var lossSums = [Double](repeating: 0, count: taskCount)
+        var samples = 0
+        try Tensor.withoutGradient {
+            for batch in batches {
+                try check(batch, op: "Trainer.evaluate")
+                let outputs = try model.forward(batch.input)
+                guard outputs.count == taskCount else {
+                    throw TandemError.invalidArgument(op: "Trainer.evaluate", message: "model returned \(outputs.count) outputs for \(taskCount) tasks")
+                }
+                let losses = try model.tasks.indices.map { t in
+                    try model.tasks[t].maskedLoss(outputs[t], batch.targets[t], mask: batch.masks[t]).reshape([])
+                }
+                let values = try Tensor.stack(losses).values()
+                let n = batch.sampleCount
+                samples += n
+                for t in 0..<taskCount {
+                    lossSums[t] += Double(values[t]) * Double(n)
+                    try accumulators[t].add(prediction: outputs[t].values(), predictionShape: outputs[t].shape,
+                                            target: batch.targets[t].values(), targetShape: batch.targets[t].shape,
+                                            mask: batch.masks[t]?.values())
+                }
+            }
+        }
+        return EvaluationResult(tasks: model.tasks.indices.map { t in
+            TaskMetrics(task: model.tasks[t].name, loss: samples == 0 ? 0 : lossSums[t] / Double(samples), metrics: accumulators[t].result())
+        })
+    }
+
+    /// The best-epoch score of `result`: Δm against `baselines` when set, else the normalised mean of
+    /// main metrics (see the type's documentation). The first call without baselines fixes the reference.
+    func score(_ result: EvaluationResult) throws -> (score: Double, deltaM: Double?) {
+        if let baselines {
+            let deltaM = try DeltaM.compute(result, baselines: baselines)
+            return (deltaM, deltaM)
+        }
+        let mains = result.tasks.map { $0.main?.value ?? 0 }
+        let reference = referenceMetrics ?? mains
+        referenceMetrics = reference
+        var total = 0.0
+        for (t, task) in result.tasks.enumerated() {
+            let relative = (mains[t] - reference[t]) / Swift.max(Swift.abs(reference[t]), 1e-12)
+            total += (task.main?.higherIsBetter ?? true) ? relative : -relative
+        }
+        return (total / Double(result.tasks.count), nil)
+    }
+
+    /// Ends the current epoch: passes the epoch-mean losses to the weighting, validates on
+    /// `validation` (when not empty), updates the best epoch, and calls the callbacks.
+    @discardableResult
+    public func endEpoch(validation: [TrainingBatch] = []) throws -> EpochReport {
+        let means = epochLossSums.map { Float(epochLossCount == 0 ? 0 : $0 / Double(epochLossCount)) }
+        try weighting.endEpoch(meanLosses: means)
+        var result: EvaluationResult?
+        var deltaM: Double?, score: Double?
+        var isBest = false
+        if !validation.isEmpty {
+            let evaluation = try evaluate(validation)
+            let scored = try self.score(evaluation)
+            result = evaluation
+            (score, deltaM) = (scored.score, scored.deltaM)
+            if best.map({ scored.score > $0.score }) ?? true {
+                best = (epoch, scored.score)
+                isBest = true
+                if keepBestState { bestState = try model.stateDict() }
+            }
+        }
+        let report = EpochReport(epoch: epoch, trainLosses: means, validation: result, deltaM: deltaM, score: score,
+                                 isBest: isBest, weights: try weighting.currentWeights())
+        history.append(report)
+        epoch += 1
+        stepInEpoch = 0
+        epochLossSums = [Double](repeating: 0, count: taskCount)
+        epochLossCount = 0
+        for callback in callbacks { try callback.trainer(self, didEndEpoch: report) }
+        return report
+    }
+
+    /// Trains until `epochs` epochs are complete (a resumed trainer continues where it stopped: the
+    /// batches of the current epoch it has already trained on are skipped without being made).
+    /// Epoch e has `batchCount(e)` batches and `batch(e, i)` makes its i-th; both must give the same
+    /// answer on every call (for exact resume). `validation` is evaluated after each epoch. Returns the
+    /// reports of the epochs run by this call.
+    @discardableResult
+    public func fit(epochs: Int, batchCount: (_ epoch: Int) throws -> Int,
+                    batch: (_ epoch: Int, _ index: Int) throws -> TrainingBatch,
+                    validation: [TrainingBatch] = []) throws -> [EpochReport] {
+        stopRequested = false
+        var reports: [EpochReport] = []
+        while epoch < epochs, !stopRequested {
+            let count = try batchCount(epoch)
+            var index = stepInEpoch
+            while index < count, !stopRequested {
+                try trainStep(try batch(epoch, index))
+                index += 1
+            }
+            if stopRequested, index < count { break }
+            reports.append(try endEpoch(validation: validation))
+        }
+        return reports
+    }
+
+    /// `fit` over the same `train` batches each epoch, in an order shuffled per epoch from
+    /// `shuffleSeed` (a pure function of the seed and the epoch) when it is set.
+    @discardableResult
+    public func fit(epochs: Int, train: [TrainingBatch], validation: [TrainingBatch] = []) throws -> [EpochReport] {
+        var order: (epoch: Int, indices: [Int]) = (-1, [])
+        return try fit(epochs: epochs, batchCount: { _ in train.count }, batch: { epoch, index in
+            guard let seed = self.shuffleSeed else { return train[index] }
+            if order.epoch != epoch {
+                var random = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: epoch) &* 0x9e37_79b9_7f4a_7c15))
+                order = (epoch, Array(train.indices).shuffled(using: &random))
+            }
+            return train[order.indices[index]]
+        }, validation: validation)
+    }
+
+    /// `fit` over a data loader's epochs (its seeded order makes resuming exact), uploading each batch
+    /// to the trainer's device as it is needed. The loader's tasks must be the model's, in order.
+    @discardableResult
+    public func fit(epochs: Int, train: DataLoader, validation: [TrainingBatch] = []) throws -> [EpochReport] {
+        let names = train.dataset.tasks.map(\.name)
+        guard names == model.tasks.map(\.name) else {
+            throw TandemError.invalidArgument(
+                op: "Trainer.fit", message: "data set \(train.dataset.name) has tasks \(names), the model \(model.tasks.map(\.name))")
+        }
+        var indices: (epoch: Int, batches: [[Int]]) = (-1, [])
+        func batches(_ epoch: Int) -> [[Int]] {
+            if indices.epoch != epoch { indices = (epoch, train.batchIndices(epoch: epoch)) }
+            return indices.batches
+        }
+        return try fit(epochs: epochs, batchCount: { batches($0).count }, batch: { epoch, index in
+            try TrainingBatch(train.dataset.batch(batches(epoch)[index]), tasks: train.dataset.tasks, on: self.device)
+        }, validation: validation)
+    }
+}
