@@ -156,6 +156,32 @@ struct CheckpointTests {
         if device is CPUDevice { #expect(try w.values() == v.values()) }
     }
 
+    @Test("fit over a data loader (with missing labels) resumes exactly from a mid-epoch checkpoint")
+    func loaderResume() throws {
+        let device = CPUDevice.shared
+        var (x, labels) = LearnableData.host(n: 12, seed: 31)
+        labels[1][5] = -1  // A missing label: the loader masks it.
+        let tasks = [DatasetTask("left", .classification(classes: 10)), DatasetTask("right", .classification(classes: 10))]
+        let data = try ArrayDataset(name: "learnable", inputs: x, inputShape: [1, 28, 28], tasks: tasks, labels: labels)
+        let loader = try DataLoader(data, batchSize: 4, shuffle: true, seed: 3, prefetch: 0)
+        let path = temporaryDirectory("loader-resume") + "/trainer.safetensors"
+        let whole = try Self.trainer(seed: 1, on: device)
+        var wholeLosses: [[Float]] = []
+        whole.callbacks.append(ClosureCallback(step: { trainer, report in
+            wholeLosses.append(report.losses)
+            if report.step == 4 { try trainer.saveCheckpoint(to: path) }
+        }))
+        try whole.fit(epochs: 2, train: loader)
+        #expect(wholeLosses.count == 6)
+        let resumed = try Self.trainer(seed: 2, on: device)
+        try resumed.loadCheckpoint(from: path)
+        var resumedLosses: [[Float]] = []
+        resumed.callbacks.append(ClosureCallback(step: { _, report in resumedLosses.append(report.losses) }))
+        try resumed.fit(epochs: 2, train: loader)
+        #expect(resumedLosses == Array(wholeLosses.suffix(2)))
+        #expect(try resumed.model.stateDict().map(\.1) == whole.model.stateDict().map(\.1))
+    }
+
     @Test("bad checkpoints are refused, naming the file, and leave model and optimizer unchanged")
     func badCheckpoints() throws {
         let device = CPUDevice.shared
