@@ -7,9 +7,13 @@ import TandemCore
 /// segmentation task given per sample, marks that sample's label missing for that task; the batch then
 /// holds −1 (classes) or 0 (real values) there and the task's mask is 0 for that sample.
 public struct ArrayDataset: MultiTaskDataset {
+    /// The data set's name for messages.
     public let name: String
+    /// The number of samples.
     public let count: Int
+    /// The shape of one input.
     public let inputShape: [Int]
+    /// The tasks, in label order.
     public let tasks: [DatasetTask]
     /// Inputs [count, inputShape...].
     public let inputs: [Float]

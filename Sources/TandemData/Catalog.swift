@@ -19,8 +19,9 @@ public enum DatasetCatalog {
         public var correlation: Double = 0.5
         /// gradnorm-toy: the task scales σ (their count is the number of tasks).
         public var sigmas: [Double] = GradNormToy.defaultSigmas
-        /// Generated sets: training and test sample counts.
+        /// Generated sets: the training sample count.
         public var trainCount: Int? = nil
+        /// Generated sets: the test sample count.
         public var testCount: Int? = nil
         /// multifashion: keep only the first `limit` source images of each split.
         public var limit: Int? = nil

@@ -24,7 +24,9 @@ public enum LabelKind: Sendable, Equatable {
 /// One task of a data set: its name (the model's task names must match), what its labels are, and
 /// the shape of one sample's label.
 public struct DatasetTask: Sendable, Equatable {
+    /// The task's name (the model's task of the same position must carry it).
     public var name: String
+    /// What the labels are.
     public var kind: LabelKind
     /// The shape of one sample's label: [] for a class or a scalar target.
     public var labelShape: [Int]
@@ -96,7 +98,9 @@ extension MultiTaskDataset {
 
 /// A data set's training and test splits.
 public struct DatasetSplits: Sendable {
+    /// The training split.
     public var train: any MultiTaskDataset
+    /// The test split (evaluation and validation).
     public var test: any MultiTaskDataset
 
     /// The two splits; they must have the same input shape and tasks.

@@ -21,7 +21,9 @@ public enum IDX {
 
     /// The contents of an IDX file: its element type, its shape and its raw (big-endian) payload.
     public struct Contents: Sendable {
+        /// The element type.
         public let type: ElementType
+        /// The dimensions, outermost first.
         public let shape: [Int]
         /// The element bytes as stored (big-endian for multi-byte types).
         public let payload: [UInt8]

@@ -19,16 +19,21 @@ public struct MultiFashion: MultiTaskDataset {
     /// The task names.
     public static let taskNames = ["left", "right"]
 
+    /// "multifashion/train" or "multifashion/test".
     public let name: String
+    /// The number of composites (the number of source images used).
     public let count: Int
+    /// [1, 28, 28].
     public var inputShape: [Int] { [1, 28, 28] }
+    /// `left` and `right`, 10 classes each.
     public var tasks: [DatasetTask] { Self.taskNames.map { DatasetTask($0, .classification(classes: 10)) } }
     /// Composite images, 784 bytes each.
     public let pixels: [UInt8]
     /// The source index of each sample's left and right image in its split.
     public let pairs: [(left: Int, right: Int)]
-    /// Classes of the left and right images.
+    /// Classes of the left images.
     public let leftLabels: [UInt8]
+    /// Classes of the right images.
     public let rightLabels: [UInt8]
 
     /// Which Fashion-MNIST split.

@@ -4,7 +4,9 @@ import TandemCore
 /// (row-major), and the element type it had on disk (so integer label arrays can be told from
 /// real-valued ones).
 public struct NDArray: Sendable, Equatable {
+    /// The dimensions, outermost first ([] for a scalar).
     public var shape: [Int]
+    /// The elements, row-major, as Float.
     public var values: [Float]
     /// The element type on disk (or the one to write).
     public var dtype: NPY.DType

@@ -39,11 +39,15 @@ public struct Scenes: MultiTaskDataset {
     /// The task names.
     public static let taskNames = ["segmentation", "depth", "normal"]
 
+    /// The split's name.
     public let name: String
+    /// The number of scenes.
     public let count: Int
     let seed: UInt64
 
+    /// RGB images [3, 64, 64] in [0, 1].
     public var inputShape: [Int] { [3, Self.size, Self.size] }
+    /// `segmentation` (7 classes, [64, 64]), `depth` ([1, 64, 64]) and `normal` ([3, 64, 64]).
     public var tasks: [DatasetTask] {
         [DatasetTask("segmentation", .segmentation(classes: Self.classCount), labelShape: [Self.size, Self.size]),
          DatasetTask("depth", .depth, labelShape: [1, Self.size, Self.size]),
@@ -67,10 +71,15 @@ public struct Scenes: MultiTaskDataset {
     /// One rendered scene: image [3, 64, 64], classes [64, 64], depth [64, 64], normals [3, 64, 64],
     /// and the index of the surface seen at each pixel (−1 background), for checks.
     public struct Sample: Sendable {
+        /// RGB, [3, 64, 64].
         public var image: [Float]
+        /// Class per pixel, [64, 64].
         public var classes: [Float]
+        /// Depth per pixel, [64, 64].
         public var depth: [Float]
+        /// Unit normals, [3, 64, 64].
         public var normals: [Float]
+        /// Which shape each pixel shows (−1 for the background).
         public var instance: [Int]
     }
 
