@@ -59,3 +59,21 @@ public final class DynamicWeightAverage: LossWeighting {
         return DynamicWeightAverage.weights(previous: history[1], beforePrevious: history[0], temperature: temperature)
     }
 }
+
+extension DynamicWeightAverage: StatefulWeighting {
+    public func methodState() -> [String: [Float]] {
+        ["dwa.history": history.flatMap { $0 }, "dwa.epochs": [Float(history.count)]]
+    }
+
+    public func loadMethodState(_ state: [String: [Float]]) throws {
+        guard let epochs = state["dwa.epochs"], epochs.count == 1, let flat = state["dwa.history"],
+              [0, 1, 2].contains(Int(epochs[0])), Float(Int(epochs[0])) == epochs[0],
+              Int(epochs[0]) == 0 ? flat.isEmpty : flat.count % Int(epochs[0]) == 0 && !flat.isEmpty else {
+            throw TandemError.invalidArgument(op: name, message: "state needs 'dwa.epochs' (0–2) and 'dwa.history' of as many epochs, got \(state.keys.sorted())")
+        }
+        let epochCount = Int(epochs[0])
+        let width = epochCount == 0 ? 0 : flat.count / epochCount
+        history = (0..<epochCount).map { Array(flat[($0 * width)..<(($0 + 1) * width)]) }
+        taskCount = width
+    }
+}

@@ -102,3 +102,20 @@ public final class GradNorm: LossWeighting {
         return w.map { $0 * Float(w.count) / total }
     }
 }
+
+extension GradNorm: StatefulWeighting {
+    public func methodState() -> [String: [Float]] {
+        ["gradnorm.steps": [Float(steps)], "gradnorm.initial_losses": initialLosses ?? []]
+    }
+
+    public func loadMethodState(_ state: [String: [Float]]) throws {
+        guard let stepValue = state["gradnorm.steps"], stepValue.count == 1, stepValue[0] >= 0, stepValue[0] == stepValue[0].rounded(),
+              let initial = state["gradnorm.initial_losses"], initial.isEmpty || initial.count == weights.count,
+              initial.isEmpty == (stepValue[0] == 0) else {
+            throw TandemError.invalidArgument(
+                op: name, message: "state needs 'gradnorm.steps' and 'gradnorm.initial_losses' (\(weights.count) values once a step was taken), got \(state.keys.sorted())")
+        }
+        steps = Int(stepValue[0])
+        initialLosses = initial.isEmpty ? nil : initial
+    }
+}

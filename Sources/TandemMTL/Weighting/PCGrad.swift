@@ -19,10 +19,14 @@ public final class PCGrad: LossWeighting, ProvidesTaskGram {
     public private(set) var lastGram: [[Double]]?
     /// The coefficient of each task's original gradient in the last combined shared gradient.
     public private(set) var lastCoefficients: [Float] = []
-    private var random: SplitMix64
+    /// The seed of the projection orders.
+    public let seed: UInt64
+    /// Steps taken; with `seed` it fixes the next step's order (and is all a checkpoint needs).
+    public private(set) var steps = 0
+    private var random = SplitMix64(seed: 0)
 
     /// `seed` fixes the random projection orders (the same seed gives the same run).
-    public init(seed: UInt64 = 0) { random = SplitMix64(seed: seed) }
+    public init(seed: UInt64 = 0) { self.seed = seed }
 
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)
@@ -30,6 +34,8 @@ public final class PCGrad: LossWeighting, ProvidesTaskGram {
         let (gram, _) = try gradients.gram()
         lastGram = gram
         let t = losses.count
+        random = SplitMix64(seed: seed &+ UInt64(steps) &* 0x9e37_79b9_7f4a_7c15)
+        steps += 1
         let orders = (0..<t).map { i in shuffled((0..<t).filter { $0 != i }) }
         let rows = PCGrad.projectionCoefficients(gram: gram, orders: orders)
         let combined = (0..<t).map { j in rows.reduce(0) { $0 + $1[j] } }
@@ -62,5 +68,16 @@ public final class PCGrad: LossWeighting, ProvidesTaskGram {
             a.swapAt(k, r)
         }
         return a
+    }
+}
+
+extension PCGrad: StatefulWeighting {
+    public func methodState() -> [String: [Float]] { ["pcgrad.steps": [Float(steps)]] }
+
+    public func loadMethodState(_ state: [String: [Float]]) throws {
+        guard let value = state["pcgrad.steps"], value.count == 1, value[0] >= 0, value[0] == value[0].rounded() else {
+            throw TandemError.invalidArgument(op: name, message: "state needs 'pcgrad.steps' (one whole number), got \(state.keys.sorted())")
+        }
+        steps = Int(value[0])
     }
 }

@@ -1,6 +1,16 @@
 import TandemCore
 import TandemNN
 
+/// A weighting method with host-side state that a checkpoint must carry for a resumed run to
+/// match an uninterrupted one (DWA's loss history, GradNorm's initial losses, PCGrad's step count).
+/// Learnable tensors are not part of it: they are in `parameters`, saved with the model's.
+public protocol StatefulWeighting: LossWeighting {
+    /// The state as named float arrays (names prefixed with the method's name).
+    func methodState() -> [String: [Float]]
+    /// Restores `methodState()`'s output; throws, changing nothing, when it does not fit.
+    func loadMethodState(_ state: [String: [Float]]) throws
+}
+
 /// Settings of the weighting methods that have any, for `WeightingMethods.make`.
 public struct WeightingOptions: Sendable {
     /// The weights of `fixed`, one per task (required for it).
