@@ -6,6 +6,7 @@ import TandemNN
 /// losses, wᵢ = T·exp(rᵢ/τ)/Σⱼ exp(rⱼ/τ), so the weights sum to T; the first two epochs, with no
 /// ratio yet, use wᵢ = 1. τ (the temperature, 2 in the paper) smooths the weights.
 public final class DynamicWeightAverage: LossWeighting {
+    /// The name used on the command line and in reports.
     public let name = "dwa"
     /// τ: larger values make the weights more uniform.
     public let temperature: Float
@@ -30,6 +31,7 @@ public final class DynamicWeightAverage: LossWeighting {
         return e.map { Float(Double(ratios.count) * $0 / total) }
     }
 
+    /// Accumulates the gradient of this method's combined objective (see the type's documentation) into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)
         taskCount = losses.count
@@ -37,6 +39,7 @@ public final class DynamicWeightAverage: LossWeighting {
         try WeightingChecks.weightedSum(losses, weights: w).backward()
     }
 
+    /// Records the epoch-mean training losses; the last two decide the next epoch's weights.
     public func endEpoch(meanLosses: [Float]) throws {
         guard !meanLosses.isEmpty, meanLosses.allSatisfy({ $0.isFinite }) else {
             throw TandemError.invalidArgument(op: name, message: "epoch-mean losses must be finite, got \(meanLosses)")
@@ -49,6 +52,7 @@ public final class DynamicWeightAverage: LossWeighting {
         taskCount = meanLosses.count
     }
 
+    /// The weights the next step uses (all 1 during the first two epochs).
     public func currentWeights() throws -> [Float] { try weights(count: taskCount) }
 
     private func weights(count: Int) throws -> [Float] {
@@ -61,10 +65,12 @@ public final class DynamicWeightAverage: LossWeighting {
 }
 
 extension DynamicWeightAverage: StatefulWeighting {
+    /// The host-side state a checkpoint must carry (see `StatefulWeighting`).
     public func methodState() -> [String: [Float]] {
         ["dwa.history": history.flatMap { $0 }, "dwa.epochs": [Float(history.count)]]
     }
 
+    /// Restores `methodState()`; throws, changing nothing, when the state does not fit.
     public func loadMethodState(_ state: [String: [Float]]) throws {
         guard let epochs = state["dwa.epochs"], epochs.count == 1, let flat = state["dwa.history"],
               [0, 1, 2].contains(Int(epochs[0])), Float(Int(epochs[0])) == epochs[0],

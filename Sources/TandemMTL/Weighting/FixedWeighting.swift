@@ -4,6 +4,7 @@ import TandemNN
 /// Fixed weights: Σ wᵢ·Lᵢ with weights chosen by the user (for example from a grid search), the
 /// usual hand-tuned baseline.
 public final class FixedWeighting: LossWeighting {
+    /// The name used on the command line and in reports.
     public let name = "fixed"
     /// The weight of each task, in task order.
     public let weights: [Float]
@@ -16,6 +17,7 @@ public final class FixedWeighting: LossWeighting {
         self.weights = weights
     }
 
+    /// Accumulates the gradient of this method's combined objective (see the type's documentation) into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)
         guard weights.count == losses.count else {
@@ -24,5 +26,6 @@ public final class FixedWeighting: LossWeighting {
         try WeightingChecks.weightedSum(losses, weights: weights).backward()
     }
 
+    /// The fixed weights.
     public func currentWeights() throws -> [Float] { weights }
 }

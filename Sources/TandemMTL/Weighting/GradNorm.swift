@@ -14,6 +14,7 @@ import TandemNN
 /// Cost: T backward passes per step; the per-task gradients of W stay on the device and one
 /// download per step brings the T×T Gram matrix of W's gradients, the losses and the weights.
 public final class GradNorm: LossWeighting {
+    /// The name used on the command line and in reports.
     public let name = "gradnorm"
     /// α: how strongly tasks that train slower are pulled up (1.5 in the paper for NYUv2).
     public let alpha: Float
@@ -37,8 +38,10 @@ public final class GradNorm: LossWeighting {
         weights.name = "gradnorm.weights"
     }
 
+    /// The task weights, for the optimizer.
     public var parameters: [Tensor] { [weights] }
 
+    /// Accumulates the gradient of this method's combined objective (see the type's documentation) into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)
         let t = weights.count
@@ -104,10 +107,12 @@ public final class GradNorm: LossWeighting {
 }
 
 extension GradNorm: StatefulWeighting {
+    /// The host-side state a checkpoint must carry (see `StatefulWeighting`).
     public func methodState() -> [String: [Float]] {
         ["gradnorm.steps": [Float(steps)], "gradnorm.initial_losses": initialLosses ?? []]
     }
 
+    /// Restores `methodState()`; throws, changing nothing, when the state does not fit.
     public func loadMethodState(_ state: [String: [Float]]) throws {
         guard let stepValue = state["gradnorm.steps"], stepValue.count == 1, stepValue[0] >= 0, stepValue[0] == stepValue[0].rounded(),
               let initial = state["gradnorm.initial_losses"], initial.isEmpty || initial.count == weights.count,

@@ -22,6 +22,8 @@ public protocol LossWeighting: AnyObject {
 }
 
 extension LossWeighting {
+    /// No learnable parameters by default.
     public var parameters: [Tensor] { [] }
+    /// Records the epoch-mean training losses; the last two decide the next epoch's weights.
     public func endEpoch(meanLosses: [Float]) throws {}
 }

@@ -24,9 +24,11 @@ public final class MGDA: LossWeighting, ProvidesTaskGram {
         case lossL2 = "loss+"
     }
 
+    /// The name used on the command line and in reports.
     public let name = "mgda"
     /// The scaling applied before solving for α.
     public let normalization: Normalization
+    /// The Gram matrix of the last step's per-task gradients on the shared parameters.
     public private(set) var lastGram: [[Double]]?
     /// α of the last step (on the simplex).
     public private(set) var lastWeights: [Float] = []
@@ -34,6 +36,7 @@ public final class MGDA: LossWeighting, ProvidesTaskGram {
     /// MGDA with the given gradient normalisation (none by default).
     public init(normalization: Normalization = .none) { self.normalization = normalization }
 
+    /// Accumulates the gradient of this method's combined objective (see the type's documentation) into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)
         let gradients = try TaskGradients(losses: losses, parameters: model.sharedParameters, op: name)
@@ -58,6 +61,7 @@ public final class MGDA: LossWeighting, ProvidesTaskGram {
         try gradients.accumulate(coefficients: lastWeights)
     }
 
+    /// α of the last step (sums to 1).
     public func currentWeights() throws -> [Float] { lastWeights }
 
     /// The weight γ on v₁ minimising ‖γ·v₁ + (1−γ)·v₂‖², γ ∈ [0, 1], from the three dot products.

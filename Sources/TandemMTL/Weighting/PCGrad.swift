@@ -15,7 +15,9 @@ import TandemNN
 /// each projected gradient does not conflict with the last gradient it was checked against, a
 /// gradient that conflicts with no other is left unchanged, and without any conflict PCGrad is EW.
 public final class PCGrad: LossWeighting, ProvidesTaskGram {
+    /// The name used on the command line and in reports.
     public let name = "pcgrad"
+    /// The Gram matrix of the last step's per-task gradients on the shared parameters.
     public private(set) var lastGram: [[Double]]?
     /// The coefficient of each task's original gradient in the last combined shared gradient.
     public private(set) var lastCoefficients: [Float] = []
@@ -28,6 +30,7 @@ public final class PCGrad: LossWeighting, ProvidesTaskGram {
     /// `seed` fixes the random projection orders (the same seed gives the same run).
     public init(seed: UInt64 = 0) { self.seed = seed }
 
+    /// Accumulates the gradient of this method's combined objective (see the type's documentation) into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)
         let gradients = try TaskGradients(losses: losses, parameters: model.sharedParameters, op: name)
@@ -58,6 +61,7 @@ public final class PCGrad: LossWeighting, ProvidesTaskGram {
         }
     }
 
+    /// The coefficient of each task's original gradient in the last combined shared gradient.
     public func currentWeights() throws -> [Float] { lastCoefficients }
 
     private func shuffled(_ items: [Int]) -> [Int] {
@@ -72,8 +76,10 @@ public final class PCGrad: LossWeighting, ProvidesTaskGram {
 }
 
 extension PCGrad: StatefulWeighting {
+    /// The host-side state a checkpoint must carry (see `StatefulWeighting`).
     public func methodState() -> [String: [Float]] { ["pcgrad.steps": [Float(steps)]] }
 
+    /// Restores `methodState()`; throws, changing nothing, when the state does not fit.
     public func loadMethodState(_ state: [String: [Float]]) throws {
         guard let value = state["pcgrad.steps"], value.count == 1, value[0] >= 0, value[0] == value[0].rounded() else {
             throw TandemError.invalidArgument(op: name, message: "state needs 'pcgrad.steps' (one whole number), got \(state.keys.sorted())")

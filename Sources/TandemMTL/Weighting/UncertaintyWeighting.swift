@@ -7,6 +7,7 @@ import TandemNN
 /// segmentation (a softmax likelihood). Noisy tasks thus learn a small weight, and ½·sᵢ keeps the
 /// weights from collapsing to zero.
 public final class UncertaintyWeighting: LossWeighting {
+    /// The name used on the command line and in reports.
     public let name = "uw"
     /// The log-variances s, shape [T], optimised together with the model.
     public let logVariances: Tensor
@@ -29,8 +30,10 @@ public final class UncertaintyWeighting: LossWeighting {
         }
     }
 
+    /// The log-variances, for the optimizer.
     public var parameters: [Tensor] { [logVariances] }
 
+    /// Accumulates the gradient of this method's combined objective (see the type's documentation) into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)
         guard losses.count == scales.count, losses[0].device === logVariances.device else {
