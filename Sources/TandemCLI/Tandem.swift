@@ -6,5 +6,5 @@ struct TandemCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandem",
         abstract: "Multi-task deep learning on any OpenCL GPU or the CPU.",
-        subcommands: [DevicesCommand.self, SelfTestCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, EvalCommand.self, DevicesCommand.self, SelfTestCommand.self, BenchCommand.self])
 }

@@ -84,7 +84,8 @@ public struct BenchResult: Sendable {
 
 /// Times training steps following WORKLOADS.md's throughput method.
 public enum Bench {
-    static func now() -> Double {
+    /// Monotonic seconds, for timing.
+    public static func now() -> Double {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9

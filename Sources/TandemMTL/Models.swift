@@ -1,0 +1,147 @@
+import TandemCore
+import TandemData
+import TandemNN
+
+extension TaskSpec {
+    /// The model-side task of a data set's task.
+    public init(_ task: DatasetTask) {
+        switch task.kind {
+        case let .classification(classes): self.init(task.name, .classification(classes: classes))
+        case .regression: self.init(task.name, .regression)
+        case let .segmentation(classes): self.init(task.name, .segmentation(classes: classes))
+        case .depth: self.init(task.name, .depth)
+        case .normals: self.init(task.name, .normals)
+        }
+    }
+}
+
+/// Global average pooling to [N, C] as a layer.
+final class GlobalPool: Module, Layer {
+    override init() {}
+    func callAsFunction(_ x: Tensor) throws -> Tensor { try x.globalAvgPool2d().flatten() }
+}
+
+/// Builds the model a command line names, fitted to a data set's input shape and tasks: the
+/// architectures (`hps`, `cross-stitch`, `mtan`, `mmoe`, `soft`) with trunks that suit the input
+/// (LeNet for 1×28×28 images, a small conv net for other images, an MLP for vectors), and the
+/// fixed presets of WORKLOADS.md (`lenet-hps`, `lenet-crossstitch`, `mmoe-synth`, `mtan-segnet`).
+public enum ModelFactory {
+    /// The architecture names; presets are listed by `Presets.names`.
+    public static let architectures = ["hps", "cross-stitch", "mtan", "mmoe", "soft"]
+    public static var names: [String] { architectures + Presets.names }
+
+    /// `labelCounts[t]` is the number of regression targets of task t per sample (default 1).
+    public static func make(_ name: String, tasks: [TaskSpec], inputShape: [Int], labelCounts: [Int]? = nil, seed: UInt64 = 0,
+                            on device: any Device) throws -> any MultiTaskModel {
+        func refuse(_ why: String) -> TandemError {
+            .invalidArgument(op: "model", message: "'\(name)' does not fit input \(inputShape) with tasks \(tasks.map(\.name)): \(why)")
+        }
+        let random = RandomSource(seed: seed)
+        let dense = tasks.contains { if case .classification = $0.kind { return false }; if case .regression = $0.kind { return false }; return true }
+        let isLeNetImage = inputShape.count == 3 && inputShape[1] == 28 && inputShape[2] == 28
+        let isImage = inputShape.count == 3
+        let isVector = inputShape.count == 1
+
+        /// Output units of a per-sample head for `task`.
+        func outputs(_ task: TaskSpec) throws -> Int {
+            switch task.kind {
+            case let .classification(classes): return classes
+            case .regression: return labelCounts.flatMap { counts in tasks.firstIndex(of: task).map { counts[$0] } } ?? 1
+            default: throw refuse("task '\(task.name)' is per pixel; use mtan (SegNet-MTAN) for dense tasks")
+            }
+        }
+        func head(_ features: Int, _ task: TaskSpec) throws -> Sequential {
+            let out = try outputs(task)
+            return Sequential(try Linear(features, 32, random: random, on: device), Activation.relu,
+                              try Linear(32, out, random: random, on: device))
+        }
+        switch name {
+        case "lenet-hps", "lenet-crossstitch":
+            guard isLeNetImage, inputShape[0] == 1, !dense else { throw refuse("needs 1×28×28 images and per-image tasks") }
+            return name == "lenet-hps" ? try Presets.lenetHPS(tasks: tasks, random: random, on: device)
+                : try Presets.lenetCrossStitch(tasks: tasks, random: random, on: device)
+        case "mmoe-synth":
+            guard inputShape == [100], tasks.allSatisfy({ $0.kind == .regression }) else { throw refuse("needs 100 inputs and regression tasks") }
+            return try Presets.mmoeSynth(tasks: tasks, random: random, on: device)
+        case "mtan-segnet":
+            guard inputShape.count == 3, inputShape[0] == 3, inputShape[1] % 32 == 0, inputShape[2] % 32 == 0,
+                  tasks.map(\.kind) == [.segmentation(classes: 7), .depth, .normals] else {
+                throw refuse("needs 3×H×W images (multiples of 32) with segmentation (7 classes), depth and normal tasks")
+            }
+            return try SegNetMTAN(random: random, on: device)
+        default: break
+        }
+        guard architectures.contains(name) else {
+            throw TandemError.invalidArgument(op: "model", message: "unknown model '\(name)'; available: \(names.joined(separator: ", "))")
+        }
+        if dense {
+            guard name == "mtan" else { throw refuse("per-pixel tasks need the mtan model") }
+            guard inputShape.count == 3, inputShape[0] == 3, inputShape[1] % 32 == 0, inputShape[2] % 32 == 0 else {
+                throw refuse("SegNet-MTAN needs 3×H×W images with H and W multiples of 32")
+            }
+            let classes = tasks.compactMap { if case let .segmentation(c) = $0.kind { return c } else { return nil } }.first ?? 7
+            guard tasks.map(\.kind) == [.segmentation(classes: classes), .depth, .normals] else {
+                throw refuse("SegNet-MTAN predicts segmentation, depth and normals, in that order")
+            }
+            return try SegNetMTAN(classes: classes, random: random, on: device)
+        }
+        /// A trunk and the width of its output features.
+        func trunk() throws -> (Sequential, Int) {
+            if isLeNetImage {
+                return (Sequential(try Conv2d(inputShape[0], 10, kernel: 5, random: random, on: device), MaxPool2d(2), Activation.relu,
+                                   try Conv2d(10, 20, kernel: 5, random: random, on: device), MaxPool2d(2), Activation.relu,
+                                   Flatten(), try Linear(320, 50, random: random, on: device), Activation.relu), 50)
+            }
+            if isImage {
+                return (Sequential(try Conv2d(inputShape[0], 16, kernel: 3, padding: 1, random: random, on: device), try BatchNorm(16, on: device),
+                                   Activation.relu, MaxPool2d(2),
+                                   try Conv2d(16, 32, kernel: 3, padding: 1, random: random, on: device), try BatchNorm(32, on: device),
+                                   Activation.relu, GlobalPool(), try Linear(32, 50, random: random, on: device), Activation.relu), 50)
+            }
+            guard isVector else { throw refuse("inputs must be vectors [D] or images [C, H, W]") }
+            return (Sequential(try Linear(inputShape[0], 64, random: random, on: device), Activation.relu,
+                               try Linear(64, 64, random: random, on: device), Activation.relu), 64)
+        }
+        switch name {
+        case "hps":
+            let (shared, width) = try trunk()
+            return try HardParameterSharing(tasks: tasks, trunk: shared, heads: try tasks.map { try head(width, $0) })
+        case "soft":
+            let columns = try tasks.map { _ in try trunk() }
+            return try SoftParameterSharing(tasks: tasks, columns: columns.map(\.0),
+                                            heads: try tasks.map { try head(columns[0].1, $0) })
+        case "cross-stitch":
+            if isLeNetImage && inputShape[0] == 1 { return try Presets.lenetCrossStitch(tasks: tasks, random: random, on: device) }
+            guard isVector else { throw refuse("cross-stitch supports 1×28×28 images and vectors") }
+            let columns = try tasks.map { _ in
+                [Sequential(try Linear(inputShape[0], 64, random: random, on: device), Activation.relu),
+                 Sequential(try Linear(64, 64, random: random, on: device), Activation.relu)]
+            }
+            let stages: [[any Layer & Module]] = (0..<2).map { s in columns.map { $0[s] } }
+            return try CrossStitchNetwork(tasks: tasks, stages: stages, channels: [64, 64],
+                                          heads: try tasks.map { try head(64, $0) }, on: device)
+        case "mtan":
+            guard isImage, inputShape[1] >= 8, inputShape[2] >= 8 else { throw refuse("MTAN needs images of at least 8×8") }
+            return try MTAN(tasks: tasks, inputChannels: inputShape[0], widths: [16, 32, 64],
+                            heads: try tasks.map { try head(64, $0) }, random: random, on: device)
+        default:  // mmoe
+            let inputs = inputShape.reduce(1, *)
+            let towers: [any Layer & Module] = try tasks.map { task in
+                Sequential(try Linear(16, 8, random: random, on: device), Activation.relu, try Linear(8, try outputs(task), random: random, on: device))
+            }
+            let model = try MMoE(tasks: tasks, inputs: inputs, experts: 8, expertUnits: 16, towers: towers, random: random, on: device)
+            return isVector ? model : try FlattenedInput(model)
+        }
+    }
+}
+
+/// Feeds a flattened input to a model that takes vectors (MMoE on images).
+public final class FlattenedInput: Module, MultiTaskModel {
+    public let inner: any MultiTaskModel
+    public init(_ inner: any MultiTaskModel) throws { self.inner = inner }
+    public var tasks: [TaskSpec] { inner.tasks }
+    public func forward(_ x: Tensor) throws -> [Tensor] { try inner.forward(x.flatten()) }
+    public var sharedParameters: [Tensor] { inner.sharedParameters }
+    public var lastSharedWeight: Tensor? { inner.lastSharedWeight }
+    public func regularization() throws -> Tensor? { try inner.regularization() }
+}
