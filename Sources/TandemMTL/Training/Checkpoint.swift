@@ -2,15 +2,6 @@ import TandemCore
 import TandemData
 import TandemNN
 
-/// A weighting method with state beyond its `parameters` (DWA's loss history, GradNorm's initial
-/// losses) that a checkpoint should carry. Conform to have `Trainer.saveCheckpoint` store it.
-public protocol CheckpointableWeighting: LossWeighting {
-    /// The state as named host arrays.
-    func checkpointState() throws -> [String: [Float]]
-    /// Restores `state` from `checkpointState()`; must throw before changing anything when it does not fit.
-    func restoreCheckpointState(_ state: [String: [Float]]) throws
-}
-
 /// Checkpoints in safetensors.
 ///
 /// A model checkpoint holds the state dict under its PyTorch-style names (parameters and buffers such
@@ -103,8 +94,8 @@ extension Trainer {
         for (i, parameter) in weighting.parameters.enumerated() {
             entries.append(.init(name: "weighting/parameters/\(i)", shape: parameter.shape, values: try parameter.values()))
         }
-        if let checkpointable = weighting as? any CheckpointableWeighting {
-            let state = try checkpointable.checkpointState()
+        if let stateful = weighting as? any StatefulWeighting {
+            let state = stateful.methodState()
             for key in state.keys.sorted() {
                 let values = state[key] ?? []
                 entries.append(.init(name: "weighting/state/\(key)", shape: [values.count], values: values))
@@ -209,13 +200,14 @@ extension Trainer {
             weightingState[String(entry.name.dropFirst("weighting/state/".count))] = entry.values
         }
 
-        // Apply: the model first (it validates names and shapes before changing anything).
+        // Apply: the weighting's host state first (it throws, changing nothing, when it does not fit),
+        // then the model (which validates names and shapes before changing anything).
+        if let stateful = weighting as? any StatefulWeighting, !weightingState.isEmpty { try stateful.loadMethodState(weightingState) }
         do {
             try Checkpoint.loadModelState(contents, into: model, path: path)
         } catch TandemError.invalidArgument(_, let message) {
             throw TandemError.invalidArgument(op: "Trainer.loadCheckpoint", message: message)
         }
-        if let checkpointable = weighting as? any CheckpointableWeighting { try checkpointable.restoreCheckpointState(weightingState) }
         if let stateful, let optimizerState { try stateful.importState(optimizerState) }
         for (parameter, values) in zip(ownParameters, weightingValues) {
             try parameter.assign(try Tensor(values, shape: parameter.shape, on: parameter.device))
