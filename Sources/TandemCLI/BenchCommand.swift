@@ -78,8 +78,8 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
-        print(report(results, peaks: peaks))
-        if batchSweep != nil { print("\n" + crossover(results)) }
+        say(report(results, peaks: peaks))
+        if batchSweep != nil { say("\n" + crossover(results)) }
         if let json { try write(json, renderJSON(results, peaks: peaks)) }
         if let chart { try write(chart, renderChart(results)) }
     }
@@ -88,7 +88,7 @@ struct BenchCommand: ParsableCommand {
         guard System.writeFileAtomically(path, Array(text.utf8)) else {
             throw ValidationError("cannot write \(path)")
         }
-        print("wrote \(path)")
+        say("wrote \(path)")
     }
 
     func cpuResult(_ r: BenchResult, in results: [BenchResult]) -> BenchResult? {

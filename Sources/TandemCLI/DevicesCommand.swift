@@ -15,7 +15,7 @@ struct DevicesCommand: ParsableCommand {
             var fields: [(String, JSON)] = [("devices", .array(devices.map(Self.json)))]
             fields.append(("default", .string(Devices.defaultSelector)))
             if let reason = Devices.openCLUnavailableReason { fields.append(("opencl_unavailable", .string(reason))) }
-            print(JSON.object(fields).rendered())
+            say(JSON.object(fields).rendered())
             return
         }
         let rows = devices.enumerated().map { index, d in
@@ -23,9 +23,9 @@ struct DevicesCommand: ParsableCommand {
              String(d.computeUnits), formatBytes(d.globalMemoryBytes), String(d.maxWorkGroupSize),
              formatBytes(d.localMemoryBytes)]
         }
-        print(table(["#", "selector", "kind", "name", "platform", "driver", "CUs", "memory", "max WG", "local mem"], rows))
-        if let reason = Devices.openCLUnavailableReason { print("\nOpenCL: \(reason)") }
-        print("\nDefault device: \(Devices.defaultSelector) (set TANDEM_DEVICE or pass --device to choose)")
+        say(table(["#", "selector", "kind", "name", "platform", "driver", "CUs", "memory", "max WG", "local mem"], rows))
+        if let reason = Devices.openCLUnavailableReason { say("\nOpenCL: \(reason)") }
+        say("\nDefault device: \(Devices.defaultSelector) (set TANDEM_DEVICE or pass --device to choose)")
     }
 
     static func json(_ d: DeviceInfo) -> JSON {

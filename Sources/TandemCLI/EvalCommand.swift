@@ -47,8 +47,8 @@ struct EvalCommand: ParsableCommand {
         }
         let trainer = try Trainer(model: net, optimizer: try SGD(net.parameters, learningRate: 0), weighting: EqualWeighting(), device: target)
         let result = try trainer.evaluate(batches)
-        print("\(model) from \(checkpoint) on \(test.name) (\(count) samples) on \(target.info.description):")
-        print(ProgressReporter.metricsTable(result))
+        say("\(model) from \(checkpoint) on \(test.name) (\(count) samples) on \(target.info.description):")
+        say(ProgressReporter.metricsTable(result))
         if let report {
             let json = JSON.object([
                 ("config", .object([("model", .string(model)), ("data", .string(data)), ("checkpoint", .string(checkpoint)),
@@ -59,7 +59,7 @@ struct EvalCommand: ParsableCommand {
             guard System.writeFileAtomically(report, Array((json.rendered() + "\n").utf8)) else {
                 throw ValidationError("cannot write the report to \(report)")
             }
-            print("Report written to \(report)")
+            say("Report written to \(report)")
         }
     }
 }

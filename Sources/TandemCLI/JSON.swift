@@ -8,6 +8,8 @@ enum JSON {
     case object([(String, JSON)])
 
     static func int(_ value: Int) -> JSON { .number(Double(value)) }
+    /// A float32 value written with its shortest decimal form (0.001, not 0.0010000000474974513).
+    static func float(_ value: Float) -> JSON { value.isFinite ? .number(Double("\(value)") ?? Double(value)) : .null }
 
     /// Pretty-printed text with two-space indentation.
     func rendered(indent: String = "") -> String {

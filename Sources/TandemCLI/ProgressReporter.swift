@@ -51,18 +51,18 @@ final class ProgressReporter {
             let text = "\r\u{1b}[2K" + line
             _ = text.withCString { write(1, $0, strlen($0)) }
         } else if done % max(1, stepsPerEpoch / 5) == 0 || done == stepsPerEpoch {
-            print("epoch \(report.epoch + 1) step \(done)/\(stepsPerEpoch)  \(losses)  \(fixed(rate, 0)) samples/s")
+            say("epoch \(report.epoch + 1) step \(done)/\(stepsPerEpoch)  \(losses)  \(fixed(rate, 0)) samples/s")
         }
     }
 
     func endEpoch(_ report: EpochReport) {
-        if isTerminal { print("") }
+        if isTerminal { say("") }
         stepsThisEpoch = 0
         var line = "epoch \(report.epoch + 1): train loss " + zip(tasks, report.trainLosses).map { "\($0) \(fixed(Double($1), 4))" }.joined(separator: ", ")
         if let deltaM = report.deltaM { line += ", Δm \(fixed(100 * deltaM, 2))%" }
         if report.isBest { line += " (best so far)" }
-        print(line)
-        if let validation = report.validation { print(Self.metricsTable(validation)) }
+        say(line)
+        if let validation = report.validation { say(Self.metricsTable(validation)) }
     }
 
     static func metricsTable(_ result: EvaluationResult) -> String {

@@ -29,14 +29,14 @@ struct SelfTestCommand: ParsableCommand {
                 if let failure = r.failure { fields.append(("error", .string(failure))) }
                 return .object(fields)
             }
-            print(JSON.object([("device", .string(target.info.description)), ("ops", .array(ops))]).rendered())
+            say(JSON.object([("device", .string(target.info.description)), ("ops", .array(ops))]).rendered())
         } else {
-            print("Self-test on \(target.info.description)\n")
-            print(table(["op", "forward rel err", "backward rel err", "result"], results.map {
+            say("Self-test on \(target.info.description)\n")
+            say(table(["op", "forward rel err", "backward rel err", "result"], results.map {
                 [$0.op, formatError($0.forwardMaxRelativeError), formatError($0.backwardMaxRelativeError),
                  $0.passed ? "pass" : "FAIL" + ($0.failure.map { ": \($0)" } ?? "")]
             }))
-            print("\n\(results.count - failed.count) passed, \(failed.count) failed")
+            say("\n\(results.count - failed.count) passed, \(failed.count) failed")
         }
         if !failed.isEmpty { throw ExitCode.failure }
     }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Left-aligned text columns for terminal tables.
 func table(_ header: [String], _ rows: [[String]]) -> String {
     let all = [header] + rows
@@ -31,4 +35,11 @@ func formatError(_ value: Double?) -> String {
     var rounded = (mantissa * 10).rounded() / 10
     if rounded >= 10 { rounded /= 10; exponent += 1 }
     return "\(rounded)e\(exponent)"
+}
+
+/// Writes a line to standard output at once (Swift's `print` buffers when output is a file or a
+/// pipe, which would hide training progress from logs and `tee`).
+func say(_ text: String = "") {
+    let line = text + "\n"
+    _ = line.withCString { write(1, $0, strlen($0)) }
 }

@@ -92,14 +92,14 @@ struct TrainCommand: ParsableCommand {
         var singleTaskResults: [(String, EvaluationResult)] = []
         if singleTask {
             for (index, task) in splits.train.tasks.enumerated() {
-                print("Single-task baseline: \(task.name)")
+                say("Single-task baseline: \(task.name)")
                 let result = try run.train(taskIndices: [index], baselines: nil, saving: false)
                 singleTaskResults.append((task.name, result.final))
             }
             baselines = Dictionary(uniqueKeysWithValues: singleTaskResults.map { name, result in
                 (name, Dictionary(uniqueKeysWithValues: (result[name]?.metrics ?? []).map { ($0.name, $0.value) }))
             })
-            print("Multi-task model")
+            say("Multi-task model")
         }
         let result = try run.train(taskIndices: Array(splits.train.tasks.indices), baselines: baselines, saving: true)
         if let report {
@@ -111,7 +111,7 @@ struct TrainCommand: ParsableCommand {
             guard System.writeFileAtomically(report, Array((json.rendered() + "\n").utf8)) else {
                 throw ValidationError("cannot write the report to \(report)")
             }
-            print("Report written to \(report)")
+            say("Report written to \(report)")
         }
         if result.interrupted { throw ExitCode(130) }
     }
@@ -172,11 +172,11 @@ struct TrainingRun {
         }
         if let path = c.resume, saving {
             try trainer.loadCheckpoint(from: path)
-            print("Resumed from \(path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
+            say("Resumed from \(path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
         }
 
-        print("Training \(c.model) (\(model.parameterCount) parameters) on \(train.name) (\(train.count) samples, tasks \(tasks.map(\.name).joined(separator: ", "))) on \(device.info.description)")
-        print("  \(epochs) epochs, batch \(batchSize), \(c.optimizer) lr \(optimizer.learningRate), weighting \(weighting.name)")
+        say("Training \(c.model) (\(model.parameterCount) parameters) on \(train.name) (\(train.count) samples, tasks \(tasks.map(\.name).joined(separator: ", "))) on \(device.info.description)")
+        say("  \(epochs) epochs, batch \(batchSize), \(c.optimizer) lr \(optimizer.learningRate), weighting \(weighting.name)")
         let progress = ProgressReporter(tasks: tasks.map(\.name), stepsPerEpoch: loader.batchesPerEpoch, batchSize: batchSize, epochs: epochs)
         let affinity = c.affinityBatches > 0 ? try TaskAffinity(tasks: tasks) : nil
         var affinityReports: [AffinityReport] = []
@@ -196,13 +196,13 @@ struct TrainingRun {
                 }
                 let measured = affinity.endEpoch()
                 affinityReports.append(measured)
-                for line in measured.summary { print("  affinity: \(line)") }
+                for line in measured.summary { say("  affinity: \(line)") }
             }
             epochsJSON.append(.object([
                 ("epoch", .int(report.epoch + 1)),
-                ("train_loss", .object(zip(tasks, report.trainLosses).map { ($0.name, .number(Double($1))) })),
+                ("train_loss", .object(zip(tasks, report.trainLosses).map { ($0.name, .float($1)) })),
                 ("val", .object(report.validation.map(metricsJSON) ?? [])),
-                ("weights", .array(report.weights.map { .number(Double($0)) })),
+                ("weights", .array(report.weights.map { .float($0) })),
                 ("delta_m", report.deltaM.map(JSON.number) ?? .null),
             ]))
             if saving, let path = c.save { try trainer.saveCheckpoint(to: path) }
@@ -216,19 +216,19 @@ struct TrainingRun {
         if interrupted {
             let path = c.save ?? "tandem-interrupted.safetensors"
             try trainer.saveCheckpoint(to: path)
-            print("\nInterrupted at epoch \(trainer.epoch + 1), step \(trainer.step). Checkpoint saved to \(path).")
-            print("Resume with: tandem train \(CommandLine.arguments.dropFirst(2).filter { $0 != "--resume" }.joined(separator: " ")) --resume \(path)")
+            say("\nInterrupted at epoch \(trainer.epoch + 1), step \(trainer.step). Checkpoint saved to \(path).")
+            say("Resume with: tandem train \(CommandLine.arguments.dropFirst(2).filter { $0 != "--resume" }.joined(separator: " ")) --resume \(path)")
         }
         let final = try trainer.evaluate(validation)
-        print("\nFinal (\(test.name), \(test.count) samples):")
-        print(ProgressReporter.metricsTable(final))
+        say("\nFinal (\(test.name), \(test.count) samples):")
+        say(ProgressReporter.metricsTable(final))
         if let deltaM = try baselines.map({ try DeltaM.compute(final, baselines: $0) }) {
-            print("Δm against single-task baselines: \(fixed(100 * deltaM, 2))%")
+            say("Δm against single-task baselines: \(fixed(100 * deltaM, 2))%")
         }
         var fields: [(String, JSON)] = [
             ("config", .object([("model", .string(c.model)), ("data", .string(c.data)), ("device", .string(device.info.selector)),
                                 ("weighting", .string(weighting.name)), ("epochs", .int(epochs)), ("batch_size", .int(batchSize)),
-                                ("optimizer", .string(c.optimizer)), ("lr", .number(Double(optimizer.learningRate))),
+                                ("optimizer", .string(c.optimizer)), ("lr", .float(optimizer.learningRate)),
                                 ("seed", .number(Double(c.seed))), ("train_samples", .int(train.count)), ("test_samples", .int(test.count)),
                                 ("tasks", .array(tasks.map { .string($0.name) }))])),
             ("device", .string(device.info.name)),
@@ -240,7 +240,7 @@ struct TrainingRun {
         if let last = affinityReports.last {
             fields.append(("affinity", .object([
                 ("tasks", .array(last.tasks.map { .string($0) })),
-                ("cosine", .array(last.cosine.map { .array($0.map { .number(Double($0)) }) })),
+                ("cosine", .array(last.cosine.map { .array($0.map { .float($0) }) })),
                 ("summary", .array(last.summary.map { .string($0) })),
             ])))
         } else {
