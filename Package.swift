@@ -16,6 +16,8 @@ let package = Package(
     products: [
         .library(name: "Tandem", targets: ["Tandem"]),
         .executable(name: "tandem", targets: ["TandemCLI"]),
+        // The C API: libCTandem.so (scripts/make-libtandem.sh renames it libtandem.so), header include/tandem.h.
+        .library(name: "CTandem", type: .dynamic, targets: ["CTandem"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +35,9 @@ let package = Package(
         .target(name: "TandemData", dependencies: ["TandemCore", "CZlib"]),
         .target(name: "TandemMTL", dependencies: ["TandemCore", "TandemNN", "TandemData"]),
         .target(name: "Tandem", dependencies: ["TandemCore", "TandemOpenCL", "TandemNN", "TandemData", "TandemMTL"]),
+        // The C API: include/tandem.h as a module, so that @c @implementation checks every function against it.
+        .systemLibrary(name: "CTandemHeader", path: "include"),
+        .target(name: "CTandem", dependencies: ["Tandem", "CTandemHeader"]),
         .executableTarget(name: "TandemCLI", dependencies: [
             "Tandem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,0 +1,124 @@
+import Synchronization
+import Tandem
+
+/// Everything behind one `tandem_model *`: the model, its trainer (optimizer, weighting, device),
+/// the shapes the C side must respect, and the last evaluation.
+final class ModelState {
+    let config: ModelConfig
+    let device: any Device
+    let model: any MultiTaskModel
+    let trainer: Trainer
+    let inputSize: Int
+    let labelShapes: [[Int]]
+    let labelSizes: [Int]
+    let outputShapes: [[Int]]
+    let outputSizes: [Int]
+    var lastEvaluation: EvaluationResult?
+
+    init(_ config: ModelConfig) throws {
+        self.config = config
+        do {
+            device = try Devices.select(config.device)
+        } catch {
+            throw APIError(Status.device, "tandem_model_create: \(error)")
+        }
+        let tasks = config.taskSpecs
+        do {
+            model = try ModelFactory.make(config.model, tasks: tasks, inputShape: config.inputShape,
+                                          labelCounts: config.tasks.map(\.outputs), seed: config.seed, on: device)
+        } catch let error as TandemError {
+            if case .invalidArgument = error { throw APIError(Status.config, "tandem_model_create: \(error)") }
+            throw error
+        }
+        let weighting = try WeightingMethods.make(config.weighting, tasks: tasks, on: device,
+                                                  options: WeightingOptions(fixedWeights: config.weights, seed: config.seed))
+        let groups = [ParameterGroup(model.parameters + weighting.parameters)]
+        let optimizer: any Optimizer
+        switch config.optimizer {
+        case "sgd":
+            optimizer = try SGD(groups, learningRate: config.learningRate ?? 0.01, momentum: config.momentum,
+                                weightDecay: config.weightDecay ?? 0)
+        case "adamw":
+            optimizer = try AdamW(groups, learningRate: config.learningRate ?? 1e-3, weightDecay: config.weightDecay ?? 0.01)
+        default:
+            optimizer = try Adam(groups, learningRate: config.learningRate ?? 1e-3, weightDecay: config.weightDecay ?? 0)
+        }
+        trainer = try Trainer(model: model, optimizer: optimizer, weighting: weighting, device: device)
+        trainer.shuffleSeed = config.seed
+        inputSize = config.inputShape.reduce(1, *)
+        labelShapes = config.labelShapes
+        labelSizes = labelShapes.map { $0.reduce(1, *) }
+
+        // One forward pass on two zero samples gives every task's output shape.
+        let outputs = try Self.probe(model, inputShape: config.inputShape, on: device)
+        guard outputs.count == tasks.count, outputs.allSatisfy({ $0.rank >= 1 && $0.shape[0] == 2 }) else {
+            throw APIError(Status.internal, "tandem_model_create: the model returned \(outputs.count) outputs \(outputs.map(\.shape)) for \(tasks.count) tasks")
+        }
+        outputShapes = outputs.map { Array($0.shape.dropFirst()) }
+        outputSizes = outputShapes.map { $0.reduce(1, *) }
+    }
+
+    /// The outputs of a forward pass in evaluation mode on two zero samples.
+    static func probe(_ model: any MultiTaskModel, inputShape: [Int], on device: any Device) throws -> [Tensor] {
+        model.eval()
+        defer { model.train() }
+        let zeros = try Tensor.zeros([2] + inputShape, on: device)
+        return try Tensor.withoutGradient { try model.forward(zeros) }
+    }
+
+    var taskCount: Int { config.tasks.count }
+
+    /// The model as JSON (`tandem_model_info_json`).
+    var infoJSON: JSONValue {
+        .object([
+            ("model", .string(config.model)),
+            ("device", .string(device.info.selector)),
+            ("device_name", .string(device.info.name)),
+            ("parameters", .number(Double(model.parameterCount))),
+            ("input_shape", .array(config.inputShape.map { .number(Double($0)) })),
+            ("batch_size", .number(Double(config.batchSize))),
+            ("weighting", .string(config.weighting)),
+            ("optimizer", .string(config.optimizer)),
+            ("lr", .number(Double(String(trainer.optimizer.learningRate)) ?? Double(trainer.optimizer.learningRate))),
+            ("epoch", .number(Double(trainer.epoch))),
+            ("step", .number(Double(trainer.step))),
+            ("tasks", .array((0..<taskCount).map { config.taskJSON($0, labelShape: labelShapes[$0], outputShape: outputShapes[$0]) })),
+        ])
+    }
+}
+
+/// The live models, by handle value. Handles are numbers from a counter (never reused, never
+/// dereferenced), so a freed or foreign pointer is simply not found.
+struct Registry {
+    var models: [UInt: ModelState] = [:]
+    var next: UInt = 0
+
+    /// Handle values start far from small integers and step by 16, so `NULL + k` is never a handle.
+    mutating func add(_ state: ModelState) -> UInt {
+        next += 1
+        let handle = 0x7A4E_0000_0000 + next * 16
+        models[handle] = state
+        return handle
+    }
+}
+
+/// The one lock of the library: every call that touches models or devices holds it (see the header's
+/// THREAD SAFETY).
+let registry = Mutex(Registry())
+
+/// The state behind `handle`, or `TANDEM_ERROR_INVALID_HANDLE`.
+func lookup(_ registry: Registry, _ handle: OpaquePointer?, _ function: String) throws -> ModelState {
+    guard let handle else { throw APIError.null(function, "model") }
+    let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
+    guard let state = registry.models[key] else {
+        throw APIError(Status.invalidHandle, "\(function): 0x\(String(key, radix: 16)) is not a live tandem_model (freed, or not made by tandem_model_create)")
+    }
+    return state
+}
+
+/// Runs `body` under the library lock with the model behind `handle`.
+func withModel(_ handle: OpaquePointer?, _ function: String, _ body: (ModelState) throws -> Void) throws {
+    try registry.withLock { (registry: inout Registry) throws -> Void in
+        try body(try lookup(registry, handle, function))
+    }
+}
