@@ -260,6 +260,8 @@ static void bad_arguments(tandem_model *model, const char *device) {
     EXPECT(TANDEM_ERROR_CONFIG, tandem_model_create("{\"model\": \"hps\", \"input_shape\": [4], \"tasks\": [{\"name\": \"a\", \"kind\": \"regression\"}], \"lr\": -1}", &m));
     EXPECT(TANDEM_ERROR_CONFIG, tandem_model_create("{\"model\": \"lenet-hps\", \"input_shape\": [16], \"tasks\": [{\"name\": \"a\", \"kind\": \"regression\"}]}", &m));
     EXPECT(TANDEM_ERROR_CONFIG, tandem_model_create("{\"model\": \"hps\", \"input_shape\": [4], \"tasks\": [{\"name\": \"a\", \"kind\": \"depth\"}]}", &m));
+    /* A preset with fixed heads refuses tasks it does not predict (LeNet heads have 10 classes). */
+    EXPECT(TANDEM_ERROR_CONFIG, tandem_model_create("{\"model\": \"lenet-hps\", \"input_shape\": [1, 28, 28], \"device\": \"cpu\", \"tasks\": [{\"name\": \"a\", \"kind\": \"classification\", \"classes\": 3}, {\"name\": \"b\", \"kind\": \"classification\", \"classes\": 10}]}", &m));
     EXPECT(TANDEM_ERROR_CONFIG, tandem_model_create("{\"model\": \"hps\", \"model\": \"hps\"}", &m));
     EXPECT(TANDEM_ERROR_CONFIG, tandem_model_create("{\"model\": \"h\\ud800ps\"}", &m));
     EXPECT(TANDEM_ERROR_DEVICE, tandem_model_create("{\"model\": \"hps\", \"input_shape\": [4], \"device\": \"opencl:99\", \"tasks\": [{\"name\": \"a\", \"kind\": \"regression\"}]}", &m));

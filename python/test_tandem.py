@@ -123,6 +123,21 @@ def test_errors():
     check(status == 3, f"double free returned {status}")
 
 
+def test_preset():
+    """A preset (LeNet with hard sharing, MultiMNIST-style) on 1×28×28 images; CPU only (kernel builds)."""
+    tasks = [{"name": "left", "kind": "classification", "classes": 10},
+             {"name": "right", "kind": "classification", "classes": 10}]
+    with tandem.Model({"model": "lenet-hps", "input_shape": [1, 28, 28], "device": "cpu", "tasks": tasks}) as model:
+        rng = np.random.default_rng(1)
+        x = rng.random((8, 1, 28, 28), dtype=np.float32)
+        y = [rng.integers(0, 10, 8).astype(np.float32) for _ in range(2)]
+        losses = model.train_step(x, y)
+        check(np.all(np.isfinite(losses)), f"preset step losses {losses}")
+        check(model.predict(x)[0].shape == (8, 10), "preset prediction shape")
+    expect_error("TANDEM_ERROR_CONFIG", tandem.Model, {"model": "lenet-hps", "input_shape": [1, 28, 28], "device": "cpu",
+                                                       "tasks": [dict(tasks[0], classes=3), tasks[1]]})
+
+
 def test_many_models():
     x, y = data(32)
     live = tandem.live_models()
@@ -133,7 +148,7 @@ def test_many_models():
     check(tandem.live_models() == live, f"{tandem.live_models() - live} models leaked")
 
 
-for test in (test_devices, test_training, test_errors, test_many_models):
+for test in (test_devices, test_training, test_errors, test_preset, test_many_models):
     print("running", test.__name__)
     test()
 

@@ -23,10 +23,29 @@ start=$SECONDS
 step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - start)); }
 fail() { echo "test-embedding: FAILED: $*" >&2; exit 1; }
 
-cc=${CC:-cc}
-cxx=${CXX:-c++}
-python=$(command -v "${PYTHON:-python3}") || fail "python3 not found"
-"$python" -c "import numpy" 2>/dev/null || fail "$python has no NumPy (pip install numpy)"
+pick() { for candidate in "$@"; do if command -v "$candidate" >/dev/null; then command -v "$candidate"; return; fi; done; }
+cc=${CC:-$(pick cc gcc clang)}
+cxx=${CXX:-$(pick c++ g++ clang++)}
+[ -n "$cc" ] && [ -n "$cxx" ] || fail "a C and a C++ compiler are needed (cc, c++)"
+
+# A Python with NumPy: $PYTHON, python3 on the PATH, else Debian's python3 with python3-numpy
+# (installed here when missing, as scripts/install-deps.sh installs the other packages).
+python=""
+for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c "import numpy" 2>/dev/null; then
+        python=$(command -v "$candidate")
+        break
+    fi
+done
+if [ -z "$python" ] && command -v apt-get >/dev/null; then
+    echo "Installing python3-numpy"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3 python3-numpy; } ||
+        fail "could not install python3-numpy"
+    python=/usr/bin/python3
+fi
+[ -n "$python" ] || fail "no python3 with NumPy found (set PYTHON, or pip install numpy)"
 
 # A clean environment for the programs that load libtandem.so.
 clean_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "LD_LIBRARY_PATH=$root/$out/lib")
@@ -76,8 +95,8 @@ for device in $devices; do
 done
 
 step "Swift example package (Examples/TwoTaskExample)"
-swift build --package-path Examples/TwoTaskExample
-example_bin=$(swift build --package-path Examples/TwoTaskExample --show-bin-path)/TwoTaskExample
+"${SWIFT:-swift}" build --package-path Examples/TwoTaskExample
+example_bin=$("${SWIFT:-swift}" build --package-path Examples/TwoTaskExample --show-bin-path)/TwoTaskExample
 for device in $devices; do
     step "Swift example on $device"
     "$example_bin" "$device"

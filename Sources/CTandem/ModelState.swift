@@ -55,6 +55,22 @@ final class ModelState {
             throw APIError(Status.internal, "tandem_model_create: the model returned \(outputs.count) outputs \(outputs.map(\.shape)) for \(tasks.count) tasks")
         }
         outputShapes = outputs.map { Array($0.shape.dropFirst()) }
+        // Presets have fixed heads: refuse a configuration whose tasks they do not predict.
+        for (t, task) in config.tasks.enumerated() {
+            let shape = outputShapes[t]
+            let expected: String?
+            switch task.kind {
+            case let .classification(classes): expected = shape == [classes] ? nil : "\(classes) logits ('classes')"
+            case .regression:
+                expected = shape == [task.outputs] || (task.outputs == 1 && shape == []) ? nil : "\(task.outputs) values ('outputs')"
+            case let .segmentation(classes): expected = shape.first == classes ? nil : "\(classes) channels ('classes')"
+            case .depth: expected = shape.first == 1 ? nil : "1 channel"
+            case .normals: expected = shape.first == 3 ? nil : "3 channels"
+            }
+            if let expected {
+                throw APIError(Status.config, "tandem_model_create: '\(config.model)' predicts \(shape) per sample for task '\(task.name)', the configuration asks for \(expected)")
+            }
+        }
         outputSizes = outputShapes.map { $0.reduce(1, *) }
     }
 
