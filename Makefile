@@ -7,11 +7,12 @@ RELEASE := $(SWIFT) build -c release
 deps:
 	@bash scripts/install-deps.sh
 
-## run: install what is missing, build, and run the main job.
+## run: install what is missing, build, and run the main job: list the devices, then train an
+## MTAN model on multifashion on the default device (a few minutes on two cores).
 run: deps
 	$(RELEASE) --product tandem
 	.build/release/tandem devices
-	.build/release/tandem selftest
+	.build/release/tandem train
 
 ## test: install what is missing and run every test.
 test: deps

@@ -14,7 +14,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a multi-task model on a data set and report per-task metrics.",
         discussion: """
-        With no arguments: an MTAN model on multifashion (a 6,000-image subset, 2 epochs) on the auto \
+        With no arguments: an MTAN model on multifashion (a 3,000-image subset, 2 epochs) on the auto \
         device, a run of a few minutes on two cores. Ctrl-C saves a checkpoint and prints how to resume.
         """)
 
@@ -80,7 +80,7 @@ struct TrainCommand: ParsableCommand {
         var options = DatasetCatalog.Options()
         options.seed = seed
         options.correlation = correlation
-        let trainLimit = limit ?? (isDefaultRun ? 6_000 : nil)
+        let trainLimit = limit ?? (isDefaultRun ? 3_000 : nil)
         if let trainLimit {
             options.limit = trainLimit
             options.trainCount = trainLimit
