@@ -122,3 +122,66 @@ struct ArchitectureTests {
         }
     }
 }
+
+@Suite("Models fitted to data sets")
+struct ModelFactoryTests {
+    static let classification = [TaskSpec("a", .classification(classes: 3)), TaskSpec("b", .classification(classes: 4))]
+    static let regression = [TaskSpec("x", .regression), TaskSpec("y", .regression)]
+
+    @Test("every architecture builds for vectors or images and trains a step on every device",
+          arguments: [("hps", [12]), ("soft", [12]), ("cross-stitch", [12]), ("mmoe", [12]), ("mtan", [1, 12, 12]),
+                      ("hps", [2, 12, 12]), ("mmoe", [1, 8, 8])], allSelectors)
+    func architectures(spec: (String, [Int]), selector: String) throws {
+        let (name, shape) = spec
+        let device = try Devices.select(selector)
+        let tasks = shape.count == 1 && name == "mmoe" ? Self.regression : Self.classification
+        let model = try ModelFactory.make(name, tasks: tasks, inputShape: shape, seed: 3, on: device)
+        let random = RandomSource(seed: 4)
+        let x = try Tensor(random.uniform(5 * shape.reduce(1, *), low: -1, high: 1), shape: [5] + shape, on: device)
+        let outputs = try model.forward(x)
+        #expect(outputs.count == 2)
+        var total: Tensor? = nil
+        for (task, output) in zip(tasks, outputs) {
+            let target: Tensor
+            switch task.kind {
+            case let .classification(classes):
+                target = try Tensor((0..<5).map { Float($0 % classes) }, shape: [5], on: device)
+            default:
+                target = try Tensor(random.uniform(5, low: -1, high: 1), shape: [5], on: device)
+            }
+            let loss = try task.loss(output, target)
+            total = try total.map { try $0 + loss } ?? loss
+        }
+        if let penalty = try model.regularization() { total = try total! + penalty }
+        try total!.backward()
+        #expect(try total!.item().isFinite)
+        #expect(model.parameters.contains { $0.grad != nil })
+        #expect(!model.sharedParameters.isEmpty)
+    }
+
+    @Test("models that do not fit the data are refused with the reason")
+    func refusals() throws {
+        let cpu = CPUDevice.shared
+        #expect(throws: TandemError.self) { try ModelFactory.make("lenet-hps", tasks: Self.classification, inputShape: [12], on: cpu) }
+        #expect(throws: TandemError.self) { try ModelFactory.make("mtan", tasks: Self.classification, inputShape: [12], on: cpu) }
+        #expect(throws: TandemError.self) { try ModelFactory.make("transformer", tasks: Self.classification, inputShape: [12], on: cpu) }
+        #expect(throws: TandemError.self) {
+            try ModelFactory.make("hps", tasks: [TaskSpec("depth", .depth)], inputShape: [3, 32, 32], on: cpu)
+        }
+    }
+
+    @Test("soft sharing's penalty is λ·Σ‖θ_s − θ_t‖² and is zero for identical columns")
+    func softPenalty() throws {
+        let cpu = CPUDevice.shared
+        let model = try #require(try ModelFactory.make("soft", tasks: Self.classification, inputShape: [6], seed: 1, on: cpu) as? SoftParameterSharing)
+        let columns = model.columns.map { ($0 as! Module).parameters }
+        var expected = 0.0
+        for (a, b) in zip(columns[0], columns[1]) {
+            expected += try zip(a.values(), b.values()).reduce(0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+        }
+        let penalty = try #require(try model.regularization()).item()
+        #expect(abs(Double(penalty) - Double(model.lambda) * expected) <= 1e-4 * max(1, Double(model.lambda) * expected))
+        for (a, b) in zip(columns[0], columns[1]) { try b.assign(a) }
+        #expect(try model.regularization()!.item() == 0)
+    }
+}
