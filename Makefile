@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE := $(SWIFT) build -c release
 
-.PHONY: deps run test dist bench clean
+.PHONY: deps run test dist bench embed clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -28,5 +28,9 @@ bench: deps
 	$(RELEASE) --product GemmBench
 	.build/release/GemmBench
 
+## embed: dist/libtandem (libtandem.so, tandem.h, tandem.py) and its checks: C, Python and Swift examples on CPU and OpenCL.
+embed: deps
+	bash scripts/test-embedding.sh
+
 clean:
-	rm -rf .build dist
+	rm -rf .build .build-embed .build-dist dist
