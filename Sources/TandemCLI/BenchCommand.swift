@@ -41,6 +41,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Draw an SVG bar chart of samples/s to this file.")
     var chart: String?
 
+    @Flag(help: "Per-op time accounting: where a step's time goes on each device (OpenCL: event profiling).")
+    var profile = false
+
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
@@ -52,6 +55,8 @@ struct BenchCommand: ParsableCommand {
         for name in names where !Workload.names.contains(name) {
             throw ValidationError("unknown workload '\(name)'; available: \(Workload.names.joined(separator: ", "))")
         }
+        // Before any device opens, so that OpenCL queues are created with profiling enabled.
+        if profile { Profiler.setEnabled(true) }
         let selectors = devices?.split(separator: ",").map(String.init) ?? Devices.all.map(\.selector)
         let targets = try selectors.map { try Devices.select($0) }
         let sizes: [Int?]
@@ -79,6 +84,9 @@ struct BenchCommand: ParsableCommand {
             }
         }
         say(report(results, peaks: peaks))
+        if profile {
+            for r in results { say("\n" + profileReport(r)) }
+        }
         if batchSweep != nil { say("\n" + crossover(results)) }
         if let json { try write(json, renderJSON(results, peaks: peaks)) }
         if let chart { try write(chart, renderChart(results)) }
@@ -106,6 +114,29 @@ struct BenchCommand: ParsableCommand {
         return table(["workload", "device", "batch", "median ms", "min–max ms", "samples/s", "vs cpu", "GFLOP/s", "of peak"], rows)
             + "\n\n" + devices.joined(separator: "\n")
             + "\nGFLOP/s counts GEMM flops (convolutions, linear layers, matmuls) per step over the median step time."
+    }
+
+    /// The per-op table of one result: calls, milliseconds per step, share of the step, host issue time.
+    func profileReport(_ r: BenchResult) -> String {
+        let steps = Double(max(r.steps, 1))
+        let total = r.profile.reduce(0) { $0 + $1.seconds } / steps * 1e3
+        let isCPU = r.device == "cpu"
+        var rows = r.profile.map { e -> [String] in
+            let ms = e.seconds / steps * 1e3
+            return [e.op, fixed(Double(e.calls) / steps, 0), fixed(ms, 3), fixed(100 * ms / max(r.medianMilliseconds, 1e-9), 1) + "%"]
+                + (isCPU ? [] : [fixed(e.hostSeconds / steps * 1e3, 3)])
+        }
+        let outside = r.medianMilliseconds - total
+        rows.append(["(all ops)", fixed(Double(r.profile.reduce(0) { $0 + $1.calls }) / steps, 0), fixed(total, 3),
+                     fixed(100 * total / max(r.medianMilliseconds, 1e-9), 1) + "%"]
+                    + (isCPU ? [] : [fixed(r.profile.reduce(0) { $0 + $1.hostSeconds } / steps * 1e3, 3)]))
+        rows.append([isCPU ? "(outside ops: graph, allocation)" : "(step time not covered by device ops)", "", fixed(outside, 3),
+                     fixed(100 * outside / max(r.medianMilliseconds, 1e-9), 1) + "%"] + (isCPU ? [] : [""]))
+        let header = ["op", "calls/step", "ms/step", "share"] + (isCPU ? [] : ["host issue ms/step"])
+        let note = isCPU ? "CPU: wall time around each primitive."
+            : "OpenCL: device time from profiling events (a CLBlast GEMM counts from the end of the command before it); host issue = time to set arguments and enqueue."
+        return "profile: \(r.workload) on \(r.device) (batch \(r.batch), median step \(fixed(r.medianMilliseconds, 2)) ms)\n"
+            + table(header, rows) + "\n" + note
     }
 
     func crossover(_ results: [BenchResult]) -> String {

@@ -25,6 +25,25 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     /// `cl_kernel` objects are not thread-safe: argument setting and enqueueing happen under this lock.
     private let kernels = Mutex<[String: cl_kernel]>([:])
     private let transfers = Mutex(TransferStatistics())
+    /// Whether the queue records profiling timestamps (`Profiler` was on when the device opened).
+    let profiling: Bool
+    /// Commands queued with a profiling event whose times are not yet read back.
+    private let pendingEvents = Mutex<[PendingEvent]>([])
+
+    /// An event handed out of a lock (OpenCL events may be used from any thread).
+    struct EventHandle: @unchecked Sendable {
+        let event: cl_event?
+    }
+
+    /// One profiled command: its op name, its event, and the host time spent issuing it.
+    private struct PendingEvent: @unchecked Sendable {
+        let op: String
+        let event: cl_event
+        let hostSeconds: Double
+        /// CLBlast may queue helper kernels before the one the event belongs to: such a command
+        /// is charged from the end of the previous command instead of its own start.
+        let spansFromPrevious: Bool
+    }
 
     /// Build options for every Tandem program: OpenCL C 1.2, no fast-math (CPU and device must agree).
     public static let buildOptions = "-cl-std=CL1.2"
@@ -41,19 +60,23 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         let context = clCreateContext(&properties, 1, &deviceID, nil, nil, &status)
         try check(status, "create context", device: handle.info.description)
         guard let context else { throw TandemError.backend(op: "create context", device: handle.info.description, message: "no context") }
-        let queue = clCreateCommandQueue(context, handle.device, 0, &status)
+        let profiling = Profiler.isEnabled
+        let queue = clCreateCommandQueue(context, handle.device,
+                                         profiling ? cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE) : 0, &status)
         guard status == CL_SUCCESS, let queue else {
             clReleaseContext(context)
             throw TandemError.backend(op: "create queue", device: handle.info.description, message: openCLStatusName(status))
         }
         self.context = context
         self.queue = queue
+        self.profiling = profiling
         pool = BufferPool(context: context, deviceName: handle.info.description)
         programs = ProgramCache(context: context, device: handle.device, info: handle.info, directory: cacheDirectory)
     }
 
     deinit {
         clFinish(queue)
+        pendingEvents.withLock { for pending in $0 { clReleaseEvent(pending.event) } }
         kernels.withLock { for kernel in $0.values { clReleaseKernel(kernel) } }
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
@@ -112,6 +135,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
             clEnqueueReadBuffer(queue, cl(buffer).mem, cl_bool(CL_TRUE), offset * 4, $0.count, $0.baseAddress, 0, nil, nil)
         }
         try check(status, "download \(count) floats", device: info.description)
+        collectProfile()
         transfers.withLock {
             $0.downloads += 1
             $0.bytesDownloaded += count * 4
@@ -128,6 +152,41 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
 
     public func synchronize() throws {
         try check(clFinish(queue), "synchronize", device: info.description)
+        collectProfile()
+    }
+
+    // MARK: Profiling
+
+    /// Whether this launch should carry a profiling event.
+    var profilingLaunch: Bool { profiling && Profiler.isEnabled }
+
+    /// Keeps `event` of a command just queued, to read its times once the queue has run it.
+    func addProfiledEvent(_ op: String, _ event: cl_event?, hostSeconds: Double, spansFromPrevious: Bool = false) {
+        guard let event else { return }
+        pendingEvents.withLock { $0.append(PendingEvent(op: op, event: event, hostSeconds: hostSeconds, spansFromPrevious: spansFromPrevious)) }
+    }
+
+    /// Reads the start and end of every finished profiled command into `Profiler` (call after the
+    /// host has waited for the queue). Commands run in order, so a command that CLBlast split into
+    /// several kernels is charged from the end of the command before it.
+    func collectProfile() {
+        let events = pendingEvents.withLock { pending -> [PendingEvent] in
+            defer { pending.removeAll() }
+            return pending
+        }
+        guard !events.isEmpty else { return }
+        var previousEnd: cl_ulong = 0
+        for pending in events {
+            var start: cl_ulong = 0, end: cl_ulong = 0
+            let s1 = clGetEventProfilingInfo(pending.event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
+            let s2 = clGetEventProfilingInfo(pending.event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
+            clReleaseEvent(pending.event)
+            guard s1 == CL_SUCCESS, s2 == CL_SUCCESS, end >= start else { continue }
+            var begin = start
+            if pending.spansFromPrevious, previousEnd > 0, previousEnd < start { begin = previousEnd }
+            previousEnd = end
+            Profiler.record(device: info.selector, op: pending.op, seconds: Double(end - begin) * 1e-9, hostSeconds: pending.hostSeconds)
+        }
     }
 
     // MARK: Programs and kernels
@@ -171,8 +230,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                        _ arguments: [KernelArgument]) throws {
         let op = "kernel \(kernel)"
         guard global.allSatisfy({ $0 > 0 }) else { return }
+        let profile = profilingLaunch ? Profiler.nanoseconds() : 0
         let built = try self.program(named: program)
-        try kernels.withLock { cache in
+        let queued = try kernels.withLock { cache -> EventHandle in
+            var event: cl_event? = nil
             let key = program + "/" + kernel
             let handle: cl_kernel
             if let cached = cache[key] {
@@ -215,15 +276,22 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
             if let local {
                 globalSize = zip(global, local).map { ($0 + $1 - 1) / $1 * $1 }
             }
-            let status = globalSize.withUnsafeBufferPointer { g in
-                if let local {
-                    return local.withUnsafeBufferPointer { l in
-                        clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, l.baseAddress, 0, nil, nil)
+            let status = withUnsafeMutablePointer(to: &event) { eventPointer in
+                let eventOut = profile != 0 ? eventPointer : nil
+                return globalSize.withUnsafeBufferPointer { g in
+                    if let local {
+                        return local.withUnsafeBufferPointer { l in
+                            clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, l.baseAddress, 0, nil, eventOut)
+                        }
                     }
+                    return clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, nil, 0, nil, eventOut)
                 }
-                return clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, nil, 0, nil, nil)
             }
             try check(status, op, device: info.description)
+            return EventHandle(event: event)
+        }
+        if profile != 0 {
+            addProfiledEvent(kernel, queued.event, hostSeconds: Double(Profiler.nanoseconds() &- profile) * 1e-9)
         }
     }
 
@@ -240,20 +308,27 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
             return
         }
         var queue: cl_command_queue? = self.queue
+        let profile = profilingLaunch ? Profiler.nanoseconds() : 0
+        var event: cl_event? = nil
         let ta = g.transposeA ? CLBlastTransposeYes : CLBlastTransposeNo
         let tb = g.transposeB ? CLBlastTransposeYes : CLBlastTransposeNo
-        let status: CLBlastStatusCode
-        if g.batchCount == 1 {
-            status = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
-                                  cl(a).mem, g.offsetA, g.lda, cl(b).mem, g.offsetB, g.ldb, g.beta,
-                                  cl(c).mem, g.offsetC, g.ldc, &queue, nil)
-        } else {
-            status = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
-                                                cl(a).mem, g.offsetA, g.lda, g.strideA, cl(b).mem, g.offsetB, g.ldb, g.strideB,
-                                                g.beta, cl(c).mem, g.offsetC, g.ldc, g.strideC, g.batchCount, &queue, nil)
+        let status = withUnsafeMutablePointer(to: &event) { eventPointer -> CLBlastStatusCode in
+            let eventOut = profile != 0 ? eventPointer : nil
+            if g.batchCount == 1 {
+                return CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                                    cl(a).mem, g.offsetA, g.lda, cl(b).mem, g.offsetB, g.ldb, g.beta,
+                                    cl(c).mem, g.offsetC, g.ldc, &queue, eventOut)
+            }
+            return CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                                              cl(a).mem, g.offsetA, g.lda, g.strideA, cl(b).mem, g.offsetB, g.ldb, g.strideB,
+                                              g.beta, cl(c).mem, g.offsetC, g.ldc, g.strideC, g.batchCount, &queue, eventOut)
         }
         guard status == CLBlastSuccess else {
             throw TandemError.backend(op: "\(g) (CLBlast)", device: info.description, message: "CLBlast status \(status.rawValue)")
+        }
+        if profile != 0 {
+            addProfiledEvent(g.batchCount == 1 ? "gemm (CLBlast)" : "gemm batched (CLBlast)", event,
+                             hostSeconds: Double(Profiler.nanoseconds() &- profile) * 1e-9, spansFromPrevious: true)
         }
     }
 }

@@ -80,6 +80,10 @@ public struct BenchResult: Sendable {
     public var parameters: Int
     /// GEMM flops per step divided by the median step time.
     public var gflops: Double
+    /// Per-op time over the timed steps when profiling was on (`Profiler`), else empty.
+    public var profile: [Profiler.Entry] = []
+    /// Number of timed steps (the profile's totals divide by it).
+    public var steps: Int = 0
 }
 
 /// Times training steps following WORKLOADS.md's throughput method.
@@ -111,6 +115,9 @@ public enum Bench {
             progress?(i + 1, warmup + steps)
         }
         var times: [Double] = []
+        // Only the timed steps count in the profile; waiting here also reads back warm-up events.
+        try device.synchronize()
+        if Profiler.isEnabled { Profiler.reset() }
         let flopsBefore = GEMMCounter.flops
         for i in 0..<steps {
             let start = now()
@@ -120,10 +127,17 @@ public enum Bench {
         }
         let flopsPerStep = Double(GEMMCounter.flops - flopsBefore) / Double(steps)
         let med = median(times)
+        var profile: [Profiler.Entry] = []
+        if Profiler.isEnabled {
+            try device.synchronize()
+            profile = Profiler.snapshot().filter { $0.device == device.info.selector }
+            Profiler.reset()
+        }
         return BenchResult(workload: name, device: device.info.selector, deviceName: device.info.name, batch: workload.batch,
-                           medianMilliseconds: med * 1e3, minMilliseconds: times.min()! * 1e3, maxMilliseconds: times.max()! * 1e3,
+                           medianMilliseconds: med * 1e3, minMilliseconds: (times.min() ?? med) * 1e3,
+                           maxMilliseconds: (times.max() ?? med) * 1e3,
                            samplesPerSecond: Double(workload.batch) / med, parameters: workload.model.parameterCount,
-                           gflops: flopsPerStep / med / 1e9)
+                           gflops: flopsPerStep / med / 1e9, profile: profile, steps: steps)
     }
 
     /// Measured GEMM throughput of `device` (n×n×n, median of a few runs), the peak GFLOP/s that

@@ -2,23 +2,38 @@
 /// is written once). The GEMM between them goes to OpenBLAS through `gemm`.
 extension CPUDevice {
     public func im2col(_ x: Buffer, _ col: Buffer, geometry g: ConvGeometry) throws {
-        let px = host(x).pointer, pc = host(col).pointer
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "im2col") }
+        let px = SharedPointer(host(x).pointer), pc = SharedPointer(host(col).pointer)
         let oh = g.outHeight, ow = g.outWidth, cols = g.colCols
-        for c in 0..<g.channels {
-            for i in 0..<g.kernelH {
-                for j in 0..<g.kernelW {
-                    let row = (c * g.kernelH + i) * g.kernelW + j
-                    for n in 0..<g.batch {
-                        let plane = px + (n * g.channels + c) * g.height * g.width
-                        for y in 0..<oh {
-                            let target = pc + row * cols + (n * oh + y) * ow
-                            let h = y * g.strideH - g.padH + i * g.dilationH
-                            guard h >= 0, h < g.height else {
-                                target.update(repeating: 0, count: ow)
-                                continue
-                            }
-                            let line = plane + h * g.width
-                            var w = j * g.dilationW - g.padW
+        // Rows of the column matrix are independent: split them over the cores.
+        Parallel.chunks(g.colRows, cost: cols) { rows in
+            for row in rows {
+                let j = row % g.kernelW, i = (row / g.kernelW) % g.kernelH, c = row / (g.kernelW * g.kernelH)
+                // Output columns xo whose input column xo·stride − pad + j·dilation lies inside the image.
+                let shift = j * g.dilationW - g.padW
+                var first = 0, last = ow
+                if g.strideW == 1 {
+                    first = min(ow, max(0, -shift))
+                    last = max(first, min(ow, g.width - shift))
+                }
+                for n in 0..<g.batch {
+                    let plane = px.base + (n * g.channels + c) * g.height * g.width
+                    for y in 0..<oh {
+                        let target = pc.base + row * cols + (n * oh + y) * ow
+                        let h = y * g.strideH - g.padH + i * g.dilationH
+                        guard h >= 0, h < g.height else {
+                            target.update(repeating: 0, count: ow)
+                            continue
+                        }
+                        let line = plane + h * g.width
+                        if g.strideW == 1 {
+                            // Zeros left and right of the image, one contiguous copy in between.
+                            if first > 0 { target.update(repeating: 0, count: first) }
+                            if last > first { target.advanced(by: first).update(from: line + (first + shift), count: last - first) }
+                            if last < ow { target.advanced(by: last).update(repeating: 0, count: ow - last) }
+                        } else {
+                            var w = shift
                             for xo in 0..<ow {
                                 target[xo] = w >= 0 && w < g.width ? line[w] : 0
                                 w += g.strideW
@@ -30,40 +45,45 @@ extension CPUDevice {
         }
     }
 
+    /// The adjoint of im2col: every pixel sums the column entries that read it. Each worker owns a
+    /// range of images and adds the column rows in (channel, kernel row, kernel column) order, so a
+    /// pixel's terms are summed in the same order as a per-pixel gather would.
     public func col2im(_ col: Buffer, _ x: Buffer, geometry g: ConvGeometry) throws {
-        let pc = host(col).pointer, px = host(x).pointer
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "col2im") }
+        let pc = SharedPointer(host(col).pointer), px = SharedPointer(host(x).pointer)
         let oh = g.outHeight, ow = g.outWidth, cols = g.colCols
-        // For each input row h, the col offsets (kernel row i, output row y) that read it, and the
-        // same per input column; a pixel then sums every pairing, with no division in the loop.
-        func taps(_ size: Int, kernel: Int, stride: Int, pad: Int, dilation: Int, outputs: Int, weight: Int, step: Int) -> (start: [Int], entries: [Int]) {
-            var start = [0], entries: [Int] = []
-            for position in 0..<size {
-                for k in 0..<kernel {
-                    let d = position + pad - k * dilation
-                    if d >= 0 && d % stride == 0 && d / stride < outputs { entries.append(k * weight + (d / stride) * step) }
-                }
-                start.append(entries.count)
-            }
-            return (start, entries)
-        }
-        let rows = taps(g.height, kernel: g.kernelH, stride: g.strideH, pad: g.padH, dilation: g.dilationH, outputs: oh,
-                        weight: g.kernelW * cols, step: ow)
-        let columns = taps(g.width, kernel: g.kernelW, stride: g.strideW, pad: g.padW, dilation: g.dilationW, outputs: ow,
-                           weight: cols, step: 1)
-        rows.entries.withUnsafeBufferPointer { rowEntries in
-            columns.entries.withUnsafeBufferPointer { columnEntries in
-                for n in 0..<g.batch {
-                    for c in 0..<g.channels {
-                        let plane = px + (n * g.channels + c) * g.height * g.width
-                        let base = pc + c * g.kernelH * g.kernelW * cols + n * oh * ow
-                        for h in 0..<g.height {
-                            for w in 0..<g.width {
-                                var sum: Float = 0
-                                for r in rows.start[h]..<rows.start[h + 1] {
-                                    let line = base + rowEntries[r]
-                                    for q in columns.start[w]..<columns.start[w + 1] { sum += line[columnEntries[q]] }
+        let imageSize = g.channels * g.height * g.width
+        Parallel.chunks(g.batch, cost: g.colRows * oh * ow) { images in
+            for n in images {
+                let image = px.base + n * imageSize
+                image.update(repeating: 0, count: imageSize)
+                for c in 0..<g.channels {
+                    let plane = image + c * g.height * g.width
+                    for i in 0..<g.kernelH {
+                        for j in 0..<g.kernelW {
+                            let row = (c * g.kernelH + i) * g.kernelW + j
+                            let shift = j * g.dilationW - g.padW
+                            var first = 0, last = ow
+                            if g.strideW == 1 {
+                                first = min(ow, max(0, -shift))
+                                last = max(first, min(ow, g.width - shift))
+                            }
+                            for y in 0..<oh {
+                                let h = y * g.strideH - g.padH + i * g.dilationH
+                                guard h >= 0, h < g.height else { continue }
+                                let source = pc.base + row * cols + (n * oh + y) * ow
+                                let line = plane + h * g.width
+                                if g.strideW == 1 {
+                                    let target = line + shift
+                                    for xo in first..<last { target[xo] += source[xo] }
+                                } else {
+                                    var w = shift
+                                    for xo in 0..<ow {
+                                        if w >= 0 && w < g.width { line[w] += source[xo] }
+                                        w += g.strideW
+                                    }
                                 }
-                                plane[h * g.width + w] = sum
                             }
                         }
                     }

@@ -47,11 +47,15 @@ func applyBinary(_ op: BinaryOp, _ a: Float, _ b: Float) -> Float {
 
 extension CPUDevice {
     public func unary(_ op: UnaryOp, _ x: Buffer, _ y: Buffer, count: Int, scalar: Float) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "unary.\(op)") }
         let px = host(x).pointer, py = host(y).pointer
         for i in 0..<count { py[i] = applyUnary(op, px[i], scalar) }
     }
 
     public func binary(_ op: BinaryOp, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "binary.\(op)") }
         let pa = host(a).pointer, pb = host(b).pointer, py = host(y).pointer
         var i = 0
         forEachOffset(layout) { ia, ib in
@@ -61,6 +65,8 @@ extension CPUDevice {
     }
 
     public func select(_ condition: Buffer, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "select") }
         let pc = host(condition).pointer, pa = host(a).pointer, pb = host(b).pointer, py = host(y).pointer
         for i in 0..<layout.count {
             py[i] = pc[layout.offset(0, i)] != 0 ? pa[layout.offset(1, i)] : pb[layout.offset(2, i)]
@@ -68,6 +74,8 @@ extension CPUDevice {
     }
 
     public func copy(_ x: Buffer, _ y: Buffer, layout: StridedLayout) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "copy") }
         let px = host(x).pointer, py = host(y).pointer
         forEachOffset(layout) { source, target in py[target] = px[source] }
     }

@@ -8,6 +8,8 @@ extension CPUDevice {
     }
 
     public func gatherClass(_ x: Buffer, target: Buffer, _ y: Buffer, batch: Int, classes: Int, inner: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "gatherClass") }
         let px = host(x).pointer, pt = host(target).pointer, py = host(y).pointer
         for n in 0..<batch {
             for s in 0..<inner {
@@ -22,6 +24,8 @@ extension CPUDevice {
     }
 
     public func scatterClass(_ dy: Buffer, target: Buffer, _ dx: Buffer, batch: Int, classes: Int, inner: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "scatterClass") }
         let pdy = host(dy).pointer, pt = host(target).pointer, pdx = host(dx).pointer
         for n in 0..<batch {
             for s in 0..<inner {

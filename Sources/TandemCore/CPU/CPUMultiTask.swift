@@ -6,11 +6,15 @@ import Glibc
 /// one pass over memory (the OpenCL kernels in `Kernels/mtl.cl` compute the same expressions).
 extension CPUDevice {
     public func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "attentionGate") }
         let pz = host(z).pointer, pf = host(f).pointer, py = host(y).pointer
         for i in 0..<count { py[i] = pf[i] / (1 + expf(-pz[i])) }
     }
 
     public func attentionGateBackward(_ z: Buffer, _ f: Buffer, _ dy: Buffer, dz: Buffer, df: Buffer, count: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "attentionGateBackward") }
         let pz = host(z).pointer, pf = host(f).pointer, pg = host(dy).pointer
         let pdz = host(dz).pointer, pdf = host(df).pointer
         for i in 0..<count {
@@ -22,6 +26,8 @@ extension CPUDevice {
 
     public func crossStitch(_ x: Buffer, alpha: Buffer, _ y: Buffer, tasks: Int, batch: Int, channels: Int, inner: Int,
                             transposed: Bool) throws {
+                                let profile = Profiler.begin()
+                                defer { Profiler.end(profile, device: "cpu", "crossStitch") }
         let px = host(x).pointer, pa = host(alpha).pointer, py = host(y).pointer
         let columnSize = batch * channels * inner
         for t in 0..<tasks {
@@ -42,6 +48,8 @@ extension CPUDevice {
 
     public func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int,
                                          inner: Int) throws {
+                                             let profile = Profiler.begin()
+                                             defer { Profiler.end(profile, device: "cpu", "crossStitchAlphaGradient") }
         let px = host(x).pointer, pg = host(dy).pointer, pd = host(dalpha).pointer
         let columnSize = batch * channels * inner
         for c in 0..<channels {

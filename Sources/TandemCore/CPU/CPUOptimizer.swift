@@ -5,6 +5,8 @@ import Glibc
 /// The fused optimizer updates on the CPU, in place (`Kernels/optim.cl` mirrors them line by line).
 extension CPUDevice {
     public func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "sgdUpdate") }
         let p = host(parameter).pointer, g = host(gradient).pointer
         let useMomentum = step.momentum != 0
         // The momentum buffer is only touched when momentum is on (callers may pass any buffer otherwise).
@@ -22,6 +24,8 @@ extension CPUDevice {
     }
 
     public func adamUpdate(_ parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "adamUpdate") }
         let p = host(parameter).pointer, g = host(gradient).pointer, pm = host(m).pointer, pv = host(v).pointer
         let s = step.scalars
         for i in 0..<count {

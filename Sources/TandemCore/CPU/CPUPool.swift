@@ -52,57 +52,86 @@ enum Resample {
 /// the output gradients that read it, so no two iterations write the same element.
 extension CPUDevice {
     public func maxPool2d(_ x: Buffer, _ y: Buffer, indices: Buffer, geometry g: PoolGeometry) throws {
-        let px = host(x).pointer, py = host(y).pointer, pi = host(indices).pointer
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "maxPool2d") }
+        let px = SharedPointer(host(x).pointer), py = SharedPointer(host(y).pointer), pi = SharedPointer(host(indices).pointer)
         let oh = g.outHeight, ow = g.outWidth
-        for p in 0..<g.planes {
-            let plane = px + p * g.height * g.width
-            for r in 0..<oh {
-                for c in 0..<ow {
-                    var best = -Float.infinity, bestIndex = -1
-                    for i in 0..<g.kernelH {
-                        let h = r * g.strideH - g.padH + i
-                        guard h >= 0, h < g.height else { continue }
-                        for j in 0..<g.kernelW {
-                            let w = c * g.strideW - g.padW + j
-                            guard w >= 0, w < g.width else { continue }
-                            let v = plane[h * g.width + w]
-                            // The first maximum wins; a NaN wins over numbers (it propagates, as in PyTorch).
-                            if bestIndex < 0 || v > best || (v.isNaN && !best.isNaN) { best = v; bestIndex = h * g.width + w }
+        Parallel.chunks(g.planes, cost: g.height * g.width) { planes in
+            for p in planes {
+                let plane = px.base + p * g.height * g.width
+                for r in 0..<oh {
+                    // Window rows and columns clipped to the image (padding never wins a max).
+                    let h0 = max(0, r * g.strideH - g.padH), h1 = min(g.height, r * g.strideH - g.padH + g.kernelH)
+                    for c in 0..<ow {
+                        let w0 = max(0, c * g.strideW - g.padW), w1 = min(g.width, c * g.strideW - g.padW + g.kernelW)
+                        var best = -Float.infinity, bestIndex = -1
+                        for h in h0..<max(h0, h1) {
+                            let line = plane + h * g.width
+                            for w in w0..<max(w0, w1) {
+                                let v = line[w]
+                                // The first maximum wins; a NaN wins over numbers (it propagates, as in PyTorch).
+                                if bestIndex < 0 || v > best || (v.isNaN && !best.isNaN) { best = v; bestIndex = h * g.width + w }
+                            }
                         }
+                        let o = (p * oh + r) * ow + c
+                        py.base[o] = best
+                        pi.base[o] = Float(bestIndex)
                     }
-                    let o = (p * oh + r) * ow + c
-                    py[o] = best
-                    pi[o] = Float(bestIndex)
                 }
             }
         }
     }
 
     public func maxPool2dBackward(_ dy: Buffer, indices: Buffer, _ dx: Buffer, geometry g: PoolGeometry) throws {
-        let pdy = host(dy).pointer, pi = host(indices).pointer, pdx = host(dx).pointer
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "maxPool2dBackward") }
+        let pdy = SharedPointer(host(dy).pointer), pi = SharedPointer(host(indices).pointer), pdx = SharedPointer(host(dx).pointer)
         let oh = g.outHeight, ow = g.outWidth
-        for p in 0..<g.planes {
-            for h in 0..<g.height {
-                let (r0, r1) = Resample.windows(covering: h, kernel: g.kernelH, stride: g.strideH, pad: g.padH, outputs: oh)
-                for w in 0..<g.width {
-                    let (c0, c1) = Resample.windows(covering: w, kernel: g.kernelW, stride: g.strideW, pad: g.padW, outputs: ow)
-                    let me = Float(h * g.width + w)
-                    var sum: Float = 0
-                    if r0 <= r1 && c0 <= c1 {
-                        for r in r0...r1 {
-                            for c in c0...c1 {
-                                let o = (p * oh + r) * ow + c
-                                if pi[o] == me { sum += pdy[o] }
+        let disjoint = g.strideH >= g.kernelH && g.strideW >= g.kernelW
+        Parallel.chunks(g.planes, cost: g.height * g.width) { planes in
+            for p in planes {
+                if disjoint {
+                    // Windows do not overlap: each window writes its own pixels (dy where the index
+                    // names the pixel, else 0); pixels outside every window stay 0.
+                    let plane = pdx.base + p * g.height * g.width
+                    plane.update(repeating: 0, count: g.height * g.width)
+                    for r in 0..<oh {
+                        let h0 = max(0, r * g.strideH - g.padH), h1 = min(g.height, r * g.strideH - g.padH + g.kernelH)
+                        for c in 0..<ow {
+                            let o = (p * oh + r) * ow + c
+                            let index = pi.base[o], grad = pdy.base[o]
+                            let w0 = max(0, c * g.strideW - g.padW), w1 = min(g.width, c * g.strideW - g.padW + g.kernelW)
+                            for h in h0..<max(h0, h1) {
+                                for w in w0..<max(w0, w1) where index == Float(h * g.width + w) { plane[h * g.width + w] = 0 + grad }
                             }
                         }
                     }
-                    pdx[(p * g.height + h) * g.width + w] = sum
+                    continue
+                }
+                for h in 0..<g.height {
+                    let (r0, r1) = Resample.windows(covering: h, kernel: g.kernelH, stride: g.strideH, pad: g.padH, outputs: oh)
+                    for w in 0..<g.width {
+                        let (c0, c1) = Resample.windows(covering: w, kernel: g.kernelW, stride: g.strideW, pad: g.padW, outputs: ow)
+                        let me = Float(h * g.width + w)
+                        var sum: Float = 0
+                        if r0 <= r1 && c0 <= c1 {
+                            for r in r0...r1 {
+                                for c in c0...c1 {
+                                    let o = (p * oh + r) * ow + c
+                                    if pi.base[o] == me { sum += pdy.base[o] }
+                                }
+                            }
+                        }
+                        pdx.base[(p * g.height + h) * g.width + w] = sum
+                    }
                 }
             }
         }
     }
 
     public func avgPool2d(_ x: Buffer, _ y: Buffer, geometry g: PoolGeometry) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "avgPool2d") }
         let px = host(x).pointer, py = host(y).pointer
         let oh = g.outHeight, ow = g.outWidth
         let divisor = Float(g.kernelH * g.kernelW)
@@ -126,6 +155,8 @@ extension CPUDevice {
     }
 
     public func avgPool2dBackward(_ dy: Buffer, _ dx: Buffer, geometry g: PoolGeometry) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "avgPool2dBackward") }
         let pdy = host(dy).pointer, pdx = host(dx).pointer
         let oh = g.outHeight, ow = g.outWidth
         let divisor = Float(g.kernelH * g.kernelW)
@@ -147,6 +178,8 @@ extension CPUDevice {
     }
 
     public func scatterPlanes(_ x: Buffer, indices: Buffer, _ y: Buffer, planes: Int, inputSize: Int, outputSize: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "scatterPlanes") }
         let px = host(x).pointer, pi = host(indices).pointer, py = host(y).pointer
         py.update(repeating: 0, count: planes * outputSize)
         let limit = Float(outputSize)
@@ -159,6 +192,8 @@ extension CPUDevice {
     }
 
     public func gatherPlanes(_ x: Buffer, indices: Buffer, _ y: Buffer, planes: Int, inputSize: Int, outputSize: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "gatherPlanes") }
         let px = host(x).pointer, pi = host(indices).pointer, py = host(y).pointer
         let limit = Float(inputSize)
         for p in 0..<planes {
@@ -171,6 +206,8 @@ extension CPUDevice {
 
     public func resizeBilinear(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
                                alignCorners: Bool, backward: Bool) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "resizeBilinear") }
         let px = host(x).pointer, py = host(y).pointer
         let sh = Resample.bilinearScale(height, outHeight, alignCorners: alignCorners)
         let sw = Resample.bilinearScale(width, outWidth, alignCorners: alignCorners)
@@ -216,6 +253,8 @@ extension CPUDevice {
 
     public func resizeNearest(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
                               backward: Bool) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "resizeNearest") }
         let px = host(x).pointer, py = host(y).pointer
         if !backward {
             for p in 0..<planes {

@@ -31,6 +31,8 @@ enum RandomStream {
 
 extension CPUDevice {
     public func uniform(_ y: Buffer, count: Int, seed: UInt64, offset: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "uniform") }
         guard count > 0 else { return }
         guard offset >= 0 else {
             throw TandemError.invalidArgument(op: "uniform", message: "negative stream offset \(offset) on \(info.selector)")

@@ -1,6 +1,8 @@
 extension CPUDevice {
     /// Sums accumulate in float64, so long reductions keep float32 accuracy.
     public func reduce(_ op: ReduceOp, _ x: Buffer, _ y: Buffer, outer: Int, extent: Int, inner: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "reduce.\(op)") }
         let px = host(x).pointer, py = host(y).pointer
         for o in 0..<outer {
             let base = o * extent * inner
@@ -26,6 +28,8 @@ extension CPUDevice {
     }
 
     public func argmax(_ x: Buffer, values: Buffer, indices: Buffer, outer: Int, extent: Int, inner: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "argmax") }
         let px = host(x).pointer, pv = host(values).pointer, pi = host(indices).pointer
         for o in 0..<outer {
             for i in 0..<inner {
