@@ -4,19 +4,25 @@
 //   b = (strideH, strideW, padH, padW, dilationH, dilationW, outHeight, outWidth)
 // col is [channels·kh·kw, batch·outHeight·outWidth], row-major.
 
-// One work-item per col element; consecutive items walk the output columns, so writes coalesce.
-__kernel void im2col_f32(__global const float* x, __global float* col, const int total, const int8 a, const int8 b) {
+// One work-item per output line of a col row: (row, image, output row) → OW consecutive col elements.
+// The index arithmetic (divisions) is paid once per line instead of once per element, and each
+// work-item writes a contiguous run.
+__kernel void im2col_f32(__global const float* x, __global float* col, const int lines, const int8 a, const int8 b) {
     const int index = get_global_id(0);
-    if (index >= total) return;
-    const int C = a.s1, H = a.s2, W = a.s3, kh = a.s5, kw = a.s6;
-    const int OH = b.s6, OW = b.s7;
-    const int cols = a.s0 * OH * OW;
-    const int row = index / cols, p = index - row * cols;
+    if (index >= lines) return;
+    const int N = a.s0, C = a.s1, H = a.s2, W = a.s3, kh = a.s5, kw = a.s6;
+    const int sw = b.s1, pw = b.s3, dw = b.s5, OH = b.s6, OW = b.s7;
+    const int oh = index % OH, n = (index / OH) % N, row = index / (OH * N);
     const int j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
-    const int ow = p % OW, oh = (p / OW) % OH, n = p / (OW * OH);
     const int h = oh * b.s0 - b.s2 + i * b.s4;
-    const int w = ow * b.s1 - b.s3 + j * b.s5;
-    col[index] = (h >= 0 && h < H && w >= 0 && w < W) ? x[((n * C + c) * H + h) * W + w] : 0.0f;
+    __global float* out = col + (size_t)row * (N * OH * OW) + (n * OH + oh) * OW;
+    if (h < 0 || h >= H) {
+        for (int ow = 0; ow < OW; ++ow) out[ow] = 0.0f;
+        return;
+    }
+    __global const float* line = x + ((n * C + c) * H + h) * W;
+    int w = j * dw - pw;
+    for (int ow = 0; ow < OW; ++ow, w += sw) out[ow] = (w >= 0 && w < W) ? line[w] : 0.0f;
 }
 
 // One work-item per input pixel: the sum of the col entries that read it.

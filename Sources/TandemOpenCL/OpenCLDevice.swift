@@ -307,6 +307,11 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                        [.buffer(c), .int(g.offsetC), .int(g.ldc), .int(g.strideC), .int(g.m), .int(g.n), .float(g.beta)])
             return
         }
+        try sgemm(g, a: a, b: b, c: c)
+    }
+
+    /// One CLBlast (strided-batched) GEMM, no shortcuts.
+    private func sgemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
         var queue: cl_command_queue? = self.queue
         let profile = profilingLaunch ? Profiler.nanoseconds() : 0
         var event: cl_event? = nil

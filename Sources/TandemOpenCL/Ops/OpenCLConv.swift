@@ -9,9 +9,11 @@ extension OpenCLDevice {
     }
 
     public func im2col(_ x: Buffer, _ col: Buffer, geometry: ConvGeometry) throws {
-        let total = geometry.colRows * geometry.colCols
-        try launch("im2col_f32", program: "conv", global: [total],
-                   [.buffer(x), .buffer(col), .int(total)] + convArguments(geometry))
+        // One work-item per (col row, image, output row): each writes one output line.
+        let lines = geometry.colRows * geometry.batch * geometry.outHeight
+        guard lines > 0, geometry.outWidth > 0 else { return }
+        try launch("im2col_f32", program: "conv", global: [lines],
+                   [.buffer(x), .buffer(col), .int(lines)] + convArguments(geometry))
     }
 
     public func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws {
