@@ -9,32 +9,7 @@
 
 import Tandem
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-func now() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}
-
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}
-
-func option(_ name: String) -> String? {
-    let args = CommandLine.arguments
-    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
-    return args[i + 1]
-}
-
-func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
-func fixed(_ v: Double, _ digits: Int = 1) -> String {
-    let scale = Double([1, 10, 100, 1000][digits])
-    return "\((v * scale).rounded() / scale)"
-}
+typealias Support = BenchmarkSupport
 
 struct Shape {
     var name: String
@@ -56,23 +31,23 @@ let shapes = [
     Shape(name: "W4 8×128×4² →128 3×3 p1", batch: 8, channels: 128, height: 4, width: 4, out: 128, kernel: 3, padding: 1),
 ]
 
-let maxRepeats = Int(option("--repeats") ?? "10") ?? 10
-let budget = Double(option("--seconds") ?? "1") ?? 1
-let selectors = option("--devices")?.split(separator: ",").map(String.init) ?? Devices.all.map(\.selector)
+let maxRepeats = Support.integerOption("--repeats", default: 10)
+let budget = Support.numberOption("--seconds", default: 1)
+let selectors = Support.deviceSelectors()
 
 /// Median seconds of `body` (each run synchronised), after one warm-up; stops early past `budget`.
 func time(_ device: any Device, _ body: () throws -> Void) throws -> Double {
     try body()
     try device.synchronize()
     var times: [Double] = []
-    let start = now()
-    while times.count < maxRepeats && (times.count < 3 || now() - start < budget) {
-        let t = now()
+    let start = Support.now()
+    while times.count < maxRepeats && (times.count < 3 || Support.now() - start < budget) {
+        let t = Support.now()
         try body()
         try device.synchronize()
-        times.append(now() - t)
+        times.append(Support.now() - t)
     }
-    return median(times)
+    return Support.median(times)
 }
 
 /// A small error in a readable form (no Foundation formatting).
@@ -98,8 +73,8 @@ func results(_ s: Shape, on device: any Device, x: [Float], w: [Float], b: [Floa
 }
 
 print("conv2d benchmark (float32), median of up to \(maxRepeats) runs after warm-up; GEMM = bare device.gemm of the same M×N×K")
-print(pad("device", 10) + pad("shape", 32) + pad("pass", 13) + pad("M×N×K", 18) + pad("ms", 10) + pad("GFLOP/s", 10)
-      + pad("GEMM GFLOP/s", 14) + "max rel err vs cpu")
+print(Support.pad("device", 10) + Support.pad("shape", 32) + Support.pad("pass", 13) + Support.pad("M×N×K", 18)
+      + Support.pad("ms", 10) + Support.pad("GFLOP/s", 10) + Support.pad("GEMM GFLOP/s", 14) + "max rel err vs cpu")
 for selector in selectors {
     let device: any Device
     do { device = try Devices.select(selector) } catch {
@@ -139,9 +114,11 @@ for selector in selectors {
             let bb = try device.buffer(random.uniform(gemm.k * gemm.n))
             let c = try device.allocate(gemm.m * gemm.n)
             let gemmSeconds = try time(device) { try device.gemm(gemm, a: a, b: bb, c: c) }
-            print(pad(selector, 10) + pad(s.name, 32) + pad(pass, 13) + pad("\(gemm.m)×\(gemm.n)×\(gemm.k)", 18)
-                  + pad(fixed(seconds * 1e3, 2), 10) + pad(fixed(s.flops / seconds / 1e9), 10)
-                  + pad(fixed(gemm.flops / gemmSeconds / 1e9), 14) + scientific(error) + (error > 1e-3 ? "  MISMATCH" : ""))
+            print(Support.pad(selector, 10) + Support.pad(s.name, 32) + Support.pad(pass, 13)
+                  + Support.pad("\(gemm.m)×\(gemm.n)×\(gemm.k)", 18) + Support.pad(Support.fixed(seconds * 1e3, 2), 10)
+                  + Support.pad(Support.fixed(s.flops / seconds / 1e9, 1), 10)
+                  + Support.pad(Support.fixed(gemm.flops / gemmSeconds / 1e9, 1), 14)
+                  + scientific(error) + (error > 1e-3 ? "  MISMATCH" : ""))
         }
     }
 }

@@ -15,31 +15,10 @@ import Tandem
 import Glibc
 #endif
 
-func now() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}
+typealias Support = BenchmarkSupport
 
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}
-
-func option(_ name: String) -> String? {
-    let args = CommandLine.arguments
-    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
-    return args[i + 1]
-}
-
-func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
-func fixed(_ v: Double, _ digits: Int = 2) -> String {
-    let scale = Double([1, 10, 100, 1000, 10000][digits])
-    return "\((v * scale).rounded() / scale)"
-}
-
-let repeats = Int(option("--repeats") ?? "20") ?? 20
-let selectors = option("--devices")?.split(separator: ",").map(String.init) ?? Devices.all.map(\.selector)
+let repeats = Support.integerOption("--repeats", default: 20)
+let selectors = Support.deviceSelectors()
 
 /// Median seconds of `body` (after two warm-up runs), waiting for the device each time.
 func time(_ device: any Device, _ body: () throws -> Void) throws -> Double {
@@ -47,12 +26,12 @@ func time(_ device: any Device, _ body: () throws -> Void) throws -> Double {
     try device.synchronize()
     var times: [Double] = []
     for _ in 0..<repeats {
-        let t = now()
+        let t = Support.now()
         try body()
         try device.synchronize()
-        times.append(now() - t)
+        times.append(Support.now() - t)
     }
-    return median(times)
+    return Support.median(times)
 }
 
 func worst(_ got: [Float], _ want: [Double]) -> Double { Reference.maxRelativeError(got, want) }
@@ -77,8 +56,9 @@ for selector in selectors {
     }
     func report(_ op: String, elements: Int, bytes: Int, seconds: Double, baselineElements: Int, error: Double) throws {
         let base = try baselines(baselineElements)
-        print(pad(selector, 10) + pad(op, 38) + pad(String(elements), 12) + pad(fixed(seconds * 1e3, 3), 10)
-              + pad(fixed(Double(bytes) / seconds / 1e9), 9) + pad(fixed(base.copy), 11) + pad(fixed(base.mul), 16)
+        print(Support.pad(selector, 10) + Support.pad(op, 38) + Support.pad(String(elements), 12)
+              + Support.pad(Support.fixed(seconds * 1e3, 3), 10) + Support.pad(Support.fixed(Double(bytes) / seconds / 1e9, 2), 9)
+              + Support.pad(Support.fixed(base.copy, 2), 11) + Support.pad(Support.fixed(base.mul, 2), 16)
               + String(error))
     }
 

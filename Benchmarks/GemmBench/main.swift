@@ -11,30 +11,11 @@ import CCLBlast
 import COpenCL
 import Tandem
 
-#if canImport(Glibc)
-import Glibc
-#endif
+typealias Support = BenchmarkSupport
 
-func now() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}
-
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}
-
-func option(_ name: String) -> String? {
-    let args = CommandLine.arguments
-    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
-    return args[i + 1]
-}
-
-let sizes = (option("--sizes") ?? "256,512,1024").split(separator: ",").compactMap { Int($0) }
-let repeats = Int(option("--repeats") ?? "20") ?? 20
-let selectors = option("--devices")?.split(separator: ",").map(String.init) ?? Devices.all.map(\.selector)
+let sizes = (Support.option("--sizes") ?? "256,512,1024").split(separator: ",").compactMap { Int($0) }
+let repeats = Support.integerOption("--repeats", default: 20)
+let selectors = Support.deviceSelectors()
 
 print("GEMM benchmark, row-major C = A·B (float32), median of \(repeats) runs after warm-up")
 print("device    n      tandem GFLOP/s  direct GFLOP/s  wrapper cost  max rel err")
@@ -83,24 +64,19 @@ for selector in selectors {
         try device.synchronize()
         var wrappedTimes: [Double] = [], directTimes: [Double] = []
         for _ in 0..<repeats {
-            var t = now()
+            var t = Support.now()
             try wrapped()
             try device.synchronize()
-            wrappedTimes.append(now() - t)
-            t = now()
+            wrappedTimes.append(Support.now() - t)
+            t = Support.now()
             try direct()
             try device.synchronize()
-            directTimes.append(now() - t)
+            directTimes.append(Support.now() - t)
         }
         let flops = g.flops
-        let tandem = flops / median(wrappedTimes) / 1e9, library = flops / median(directTimes) / 1e9
-        let cost = (median(wrappedTimes) / median(directTimes) - 1) * 100
-        func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
-        func fixed(_ v: Double, _ digits: Int = 1) -> String {
-            let scale = Double([1, 10, 100, 1000][digits])
-            return "\((v * scale).rounded() / scale)"
-        }
-        print(pad(selector, 10) + pad(String(n), 7) + pad(fixed(tandem), 16) + pad(fixed(library), 16)
-              + pad(fixed(cost) + "%", 14) + "\(worst)")
+        let tandem = flops / Support.median(wrappedTimes) / 1e9, library = flops / Support.median(directTimes) / 1e9
+        let cost = (Support.median(wrappedTimes) / Support.median(directTimes) - 1) * 100
+        print(Support.pad(selector, 10) + Support.pad(String(n), 7) + Support.pad(Support.fixed(tandem, 1), 16)
+              + Support.pad(Support.fixed(library, 1), 16) + Support.pad(Support.fixed(cost, 1) + "%", 14) + "\(worst)")
     }
 }

@@ -19,7 +19,7 @@ public func tandem_version() -> UnsafePointer<CChar>? { cString("0.1.0") }
 // MARK: Devices
 
 /// A device as the JSON object of `tandem_device_info_json`.
-func deviceJSON(_ index: Int, _ info: DeviceInfo) -> JSONValue {
+func deviceJSON(_ index: Int, _ info: DeviceInfo) -> JSON {
     .object([
         ("index", .number(Double(index))),
         ("selector", .string(info.selector)),
@@ -58,7 +58,7 @@ public func tandem_device_info_json(_ index: Int, _ buffer: UnsafeMutablePointer
         guard index >= 0, index < devices.count else {
             throw APIError.invalid(function, "device index \(index) out of range: there are \(devices.count) devices")
         }
-        try deliver(deviceJSON(index, devices[index]).rendered(), to: buffer, capacity: capacity, length: length, function: function)
+        try deliver(deviceJSON(index, devices[index]).compact(), to: buffer, capacity: capacity, length: length, function: function)
     }
 }
 
@@ -67,8 +67,8 @@ public func tandem_devices_json(_ buffer: UnsafeMutablePointer<CChar>?, _ capaci
     let function = "tandem_devices_json"
     return guarded(function) {
         guard capacity >= 0 else { throw APIError.invalid(function, "capacity \(capacity) is negative (a size_t above SIZE_MAX/2)") }
-        let json = JSONValue.array(deviceList().enumerated().map { deviceJSON($0.offset, $0.element) })
-        try deliver(json.rendered(), to: buffer, capacity: capacity, length: length, function: function)
+        let json = JSON.array(deviceList().enumerated().map { deviceJSON($0.offset, $0.element) })
+        try deliver(json.compact(), to: buffer, capacity: capacity, length: length, function: function)
     }
 }
 
@@ -121,7 +121,7 @@ public func tandem_model_info_json(_ model: OpaquePointer?, _ buffer: UnsafeMuta
     return guarded(function) {
         guard capacity >= 0 else { throw APIError.invalid(function, "capacity \(capacity) is negative (a size_t above SIZE_MAX/2)") }
         try withModel(model, function) { state in
-            try deliver(state.infoJSON.rendered(), to: buffer, capacity: capacity, length: length, function: function)
+            try deliver(state.infoJSON.compact(), to: buffer, capacity: capacity, length: length, function: function)
         }
     }
 }
@@ -311,10 +311,10 @@ public func tandem_metrics_json(_ model: OpaquePointer?, _ buffer: UnsafeMutable
             guard let result = state.lastEvaluation else {
                 throw APIError(Status.notReady, "\(function): no evaluation yet; call tandem_evaluate first")
             }
-            let json = JSONValue.object(result.tasks.map { task in
+            let json = JSON.object(result.tasks.map { task in
                 (task.task, .object([("loss", .number(task.loss))] + task.metrics.map { ($0.name, .number($0.value)) }))
             })
-            try deliver(json.rendered(), to: buffer, capacity: capacity, length: length, function: function)
+            try deliver(json.compact(), to: buffer, capacity: capacity, length: length, function: function)
         }
     }
 }

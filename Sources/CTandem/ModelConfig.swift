@@ -29,9 +29,9 @@ struct ModelConfig {
     /// The configuration in `text`; throws `APIError` with `TANDEM_ERROR_CONFIG` saying what is wrong.
     init(parsing text: String) throws {
         func fail(_ message: String) -> APIError { APIError(Status.config, "tandem_model_create: configuration: \(message)") }
-        let json: JSONValue
+        let json: JSON
         do {
-            json = try JSONParser.parse(text)
+            json = try JSON.parse(text)
         } catch {
             throw fail("\(error)")
         }
@@ -40,22 +40,22 @@ struct ModelConfig {
             throw fail("unknown key '\(key)'; known keys: \(Self.keys.joined(separator: ", "))")
         }
 
-        func string(_ key: String, _ value: JSONValue) throws -> String {
+        func string(_ key: String, _ value: JSON) throws -> String {
             guard case let .string(text) = value else { throw fail("'\(key)' must be a string, got \(value.typeName)") }
             return text
         }
-        func number(_ key: String, _ value: JSONValue) throws -> Double {
+        func number(_ key: String, _ value: JSON) throws -> Double {
             guard case let .number(number) = value else { throw fail("'\(key)' must be a number, got \(value.typeName)") }
             return number
         }
-        func integer(_ key: String, _ value: JSONValue, minimum: Int, maximum: Int = 1 << 40) throws -> Int {
+        func integer(_ key: String, _ value: JSON, minimum: Int, maximum: Int = 1 << 40) throws -> Int {
             let number = try number(key, value)
             guard number == number.rounded(), number >= Double(minimum), number <= Double(maximum) else {
                 throw fail("'\(key)' must be an integer in \(minimum)...\(maximum), got \(number)")
             }
             return Int(number)
         }
-        func float(_ key: String, _ value: JSONValue, positive: Bool = false) throws -> Float {
+        func float(_ key: String, _ value: JSON, positive: Bool = false) throws -> Float {
             let number = try number(key, value)
             guard number.isFinite, number >= 0, !positive || number > 0, number < 1e30 else {
                 throw fail("'\(key)' must be a \(positive ? "positive" : "non-negative") number, got \(number)")
@@ -163,9 +163,9 @@ struct ModelConfig {
     }
 
     /// The configuration as JSON (for `tandem_model_info_json`).
-    func taskJSON(_ t: Int, labelShape: [Int], outputShape: [Int]) -> JSONValue {
+    func taskJSON(_ t: Int, labelShape: [Int], outputShape: [Int]) -> JSON {
         let task = tasks[t]
-        var fields: [(String, JSONValue)] = [("name", .string(task.name))]
+        var fields: [(String, JSON)] = [("name", .string(task.name))]
         switch task.kind {
         case let .classification(classes):
             fields += [("kind", .string("classification")), ("classes", .number(Double(classes)))]
@@ -175,7 +175,7 @@ struct ModelConfig {
         case .depth: fields.append(("kind", .string("depth")))
         case .normals: fields.append(("kind", .string("normals")))
         }
-        func shape(_ dims: [Int]) -> JSONValue { .array(dims.map { .number(Double($0)) }) }
+        func shape(_ dims: [Int]) -> JSON { .array(dims.map { .number(Double($0)) }) }
         fields += [("label_shape", shape(labelShape)), ("label_size", .number(Double(labelShape.reduce(1, *)))),
                    ("output_shape", shape(outputShape)), ("output_size", .number(Double(outputShape.reduce(1, *))))]
         return .object(fields)

@@ -85,7 +85,7 @@ final class ModelState {
     var taskCount: Int { config.tasks.count }
 
     /// The model as JSON (`tandem_model_info_json`).
-    var infoJSON: JSONValue {
+    var infoJSON: JSON {
         .object([
             ("model", .string(config.model)),
             ("device", .string(device.info.selector)),

@@ -60,7 +60,7 @@ struct APIError: Error {
     /// concern a file (`ioContext`) are I/O errors.
     static func from(_ error: any Error, in function: String, ioContext: Bool = false, configContext: Bool = false) -> APIError {
         if let error = error as? APIError { return error }
-        if let error = error as? JSONParseError { return APIError(Status.config, "\(function): configuration: \(error)") }
+        if let error = error as? JSON.ParseError { return APIError(Status.config, "\(function): configuration: \(error)") }
         if let error = error as? TandemError {
             let status: Int32
             switch error {

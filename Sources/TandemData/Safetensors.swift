@@ -58,7 +58,7 @@ public enum Safetensors {
         var first = true
         if !metadata.isEmpty {
             header += "\"__metadata__\":{"
-            header += metadata.keys.sorted().map { "\(SafetensorsJSONText.quote($0)):\(SafetensorsJSONText.quote(metadata[$0] ?? ""))" }.joined(separator: ",")
+            header += metadata.keys.sorted().map { "\(JSON.quote($0)):\(JSON.quote(metadata[$0] ?? ""))" }.joined(separator: ",")
             header += "}"
             first = false
         }
@@ -74,7 +74,7 @@ public enum Safetensors {
                     op: "Safetensors.encode", message: "tensor '\(entry.name)' has shape \(entry.shape) but \(entry.values.count) values")
             }
             let end = offset + 4 * entry.values.count
-            header += (first ? "" : ",") + "\(SafetensorsJSONText.quote(entry.name)):{\"dtype\":\"F32\",\"shape\":["
+            header += (first ? "" : ",") + "\(JSON.quote(entry.name)):{\"dtype\":\"F32\",\"shape\":["
                 + entry.shape.map(String.init).joined(separator: ",") + "],\"data_offsets\":[\(offset),\(end)]}"
             first = false
             offset = end
@@ -136,10 +136,11 @@ public enum Safetensors {
         }
         let dataStart = 8 + headerLength
         let dataLength = bytes.count - dataStart
-        let json: SafetensorsJSON
-        do {
-            json = try SafetensorsJSONText.parse(bytes[8..<dataStart])
-        } catch let error as SafetensorsJSONText.ParseError {
+        // Every number of a valid header is a shape or an offset: a fraction or an exponent is refused.
+        let json: JSON
+        do throws(JSON.ParseError) {
+            json = try JSON.parse(bytes[8..<dataStart], integersOnly: true)
+        } catch {
             throw fail("header is not valid JSON: \(error.message) at byte \(error.position)")
         }
         guard case .object(let members) = json else { throw fail("header is not a JSON object") }
@@ -164,12 +165,12 @@ public enum Safetensors {
                     guard case .string(let text) = item else { throw fail("tensor '\(name)': dtype is not a string") }
                     dtype = text
                 case "shape":
-                    guard let dims = item.integers, dims.allSatisfy({ $0 >= 0 }) else {
+                    guard let dims = item.exactIntegers, dims.allSatisfy({ $0 >= 0 }) else {
                         throw fail("tensor '\(name)': shape is not an array of non-negative integers")
                     }
                     shape = dims
                 case "data_offsets":
-                    guard let pair = item.integers, pair.count == 2 else {
+                    guard let pair = item.exactIntegers, pair.count == 2 else {
                         throw fail("tensor '\(name)': data_offsets is not a pair of integers")
                     }
                     offsets = pair
@@ -259,254 +260,6 @@ public enum Safetensors {
         case 0: return sign * fraction * 0x1p-24
         case 31: return fraction == 0 ? sign * .infinity : .nan
         default: return sign * (1 + fraction / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
-        }
-    }
-}
-
-// MARK: A small JSON reader and writer for headers
-
-/// A parsed JSON value. Numbers keep their text so integers survive exactly.
-enum SafetensorsJSON: Equatable {
-    case object([(String, SafetensorsJSON)])
-    case array([SafetensorsJSON])
-    case string(String)
-    case number(String)
-    case bool(Bool)
-    case null
-
-    static func == (a: SafetensorsJSON, b: SafetensorsJSON) -> Bool {
-        switch (a, b) {
-        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-        case let (.array(x), .array(y)): return x == y
-        case let (.string(x), .string(y)), let (.number(x), .number(y)): return x == y
-        case let (.bool(x), .bool(y)): return x == y
-        case (.null, .null): return true
-        default: return false
-        }
-    }
-
-    /// The value as an array of integers, or nil when it is anything else.
-    var integers: [Int]? {
-        guard case .array(let items) = self else { return nil }
-        var result: [Int] = []
-        for item in items {
-            guard case .number(let text) = item, let value = Int(text) else { return nil }
-            result.append(value)
-        }
-        return result
-    }
-}
-
-/// JSON text: a strict recursive-descent parser (objects with unique keys, arrays, strings with
-/// escapes, numbers, literals; bounded nesting) and string quoting for the writer.
-enum SafetensorsJSONText {
-    /// Why parsing stopped, and where (a byte offset into the text).
-    struct ParseError: Error {
-        var message: String
-        var position: Int
-    }
-
-    /// Parses one JSON value filling `text` (surrounding whitespace allowed).
-    static func parse(_ text: ArraySlice<UInt8>) throws -> SafetensorsJSON {
-        var parser = Parser(bytes: Array(text))
-        parser.skipSpace()
-        let value = try parser.value(depth: 0)
-        parser.skipSpace()
-        guard parser.at == parser.bytes.count else { throw ParseError(message: "unexpected text after the value", position: parser.at) }
-        return value
-    }
-
-    /// `text` as a JSON string literal.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-
-    struct Parser {
-        let bytes: [UInt8]
-        var at = 0
-
-        init(bytes: [UInt8]) { self.bytes = bytes }
-
-        mutating func skipSpace() {
-            while at < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[at]) { at += 1 }
-        }
-
-        func error(_ message: String) -> ParseError { ParseError(message: message, position: at) }
-
-        mutating func expect(_ byte: UInt8) throws {
-            guard at < bytes.count, bytes[at] == byte else {
-                throw error("expected '\(Character(Unicode.Scalar(byte)))'")
-            }
-            at += 1
-        }
-
-        mutating func value(depth: Int) throws -> SafetensorsJSON {
-            guard depth < 64 else { throw error("nesting deeper than 64") }
-            guard at < bytes.count else { throw error("unexpected end of text") }
-            switch bytes[at] {
-            case UInt8(ascii: "{"):
-                at += 1
-                var members: [(String, SafetensorsJSON)] = []
-                var keys = Set<String>()
-                skipSpace()
-                if at < bytes.count, bytes[at] == UInt8(ascii: "}") { at += 1; return .object(members) }
-                while true {
-                    skipSpace()
-                    let keyPosition = at
-                    let key = try string()
-                    guard keys.insert(key).inserted else { throw ParseError(message: "duplicate key '\(key)'", position: keyPosition) }
-                    skipSpace()
-                    try expect(UInt8(ascii: ":"))
-                    skipSpace()
-                    members.append((key, try value(depth: depth + 1)))
-                    skipSpace()
-                    guard at < bytes.count else { throw error("unterminated object") }
-                    if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
-                    try expect(UInt8(ascii: "}"))
-                    return .object(members)
-                }
-            case UInt8(ascii: "["):
-                at += 1
-                var items: [SafetensorsJSON] = []
-                skipSpace()
-                if at < bytes.count, bytes[at] == UInt8(ascii: "]") { at += 1; return .array(items) }
-                while true {
-                    skipSpace()
-                    items.append(try value(depth: depth + 1))
-                    skipSpace()
-                    guard at < bytes.count else { throw error("unterminated array") }
-                    if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
-                    try expect(UInt8(ascii: "]"))
-                    return .array(items)
-                }
-            case UInt8(ascii: "\""):
-                return .string(try string())
-            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try literal("null"); return .null
-            default:
-                return .number(try number())
-            }
-        }
-
-        mutating func literal(_ word: String) throws {
-            let expected = Array(word.utf8)
-            guard at + expected.count <= bytes.count, Array(bytes[at..<(at + expected.count)]) == expected else {
-                throw error("invalid literal")
-            }
-            at += expected.count
-        }
-
-        mutating func number() throws -> String {
-            let start = at
-            if at < bytes.count, bytes[at] == UInt8(ascii: "-") { at += 1 }
-            func digits() -> Int {
-                let from = at
-                while at < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[at]) { at += 1 }
-                return at - from
-            }
-            guard digits() > 0 else { throw error("invalid number") }
-            if at < bytes.count, bytes[at] == UInt8(ascii: ".") {
-                at += 1
-                guard digits() > 0 else { throw error("invalid number") }
-            }
-            if at < bytes.count, bytes[at] == UInt8(ascii: "e") || bytes[at] == UInt8(ascii: "E") {
-                at += 1
-                if at < bytes.count, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-") { at += 1 }
-                guard digits() > 0 else { throw error("invalid number") }
-            }
-            return String(decoding: bytes[start..<at], as: UTF8.self)
-        }
-
-        mutating func hex4() throws -> UInt32 {
-            guard at + 4 <= bytes.count else { throw error("truncated \\u escape") }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let c = bytes[at]
-                let digit: UInt32
-                switch c {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(c - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(c - UInt8(ascii: "a") + 10)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(c - UInt8(ascii: "A") + 10)
-                default: throw error("invalid \\u escape")
-                }
-                value = value << 4 | digit
-                at += 1
-            }
-            return value
-        }
-
-        mutating func string() throws -> String {
-            try expect(UInt8(ascii: "\""))
-            var raw: [UInt8] = []
-            while true {
-                guard at < bytes.count else { throw error("unterminated string") }
-                let c = bytes[at]
-                at += 1
-                switch c {
-                case UInt8(ascii: "\""):
-                    var iterator = raw.makeIterator()
-                    var decoder = UTF8()
-                    var text = String.UnicodeScalarView()
-                    loop: while true {
-                        switch decoder.decode(&iterator) {
-                        case .scalarValue(let scalar): text.append(scalar)
-                        case .emptyInput: break loop
-                        case .error: throw error("string is not valid UTF-8")
-                        }
-                    }
-                    return String(text)
-                case UInt8(ascii: "\\"):
-                    guard at < bytes.count else { throw error("unterminated escape") }
-                    let e = bytes[at]
-                    at += 1
-                    switch e {
-                    case UInt8(ascii: "\""): raw.append(0x22)
-                    case UInt8(ascii: "\\"): raw.append(0x5c)
-                    case UInt8(ascii: "/"): raw.append(0x2f)
-                    case UInt8(ascii: "b"): raw.append(0x08)
-                    case UInt8(ascii: "f"): raw.append(0x0c)
-                    case UInt8(ascii: "n"): raw.append(0x0a)
-                    case UInt8(ascii: "r"): raw.append(0x0d)
-                    case UInt8(ascii: "t"): raw.append(0x09)
-                    case UInt8(ascii: "u"):
-                        var code = try hex4()
-                        if (0xd800..<0xdc00).contains(code) {
-                            guard at + 2 <= bytes.count, bytes[at] == UInt8(ascii: "\\"), bytes[at + 1] == UInt8(ascii: "u") else {
-                                throw error("unpaired surrogate")
-                            }
-                            at += 2
-                            let low = try hex4()
-                            guard (0xdc00..<0xe000).contains(low) else { throw error("unpaired surrogate") }
-                            code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
-                        }
-                        guard let scalar = Unicode.Scalar(code) else { throw error("invalid code point") }
-                        raw.append(contentsOf: Array(String(Character(scalar)).utf8))
-                    default:
-                        throw error("invalid escape")
-                    }
-                default:
-                    guard c >= 0x20 else { throw error("control character in string") }
-                    raw.append(c)
-                }
-            }
         }
     }
 }
