@@ -28,7 +28,7 @@ final class GlobalPool: Module, Layer {
 public enum ModelFactory {
     /// The architecture names; presets are listed by `Presets.names`.
     public static let architectures = ["hps", "cross-stitch", "mtan", "mmoe", "soft"]
-    public static var names: [String] { architectures + Presets.names }
+    public static var names: [String] { architectures + Presets.names + ["shared-bottom"] }
 
     /// `labelCounts[t]` is the number of regression targets of task t per sample (default 1).
     public static func make(_ name: String, tasks: [TaskSpec], inputShape: [Int], labelCounts: [Int]? = nil, seed: UInt64 = 0,
@@ -63,6 +63,9 @@ public enum ModelFactory {
         case "mmoe-synth":
             guard inputShape == [100], tasks.allSatisfy({ $0.kind == .regression }) else { throw refuse("needs 100 inputs and regression tasks") }
             return try Presets.mmoeSynth(tasks: tasks, random: random, on: device)
+        case "shared-bottom":
+            guard inputShape.count == 1, tasks.allSatisfy({ $0.kind == .regression }) else { throw refuse("needs vector inputs and regression tasks") }
+            return try Presets.sharedBottom(tasks: tasks, inputs: inputShape[0], random: random, on: device)
         case "mtan-segnet":
             guard inputShape.count == 3, inputShape[0] == 3, inputShape[1] % 32 == 0, inputShape[2] % 32 == 0,
                   tasks.map(\.kind) == [.segmentation(classes: 7), .depth, .normals] else {

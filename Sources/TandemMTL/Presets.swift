@@ -33,6 +33,19 @@ public enum Presets {
                         random: random, on: device)
     }
 
+    /// The shared-bottom baseline of the MMoE paper for W1's data: one shared hidden layer
+    /// Linear(100→126)+ReLU and per-task towers Linear(126→8)+ReLU+Linear(8→1): 14,776 parameters,
+    /// about W1's 14,834.
+    public static func sharedBottom(tasks: [TaskSpec] = [TaskSpec("task1", .regression), TaskSpec("task2", .regression)],
+                                    inputs: Int = 100, hidden: Int = 126, random: RandomSource,
+                                    on device: any Device) throws -> HardParameterSharing {
+        let trunk = Sequential(try Linear(inputs, hidden, random: random, on: device), Activation.relu)
+        let towers = try tasks.map { _ in
+            Sequential(try Linear(hidden, 8, random: random, on: device), Activation.relu, try Linear(8, 1, random: random, on: device))
+        }
+        return try HardParameterSharing(tasks: tasks, trunk: trunk, heads: towers)
+    }
+
     /// The LeNet trunk of W2 in three stages: conv1 → pool → ReLU (10 channels), conv2 → pool → ReLU
     /// (20 channels), flatten → Linear(320→50) → ReLU (50 units).
     static func lenetStages(random: RandomSource, on device: any Device) throws -> [Sequential] {
