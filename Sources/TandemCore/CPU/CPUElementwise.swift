@@ -49,18 +49,56 @@ extension CPUDevice {
     public func unary(_ op: UnaryOp, _ x: Buffer, _ y: Buffer, count: Int, scalar: Float) throws {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "unary.\(op)") }
-        let px = host(x).pointer, py = host(y).pointer
-        for i in 0..<count { py[i] = applyUnary(op, px[i], scalar) }
+        let px = SharedPointer(host(x).pointer), py = SharedPointer(host(y).pointer)
+        Parallel.chunks(count, cost: 2) { range in
+            let x = px.base, y = py.base
+            switch op {
+            case .relu: for i in range { y[i] = x[i] > 0 ? x[i] : 0 }
+            case .neg: for i in range { y[i] = -x[i] }
+            case .mulScalar: for i in range { y[i] = x[i] * scalar }
+            case .addScalar: for i in range { y[i] = x[i] + scalar }
+            case .square: for i in range { y[i] = x[i] * x[i] }
+            default: for i in range { y[i] = applyUnary(op, x[i], scalar) }
+            }
+        }
     }
 
     public func binary(_ op: BinaryOp, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "binary.\(op)") }
-        let pa = host(a).pointer, pb = host(b).pointer, py = host(y).pointer
-        var i = 0
-        forEachOffset(layout) { ia, ib in
-            py[i] = applyBinary(op, pa[ia], pb[ib])
-            i += 1
+        let pa = SharedPointer(host(a).pointer), pb = SharedPointer(host(b).pointer), py = SharedPointer(host(y).pointer)
+        splitLayout(layout) { sub, start in
+            let y = py.base + start
+            if sub.rank == 1 {
+                // One run of elements: loops with the op chosen outside, the common cases vectorisable.
+                let n = sub.shape[0], sa = sub.strides[0][0], sb = sub.strides[1][0]
+                let a = pa.base + sub.offsets[0], b = pb.base + sub.offsets[1]
+                switch op {
+                case .add: for i in 0..<n { y[i] = a[i * sa] + b[i * sb] }
+                case .sub: for i in 0..<n { y[i] = a[i * sa] - b[i * sb] }
+                case .mul: for i in 0..<n { y[i] = a[i * sa] * b[i * sb] }
+                case .div: for i in 0..<n { y[i] = a[i * sa] / b[i * sb] }
+                default: for i in 0..<n { y[i] = applyBinary(op, a[i * sa], b[i * sb]) }
+                }
+                return
+            }
+            var i = 0
+            self.forEachOffset(sub) { ia, ib in
+                y[i] = applyBinary(op, pa.base[ia], pb.base[ib])
+                i += 1
+            }
+        }
+    }
+
+    /// Splits `layout` along its first axis over the cores: `body(part, first output index)` runs
+    /// once per part, each part writing its own contiguous run of the output.
+    func splitLayout(_ layout: StridedLayout, _ body: @Sendable (StridedLayout, Int) -> Void) {
+        let outer = layout.shape[0], inner = layout.count / max(outer, 1)
+        Parallel.chunks(outer, cost: inner * 2) { range in
+            var part = layout
+            part.shape[0] = range.count
+            for k in part.offsets.indices { part.offsets[k] += range.lowerBound * layout.strides[k][0] }
+            body(part, range.lowerBound * inner)
         }
     }
 
@@ -76,8 +114,15 @@ extension CPUDevice {
     public func copy(_ x: Buffer, _ y: Buffer, layout: StridedLayout) throws {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "copy") }
-        let px = host(x).pointer, py = host(y).pointer
-        forEachOffset(layout) { source, target in py[target] = px[source] }
+        let px = SharedPointer(host(x).pointer), py = SharedPointer(host(y).pointer)
+        // Parts along the first axis write disjoint targets (a copy never writes one element twice).
+        splitLayout(layout) { part, _ in
+            if part.rank == 1 && part.strides[0][0] == 1 && part.strides[1][0] == 1 {
+                (py.base + part.offsets[1]).update(from: px.base + part.offsets[0], count: part.shape[0])
+                return
+            }
+            self.forEachOffset(part) { source, target in py.base[target] = px.base[source] }
+        }
     }
 
     /// Calls `body(offset of operand 0, offset of operand 1)` for every element of `layout`, in

@@ -3,25 +3,48 @@ extension CPUDevice {
     public func reduce(_ op: ReduceOp, _ x: Buffer, _ y: Buffer, outer: Int, extent: Int, inner: Int) throws {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "reduce.\(op)") }
-        let px = host(x).pointer, py = host(y).pointer
-        for o in 0..<outer {
-            let base = o * extent * inner
-            switch op {
-            case .sum:
-                for i in 0..<inner {
-                    var total = 0.0
-                    for e in 0..<extent { total += Double(px[base + e * inner + i]) }
-                    py[o * inner + i] = Float(total)
-                }
-            case .max:
-                for i in 0..<inner {
-                    var best = -Float.infinity
+        let px = SharedPointer(host(x).pointer), py = SharedPointer(host(y).pointer)
+        if op == .sum && inner > 1 {
+            // Rows of the extent axis added one after another into per-output accumulators: the
+            // reads are contiguous, and each output still sums its terms in extent order.
+            let splitOuter = outer >= Parallel.workers
+            Parallel.chunks(splitOuter ? outer : inner, cost: extent * (splitOuter ? inner : 1)) { range in
+                let outers = splitOuter ? range : 0..<outer, inners = splitOuter ? 0..<inner : range
+                let total = UnsafeMutablePointer<Double>.allocate(capacity: inners.count)
+                defer { total.deallocate() }
+                for o in outers {
+                    total.update(repeating: 0, count: inners.count)
                     for e in 0..<extent {
-                        let v = px[base + e * inner + i]
-                        if v > best || v.isNaN { best = v }
-                        if best.isNaN { break }
+                        let row = px.base + (o * extent + e) * inner + inners.lowerBound
+                        for i in 0..<inners.count { total[i] += Double(row[i]) }
                     }
-                    py[o * inner + i] = best
+                    let out = py.base + o * inner + inners.lowerBound
+                    for i in 0..<inners.count { out[i] = Float(total[i]) }
+                }
+            }
+            return
+        }
+        Parallel.chunks(outer, cost: extent * inner) { outers in
+            let px = px.base, py = py.base
+            for o in outers {
+                let base = o * extent * inner
+                switch op {
+                case .sum:
+                    for i in 0..<inner {
+                        var total = 0.0
+                        for e in 0..<extent { total += Double(px[base + e * inner + i]) }
+                        py[o * inner + i] = Float(total)
+                    }
+                case .max:
+                    for i in 0..<inner {
+                        var best = -Float.infinity
+                        for e in 0..<extent {
+                            let v = px[base + e * inner + i]
+                            if v > best || v.isNaN { best = v }
+                            if best.isNaN { break }
+                        }
+                        py[o * inner + i] = best
+                    }
                 }
             }
         }
