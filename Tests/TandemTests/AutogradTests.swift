@@ -70,7 +70,7 @@ struct AutogradTests {
 
     @Test("buffers return to the pool when tensors die", arguments: openCLSelectors)
     func buffersReturn(selector: String) throws {
-        let device = try openCL(selector)
+        let device = try privateOpenCL(selector)
         let before = device.poolStatistics.bytesInUse
         do {
             var random = SplitMix64(seed: 3)

@@ -78,7 +78,7 @@ struct MemoryTests {
 
     @Test("freed OpenCL buffers are reused by the pool", arguments: openCLSelectors)
     func poolReuse(selector: String) throws {
-        let device = try openCL(selector)
+        let device = try privateOpenCL(selector)
         let count = 12_345  // A size no other test uses, so the first allocation is fresh.
         let before = device.poolStatistics
         do { _ = try device.allocate(count) }

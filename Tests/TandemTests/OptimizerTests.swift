@@ -142,7 +142,7 @@ struct OptimizerTests {
 
     @Test("clipping reads nothing back from an OpenCL device", arguments: openCLSelectors)
     func clippingStaysOnDevice(selector: String) throws {
-        let device = try openCL(selector)
+        let device = try privateOpenCL(selector)
         let parameters = try (0..<3).map { k in
             let p = try Tensor.zeros([5 + k, 3], on: device, requiresGrad: true)
             p.grad = try Tensor.uniform([5 + k, 3], low: -2, high: 2, seed: UInt64(k + 1), on: device)

@@ -19,3 +19,10 @@ func temporaryDirectory(_ name: String) -> String {
     System.makeDirectories(path)
     return path
 }
+
+/// A private OpenCL device object for `selector` (its own context, queue and pool), so tests that
+/// read pool or transfer counters are not disturbed by suites running in parallel.
+func privateOpenCL(_ selector: String) throws -> OpenCLDevice {
+    let handle = try #require(OpenCLDiscovery.current.devices.first { $0.info.selector == selector })
+    return try OpenCLDevice(handle)
+}

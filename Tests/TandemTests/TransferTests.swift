@@ -5,7 +5,7 @@ import Testing
 struct TransferTests {
     @Test("a training step of a small conv net reads nothing back but the scalar loss", arguments: openCLSelectors)
     func convNetStep(selector: String) throws {
-        let device = try openCL(selector)
+        let device = try privateOpenCL(selector)
         let random = RandomSource(seed: 9)
         let net = Sequential(try Conv2d(1, 4, kernel: 3, padding: 1, random: random, on: device), try BatchNorm(4, on: device),
                              Activation.relu, MaxPool2d(2), Flatten(), try Linear(4 * 5 * 5, 3, random: random, on: device))

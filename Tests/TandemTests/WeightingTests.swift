@@ -315,7 +315,7 @@ struct WeightingTests {
 
     @Test("gradient methods download exactly once per step on OpenCL", arguments: openCLSelectors)
     func oneDownloadPerStep(selector: String) throws {
-        let device = try openCL(selector)
+        let device = try privateOpenCL(selector)
         let model = try ToyModel(theta: toyTheta, gradients: toyGradients, on: device)
         for name in ["pcgrad", "mgda", "gradnorm"] {
             let method = try WeightingMethods.make(name, tasks: model.tasks, on: device)
