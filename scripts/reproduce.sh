@@ -32,13 +32,19 @@ if want mmoe; then
                 --report "$OUT/mmoe-synth-$model-seed$seed.json"
         done
     done
+    # With 60,000 training samples, against the paper's one-layer shared bottom too.
+    for model in mmoe shared-bottom hps; do
+        "$TANDEM" train --model "$model" --data mmoe-synth --correlation 0.5 --device cpu --optimizer adam \
+            --lr 0.001 --batch-size 256 --epochs 20 --limit 60000 --seed 0 --affinity-batches 0 \
+            --report "$OUT/mmoe-synth-60k-$model.json"
+    done
 fi
 
 # GradNorm against equal weighting on two tasks of very different scale (σ = 1 and 100).
 if want gradnorm; then
     for weighting in ew gradnorm; do
         "$TANDEM" train --model hps --data gradnorm-toy --device cpu --weighting "$weighting" --optimizer adam \
-            --lr 0.001 --batch-size 100 --epochs 10 --seed 0 --affinity-batches 2 \
+            --lr 0.01 --batch-size 100 --epochs 10 --seed 0 --affinity-batches 2 \
             --report "$OUT/gradnorm-toy-$weighting.json"
     done
 fi
