@@ -14,7 +14,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a multi-task model on a data set and report per-task metrics.",
         discussion: """
-        With no arguments: an MTAN model on multifashion (a 2,000-image subset, batch 128, 2 epochs) on the auto \
+        With no arguments: an MTAN model on multifashion (a 2,000-image subset, batch 32, 2 epochs) on the auto \
         device, a run of a few minutes on two cores. Ctrl-C saves a checkpoint and prints how to resume.
         """)
 
@@ -144,7 +144,7 @@ struct TrainingRun {
         let test = taskIndices.count == splits.test.tasks.count ? splits.test : TaskSubset(splits.test, taskIndices)
         let tasks = train.tasks.map(TaskSpec.init)
         let epochs = c.epochs ?? (c.isDefaultRun ? 2 : 10)
-        let batchSize = c.batchSize ?? (train.inputCount > 1000 ? 8 : (c.isDefaultRun ? 128 : 256))
+        let batchSize = c.batchSize ?? (train.inputCount > 1000 ? 8 : (c.isDefaultRun ? 32 : 256))
         let model = try ModelFactory.make(c.model, tasks: tasks, inputShape: train.inputShape,
                                           labelCounts: train.tasks.map(\.labelCount), seed: c.seed, on: device)
         if let path = c.initWeights { try Checkpoint.load(path, into: model) }
@@ -187,6 +187,9 @@ struct TrainingRun {
         }, epoch: { trainer, report in
             progress.endEpoch(report)
             if let affinity {
+                // Evaluation mode, so that measuring does not move batch-norm running statistics.
+                trainer.model.eval()
+                defer { trainer.model.train() }
                 let order = loader.batchIndices(epoch: report.epoch)
                 for indices in order.prefix(c.affinityBatches) {
                     let batch = try TrainingBatch(train.batch(indices), tasks: train.tasks, on: device)
