@@ -68,6 +68,16 @@ final class BrokenExpDevice: Device, @unchecked Sendable {
     func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int, inner: Int) throws {
         try cpu.crossStitchAlphaGradient(x, dy, dalpha: dalpha, tasks: tasks, batch: batch, channels: channels, inner: inner)
     }
+    func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,
+                          runningMean: Buffer?, runningVar: Buffer?, geometry: BatchNormGeometry) throws {
+        try cpu.batchNormForward(x, y, weight: weight, bias: bias, mean: mean, invstd: invstd, runningMean: runningMean,
+                                 runningVar: runningVar, geometry: geometry)
+    }
+    func batchNormBackward(_ x: Buffer, _ dy: Buffer, weight: Buffer?, mean: Buffer, invstd: Buffer,
+                           dx: Buffer?, dweight: Buffer?, dbias: Buffer?, geometry: BatchNormGeometry) throws {
+        try cpu.batchNormBackward(x, dy, weight: weight, mean: mean, invstd: invstd, dx: dx, dweight: dweight, dbias: dbias,
+                                  geometry: geometry)
+    }
     func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws {
         try cpu.sgdUpdate(parameter, gradient: gradient, momentum: momentum, count: count, step: step)
     }

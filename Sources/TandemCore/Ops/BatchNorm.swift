@@ -1,9 +1,13 @@
-/// Batch normalisation over the channel axis 1 of [N, C] (1-d) or [N, C, H, W] (2-d) input,
-/// composed from reductions and broadcasting ops, so its gradient comes from theirs.
+/// Batch normalisation over the channel axis 1 of [N, C] (1-d) or [N, C, H, W] (2-d) input as one
+/// fused primitive each way (`Primitives.batchNormForward`, `batchNormBackward`;
+/// `CPU/CPUBatchNorm.swift`, `Kernels/batchnorm.cl`): statistics, normalisation, scale and shift in
+/// one call, the running statistics updated by the same call, and the gradients of x, weight and
+/// bias from the saved mean and 1/σ in one more.
 extension Tensor {
     /// Normalises with batch statistics when `training` (and updates `runningMean`/`runningVar` in
     /// place: `running = (1 − momentum)·running + momentum·batch`, the variance unbiased, as PyTorch
-    /// does), else with the running statistics. `weight` and `bias` ([C]) scale and shift.
+    /// does), else with the running statistics. `weight` and `bias` ([C]) scale and shift. Gradients
+    /// reach x, weight and bias (each independently); the running statistics are buffers and get none.
     public func batchNorm(runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?,
                           training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) throws -> Tensor {
         guard rank == 2 || rank == 4 else {
@@ -17,35 +21,34 @@ extension Tensor {
                 throw TandemError.invalidArgument(op: "batchNorm", message: "\(name) has shape \(t.shape), expected [\(channels)] for input \(shape)")
             }
         }
-        let axes = rank == 2 ? [0] : [0, 2, 3]
-        let broadcastShape = rank == 2 ? [1, channels] : [1, channels, 1, 1]
-        let mean: Tensor, variance: Tensor
+        let batch = shape[0], inner = rank == 2 ? 1 : shape[2] * shape[3]
         if training {
-            let n = axes.map { shape[$0] }.reduce(1, *)
-            guard n > 1 else {
+            guard batch * inner > 1 else {
                 throw TandemError.invalidArgument(op: "batchNorm", message: "training needs more than one value per channel, got input \(shape)")
             }
-            mean = try self.mean(axes: axes, keepDims: true)
-            variance = try (self - mean).square().mean(axes: axes, keepDims: true)
-            try Tensor.withoutGradient {
-                if let runningMean {
-                    try runningMean.assign(try runningMean * (1 - momentum) + mean.detach().reshape([channels]) * momentum)
-                }
-                if let runningVar {
-                    let unbiased = try variance.detach().reshape([channels]) * (Float(n) / Float(n - 1))
-                    try runningVar.assign(try runningVar * (1 - momentum) + unbiased * momentum)
-                }
-            }
-        } else {
-            guard let runningMean, let runningVar else {
-                throw TandemError.invalidArgument(op: "batchNorm", message: "evaluation mode needs running statistics")
-            }
-            mean = try runningMean.reshape(broadcastShape)
-            variance = try runningVar.reshape(broadcastShape)
+        } else if runningMean == nil || runningVar == nil {
+            throw TandemError.invalidArgument(op: "batchNorm", message: "evaluation mode needs running statistics")
         }
-        var y = try (self - mean) / (variance + epsilon).sqrt()
-        if let weight { y = try y * weight.reshape(broadcastShape) }
-        if let bias { y = try y + bias.reshape(broadcastShape) }
-        return y
+        let geometry = BatchNormGeometry(batch: batch, channels: channels, inner: inner, training: training,
+                                         momentum: momentum, epsilon: epsilon)
+        let x = self
+        let y = try Tensor.empty(shape, on: device)
+        let mean = try Tensor.empty([channels], on: device), invstd = try Tensor.empty([channels], on: device)
+        // Training updates the running statistics in place; evaluation reads them.
+        try device.batchNormForward(x.storage, y.storage, weight: weight?.storage, bias: bias?.storage,
+                                    mean: mean.storage, invstd: invstd.storage,
+                                    runningMean: runningMean?.storage, runningVar: runningVar?.storage, geometry: geometry)
+        let inputs = [x] + [weight, bias].compactMap { $0 }
+        return record(y, inputs: inputs) { g in
+            let dx = x.requiresGrad ? try Tensor.empty(x.shape, on: x.device) : nil
+            let dweight = weight?.requiresGrad == true ? try Tensor.empty([channels], on: x.device) : nil
+            let dbias = bias?.requiresGrad == true ? try Tensor.empty([channels], on: x.device) : nil
+            try x.device.batchNormBackward(x.storage, g.storage, weight: weight?.storage, mean: mean.storage, invstd: invstd.storage,
+                                           dx: dx?.storage, dweight: dweight?.storage, dbias: dbias?.storage, geometry: geometry)
+            var grads: [Tensor?] = [dx]
+            if weight != nil { grads.append(dweight) }
+            if bias != nil { grads.append(dbias) }
+            return grads
+        }
     }
 }

@@ -58,6 +58,45 @@ public struct PoolGeometry: Sendable, Equatable {
     public var outWidth: Int { (width + 2 * padW - kernelW) / strideW + 1 }
 }
 
+/// Geometry of one batch normalisation: x viewed as [batch, channels, inner] (inner = H·W, 1 for
+/// [N, C] input), normalised per channel over its `count` = batch · inner values.
+public struct BatchNormGeometry: Sendable, Equatable {
+    public var batch, channels, inner: Int
+    /// Batch statistics (training) or the running statistics (evaluation).
+    public var training: Bool
+    /// Weight of the new batch statistic in the running-statistics update.
+    public var momentum: Float
+    public var epsilon: Float
+
+    public init(batch: Int, channels: Int, inner: Int, training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) {
+        self.batch = batch; self.channels = channels; self.inner = inner
+        self.training = training; self.momentum = momentum; self.epsilon = epsilon
+    }
+
+    /// Values per channel, M = N·H·W.
+    public var count: Int { batch * inner }
+    /// Elements of x (and y, dy, dx).
+    public var elements: Int { batch * channels * inner }
+
+    /// Throws unless the buffers hold what the geometry needs: `elements` for x-shaped ones and
+    /// `channels` for per-channel ones (nil ones are skipped).
+    public func validate(op: String, device: String, data: [Buffer?], perChannel: [Buffer?]) throws {
+        guard batch >= 0, channels >= 0, inner >= 0 else {
+            throw TandemError.invalidArgument(op: op, message: "negative geometry \(self) on \(device)")
+        }
+        guard !training || count > 0 else {
+            throw TandemError.invalidArgument(op: op, message: "training needs values in each channel, got [\(batch), \(channels), \(inner)] on \(device)")
+        }
+        for case let b? in data where b.count < elements {
+            throw TandemError.invalidArgument(
+                op: op, message: "buffer of \(b.count) elements for [\(batch), \(channels), \(inner)] on \(device)")
+        }
+        for case let b? in perChannel where b.count < channels {
+            throw TandemError.invalidArgument(op: op, message: "per-channel buffer of \(b.count) elements for \(channels) channels on \(device)")
+        }
+    }
+}
+
 /// Hyper-parameters of one fused optimizer step.
 public struct SGDStep: Sendable {
     public var lr, momentum, dampening, weightDecay: Float
@@ -149,6 +188,23 @@ public protocol Primitives {
     /// dalpha[c, t, s] = Σ_{n, p} dy[t, n, c, p] · x[s, n, c, p].
     func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int,
                                   inner: Int) throws
+
+    // Batch normalisation (`batchnorm.cl`) of x [N, C, S] per channel c over its M = N·S values, with
+    // per-channel [C] buffers; a nil weight means 1, a nil bias 0.
+    /// Writes y = (x − mean)·invstd·weight + bias and the statistics it used, which the backward reads.
+    /// Training: mean[c] and invstd[c] = 1/√(biased variance + ε) are the batch statistics, and
+    /// `runningMean`/`runningVar`, where given, are updated in place to (1 − momentum)·running +
+    /// momentum·batch (the variance unbiased, ·M/(M − 1), as PyTorch does; M must exceed 1).
+    /// Evaluation: both running buffers are required inputs; mean = runningMean and
+    /// invstd = 1/√(runningVar + ε).
+    func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,
+                          runningMean: Buffer?, runningVar: Buffer?, geometry: BatchNormGeometry) throws
+    /// Gradients of `batchNormForward` from dy, with x̂ = (x − mean)·invstd and the forward's saved
+    /// mean and invstd: dbias[c] = Σ dy, dweight[c] = Σ dy·x̂, and dx = weight·invstd/M ·
+    /// (M·dy − Σ dy − x̂·Σ dy·x̂) in training (the statistics depend on x), weight·invstd·dy in
+    /// evaluation. Only the non-nil outputs are written.
+    func batchNormBackward(_ x: Buffer, _ dy: Buffer, weight: Buffer?, mean: Buffer, invstd: Buffer,
+                           dx: Buffer?, dweight: Buffer?, dbias: Buffer?, geometry: BatchNormGeometry) throws
 
     // Optimizer updates (`optim.cl`), in place.
     func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws

@@ -1,0 +1,169 @@
+// Fused batch normalisation of x viewed as [N, C, S] (S = H*W, 1 for [N, C] input), per channel c
+// over its M = N*S values, with per-channel [C] statistics. Mirrors
+// Sources/TandemCore/CPU/CPUBatchNorm.swift; Sources/TandemOpenCL/Ops/OpenCLBatchNorm.swift runs
+//   forward:  channel sums -> batch_norm_statistics_f32 -> batch_norm_apply_f32
+//   backward: channel sums -> batch_norm_parameter_gradients_f32, batch_norm_backward_data_f32
+// A channel's two sums ([C, 2]) are, with `gradient` == 0, S1 = sum(x - K) and S2 = sum((x - K)^2)
+// with K the channel's first value (shifted, so a mean far from zero cancels nothing), and with
+// `gradient` != 0, S1 = sum(dy) and S2 = sum(dy * (x - mean)). They come either from one
+// work-group per channel (batch_norm_channel_sums_f32, a tree reduction in local memory: GPUs) or
+// from one work-item per plane (batch_norm_plane_sums_f32) followed by a sum over the batch
+// (CPU drivers such as PoCL, which run a work-group's items as loops).
+
+#define BN_TRAINING 1
+#define BN_RUNNING_MEAN 2
+#define BN_RUNNING_VAR 4
+#define BN_WEIGHT 8
+#define BN_BIAS 16
+
+// The two terms one element adds to its channel's sums.
+inline float2 bn_terms(const float v, const float g, const float k, const int gradient) {
+    if (gradient) return (float2)(g, g * (v - k));
+    const float d = v - k;
+    return (float2)(d, d * d);
+}
+
+// partial[c, n, 0..1] = the two sums over plane (n, c); global [batch, channels]. Eight lanes, their
+// blocks of 1024 values added into a second set of lanes, so long planes stay accurate.
+__kernel void batch_norm_plane_sums_f32(__global const float* x, __global const float* dy, __global const float* mean,
+                                        __global float* partial, const int batch, const int channels, const int inner,
+                                        const int gradient) {
+    const int n = get_global_id(0), c = get_global_id(1);
+    if (n >= batch || c >= channels) return;
+    const size_t base = ((size_t)n * channels + c) * inner;
+    __global const float* v = x + base;
+    __global const float* g = dy + (gradient ? base : 0);
+    const float k = gradient ? mean[c] : x[(size_t)c * inner];
+    float8 total1 = (float8)(0.0f), total2 = (float8)(0.0f);
+    int p = 0;
+    while (p + 8 <= inner) {
+        const int end = min(inner, p + 1024);
+        float8 s1 = (float8)(0.0f), s2 = (float8)(0.0f);
+        for (; p + 8 <= end; p += 8) {
+            const float8 d = vload8(0, v + p) - k;
+            if (gradient) {
+                const float8 gv = vload8(0, g + p);
+                s1 += gv;
+                s2 += gv * d;
+            } else {
+                s1 += d;
+                s2 += d * d;
+            }
+        }
+        total1 += s1;
+        total2 += s2;
+    }
+    float2 tail = (float2)(0.0f);
+    for (; p < inner; ++p) tail += bn_terms(v[p], gradient ? g[p] : 0.0f, k, gradient);
+    const float4 a1 = total1.lo + total1.hi, a2 = total2.lo + total2.hi;
+    const float2 b1 = a1.lo + a1.hi, b2 = a2.lo + a2.hi;
+    __global float* out = partial + ((size_t)c * batch + n) * 2;
+    out[0] = (b1.x + b1.y) + tail.x;
+    out[1] = (b2.x + b2.y) + tail.y;
+}
+
+// sums[c, 0..1] over all of channel c; one work-group per channel (global channels x local, the
+// local size a power of two), its items striding over (n, p), then a tree reduction.
+__kernel void batch_norm_channel_sums_f32(__global const float* x, __global const float* dy, __global const float* mean,
+                                          __global float* sums, const int batch, const int channels, const int inner,
+                                          const int gradient, __local float* scratch) {
+    const int c = get_group_id(0);
+    const int lid = get_local_id(0);
+    const int size = get_local_size(0);
+    if (c >= channels) return;
+    const float k = gradient ? mean[c] : x[(size_t)c * inner];
+    // Walk i = lid, lid + size, ... over (n, p) without dividing inside the loop.
+    const int stepN = size / inner, stepP = size % inner;
+    int n = lid / inner, p = lid % inner;
+    float2 s = (float2)(0.0f);
+    while (n < batch) {
+        const size_t i = ((size_t)n * channels + c) * inner + p;
+        s += bn_terms(x[i], gradient ? dy[i] : 0.0f, k, gradient);
+        n += stepN;
+        p += stepP;
+        if (p >= inner) { p -= inner; ++n; }
+    }
+    scratch[lid] = s.x;
+    scratch[size + lid] = s.y;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int width = size / 2; width > 0; width /= 2) {
+        if (lid < width) {
+            scratch[lid] += scratch[lid + width];
+            scratch[size + lid] += scratch[size + lid + width];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) {
+        sums[2 * c] = scratch[0];
+        sums[2 * c + 1] = scratch[size];
+    }
+}
+
+// mean[c] and invstd[c]: from the shifted sums in training (and the running statistics updated in
+// place, the variance unbiased), from the running statistics in evaluation; global [channels].
+// Unused buffer arguments are placeholders, never read or written.
+__kernel void batch_norm_statistics_f32(__global const float* x, __global const float* sums, __global float* mean,
+                                        __global float* invstd, __global float* runningMean, __global float* runningVar,
+                                        const int channels, const int inner, const int count, const float momentum,
+                                        const float epsilon, const int flags) {
+    const int c = get_global_id(0);
+    if (c >= channels) return;
+    if (!(flags & BN_TRAINING)) {
+        mean[c] = runningMean[c];
+        invstd[c] = 1.0f / sqrt(runningVar[c] + epsilon);
+        return;
+    }
+    const float k = x[(size_t)c * inner];
+    const float d = sums[2 * c] / (float)count;
+    const float variance = max(sums[2 * c + 1] / (float)count - d * d, 0.0f);
+    const float mu = k + d;
+    mean[c] = mu;
+    invstd[c] = 1.0f / sqrt(variance + epsilon);
+    if (flags & BN_RUNNING_MEAN) runningMean[c] = (1.0f - momentum) * runningMean[c] + momentum * mu;
+    if (flags & BN_RUNNING_VAR) {
+        const float unbiased = variance * ((float)count / (float)(count - 1));
+        runningVar[c] = (1.0f - momentum) * runningVar[c] + momentum * unbiased;
+    }
+}
+
+// y = (x - mean) * invstd * weight + bias; global [inner, channels, batch].
+__kernel void batch_norm_apply_f32(__global const float* x, __global const float* mean, __global const float* invstd,
+                                   __global const float* weight, __global const float* bias, __global float* y,
+                                   const int batch, const int channels, const int inner, const int flags) {
+    const int p = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    if (p >= inner || c >= channels || n >= batch) return;
+    const size_t i = ((size_t)n * channels + c) * inner + p;
+    const float scale = invstd[c] * ((flags & BN_WEIGHT) ? weight[c] : 1.0f);
+    const float offset = (flags & BN_BIAS) ? bias[c] : 0.0f;
+    y[i] = (x[i] - mean[c]) * scale + offset;
+}
+
+// dbias = S1 = sum(dy), dweight = invstd * S2 = sum(dy * xhat); global [channels].
+__kernel void batch_norm_parameter_gradients_f32(__global const float* sums, __global const float* invstd,
+                                                 __global float* dweight, __global float* dbias, const int channels,
+                                                 const int flags) {
+    const int c = get_global_id(0);
+    if (c >= channels) return;
+    if (flags & BN_WEIGHT) dweight[c] = sums[2 * c + 1] * invstd[c];
+    if (flags & BN_BIAS) dbias[c] = sums[2 * c];
+}
+
+// dx = weight * invstd * (dy - S1/M - (x - mean) * invstd^2 * S2/M) in training, weight * invstd * dy
+// in evaluation (sums unread); global [inner, channels, batch].
+__kernel void batch_norm_backward_data_f32(__global const float* x, __global const float* dy, __global const float* mean,
+                                           __global const float* invstd, __global const float* weight,
+                                           __global const float* sums, __global float* dx, const int batch,
+                                           const int channels, const int inner, const int count, const int flags) {
+    const int p = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    if (p >= inner || c >= channels || n >= batch) return;
+    const size_t i = ((size_t)n * channels + c) * inner + p;
+    const float inv = invstd[c];
+    const float k = inv * ((flags & BN_WEIGHT) ? weight[c] : 1.0f);
+    if (!(flags & BN_TRAINING)) {
+        dx[i] = k * dy[i];
+        return;
+    }
+    const float meanG = sums[2 * c] / (float)count;
+    const float coefficient = sums[2 * c + 1] / (float)count * inv * inv;
+    dx[i] = k * (dy[i] - meanG - (x[i] - mean[c]) * coefficient);
+}

@@ -1,0 +1,101 @@
+import TandemCore
+
+/// Fused batch normalisation (`Kernels/batchnorm.cl`): per-channel sums, then the statistics, then
+/// one elementwise pass each way. The sums come from one work-group per channel on GPUs, and from
+/// one work-item per plane plus a sum over the batch on CPU drivers (PoCL runs a work-group's items
+/// as loops, where barriers are slow).
+extension OpenCLDevice {
+    public func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,
+                                 runningMean: Buffer?, runningVar: Buffer?, geometry: BatchNormGeometry) throws {
+        try batchNormForward(x, y, weight: weight, bias: bias, mean: mean, invstd: invstd, runningMean: runningMean,
+                             runningVar: runningVar, geometry: geometry, workGroupSums: info.type != .cpu)
+    }
+
+    public func batchNormBackward(_ x: Buffer, _ dy: Buffer, weight: Buffer?, mean: Buffer, invstd: Buffer,
+                                  dx: Buffer?, dweight: Buffer?, dbias: Buffer?, geometry: BatchNormGeometry) throws {
+        try batchNormBackward(x, dy, weight: weight, mean: mean, invstd: invstd, dx: dx, dweight: dweight, dbias: dbias,
+                              geometry: geometry, workGroupSums: info.type != .cpu)
+    }
+
+    /// The forward with the way of summing chosen (tests run both on any device).
+    func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,
+                          runningMean: Buffer?, runningVar: Buffer?, geometry g: BatchNormGeometry, workGroupSums: Bool) throws {
+        let op = "batchNormForward"
+        try g.validate(op: op, device: info.selector, data: [x, y], perChannel: [weight, bias, mean, invstd, runningMean, runningVar])
+        guard g.channels > 0 else { return }
+        var flags = 0
+        if g.training {
+            flags |= BatchNormFlags.training
+            if runningMean != nil { flags |= BatchNormFlags.runningMean }
+            if runningVar != nil { flags |= BatchNormFlags.runningVar }
+        } else if runningMean == nil || runningVar == nil {
+            throw TandemError.invalidArgument(op: op, message: "evaluation mode needs running statistics (on \(info.selector))")
+        }
+        // Unused buffer arguments get a placeholder the kernels never touch.
+        let sums = g.training ? try channelSums(x, dy: nil, mean: nil, geometry: g, workGroups: workGroupSums) : x
+        try launch("batch_norm_statistics_f32", program: "batchnorm", global: [g.channels],
+                   [.buffer(x), .buffer(sums), .buffer(mean), .buffer(invstd), .buffer(runningMean ?? x), .buffer(runningVar ?? x),
+                    .int(g.channels), .int(g.inner), .int(g.count), .float(g.momentum), .float(g.epsilon), .int(flags)])
+        var applyFlags = 0
+        if weight != nil { applyFlags |= BatchNormFlags.weight }
+        if bias != nil { applyFlags |= BatchNormFlags.bias }
+        try launch("batch_norm_apply_f32", program: "batchnorm", global: [g.inner, g.channels, g.batch],
+                   [.buffer(x), .buffer(mean), .buffer(invstd), .buffer(weight ?? mean), .buffer(bias ?? mean), .buffer(y),
+                    .int(g.batch), .int(g.channels), .int(g.inner), .int(applyFlags)])
+    }
+
+    /// The backward with the way of summing chosen (tests run both on any device).
+    func batchNormBackward(_ x: Buffer, _ dy: Buffer, weight: Buffer?, mean: Buffer, invstd: Buffer,
+                           dx: Buffer?, dweight: Buffer?, dbias: Buffer?, geometry g: BatchNormGeometry, workGroupSums: Bool) throws {
+        try g.validate(op: "batchNormBackward", device: info.selector, data: [x, dy, dx], perChannel: [weight, mean, invstd, dweight, dbias])
+        guard g.channels > 0 else { return }
+        let needSums = dweight != nil || dbias != nil || (dx != nil && g.training)
+        let sums = needSums ? try channelSums(x, dy: dy, mean: mean, geometry: g, workGroups: workGroupSums) : x
+        if dweight != nil || dbias != nil {
+            var flags = 0
+            if dweight != nil { flags |= BatchNormFlags.weight }
+            if dbias != nil { flags |= BatchNormFlags.bias }
+            try launch("batch_norm_parameter_gradients_f32", program: "batchnorm", global: [g.channels],
+                       [.buffer(sums), .buffer(invstd), .buffer(dweight ?? sums), .buffer(dbias ?? sums), .int(g.channels), .int(flags)])
+        }
+        if let dx {
+            var flags = g.training ? BatchNormFlags.training : 0
+            if weight != nil { flags |= BatchNormFlags.weight }
+            try launch("batch_norm_backward_data_f32", program: "batchnorm", global: [g.inner, g.channels, g.batch],
+                       [.buffer(x), .buffer(dy), .buffer(mean), .buffer(invstd), .buffer(weight ?? mean), .buffer(sums), .buffer(dx),
+                        .int(g.batch), .int(g.channels), .int(g.inner), .int(g.count), .int(flags)])
+        }
+    }
+
+    /// A new [C, 2] buffer of each channel's two sums: Σ(x − K), Σ(x − K)² with K the channel's first
+    /// value (no dy), or Σ dy, Σ dy·(x − mean).
+    private func channelSums(_ x: Buffer, dy: Buffer?, mean: Buffer?, geometry g: BatchNormGeometry, workGroups: Bool) throws -> Buffer {
+        let sums = try allocate(2 * g.channels)
+        let gradient = dy != nil ? 1 : 0
+        guard g.count > 0 else {
+            try fill(sums, value: 0, offset: 0, count: sums.count)
+            return sums
+        }
+        if workGroups {
+            // A power-of-two work-group, small enough for every device and no wider than a channel.
+            var local = 1
+            let cap = Swift.min(256, Swift.max(1, info.maxWorkGroupSize), g.count)
+            while local * 2 <= cap { local *= 2 }
+            try launch("batch_norm_channel_sums_f32", program: "batchnorm", global: [g.channels * local], local: [local],
+                       [.buffer(x), .buffer(dy ?? x), .buffer(mean ?? x), .buffer(sums), .int(g.batch), .int(g.channels),
+                        .int(g.inner), .int(gradient), .local(bytes: 2 * local * 4)])
+        } else {
+            let partial = try allocate(2 * g.channels * g.batch)
+            try launch("batch_norm_plane_sums_f32", program: "batchnorm", global: [g.batch, g.channels],
+                       [.buffer(x), .buffer(dy ?? x), .buffer(mean ?? x), .buffer(partial), .int(g.batch), .int(g.channels),
+                        .int(g.inner), .int(gradient)])
+            try reduce(.sum, partial, sums, outer: g.channels, extent: g.batch, inner: 2)
+        }
+        return sums
+    }
+}
+
+/// The `flags` bits of `Kernels/batchnorm.cl`.
+private enum BatchNormFlags {
+    static let training = 1, runningMean = 2, runningVar = 4, weight = 8, bias = 16
+}
