@@ -32,6 +32,16 @@ public enum SelfTest {
         batched.strideC += 2
         cases.append(("gemm strided-batched 3x9x11x13", batched))
         cases.append(("gemm k=0 beta 0.5", GEMM(m: 5, n: 6, k: 0, alpha: 1, beta: 0.5)))
+        // Large enough for the CPU to split one GEMM over its workers: by rows, and by slices of k.
+        cases.append(("gemm tall 300x20x50 TN beta 0.5", GEMM(m: 300, n: 20, k: 50, transposeA: true, alpha: 1, beta: 0.5)))
+        cases.append(("gemm long-k 6x9x5000 NT beta 0.5", GEMM(m: 6, n: 9, k: 5000, transposeB: true, alpha: 0.5, beta: 0.5)))
+        cases.append(("gemm long-k 7x5x6000 TN", GEMM(m: 7, n: 5, k: 6000, transposeA: true)))
+        // Many GEMMs split over the workers, and a shared A with B blocks side by side (a
+        // convolution's forward), which the CPU runs as one wide GEMM.
+        cases.append(("gemm strided-batched 4x33x35x37", GEMM(m: 33, n: 35, k: 37, alpha: 1, beta: 0.5, batchCount: 4)))
+        var wide = GEMM(m: 5, n: 40, k: 7, alpha: 1, beta: 0.5, batchCount: 3)
+        (wide.strideA, wide.ldb, wide.strideB, wide.strideC) = (0, 121, 40, 203)
+        cases.append(("gemm shared-A wide 3x5x40x7", wide))
         return cases
     }()
 

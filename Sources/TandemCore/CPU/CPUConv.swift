@@ -28,10 +28,12 @@ extension CPUDevice {
                         }
                         let line = plane + h * g.width
                         if g.strideW == 1 {
-                            // Zeros left and right of the image, one contiguous copy in between.
-                            if first > 0 { target.update(repeating: 0, count: first) }
-                            if last > first { target.advanced(by: first).update(from: line + (first + shift), count: last - first) }
-                            if last < ow { target.advanced(by: last).update(repeating: 0, count: ow - last) }
+                            // Zeros left and right of the image, one contiguous copy in between (plain
+                            // loops: the lines are short, and a library call per line costs more).
+                            for xo in 0..<first { target[xo] = 0 }
+                            let source = line + shift
+                            for xo in first..<last { target[xo] = source[xo] }
+                            for xo in last..<ow { target[xo] = 0 }
                         } else {
                             var w = shift
                             for xo in 0..<ow {

@@ -5,8 +5,15 @@ public final class CPUDevice: Device, @unchecked Sendable {
     public static let shared = CPUDevice()
 
     public let info: DeviceInfo
+    /// Freed buffers kept for the next step's requests (at most 1 GiB or a quarter of the memory).
+    let pool = MemoryPool<HostMemory>.host(cacheLimit: min(1 << 30, max(1, System.physicalMemoryBytes / 4)))
+
+    /// Counters of the buffer pool.
+    public var poolStatistics: BufferPoolStatistics { pool.statistics }
 
     private init() {
+        // GEMMs are split over Tandem's own workers; OpenBLAS's threads would spin against them.
+        openblas_set_num_threads(1)
         let blas = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"
         info = DeviceInfo(
             selector: "cpu", kind: .cpu, type: .cpu, name: System.processorName, platform: "OpenBLAS",
@@ -28,7 +35,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
         guard count >= 0 else {
             throw TandemError.invalidArgument(op: "allocate", message: "negative element count \(count) on cpu")
         }
-        return CPUBuffer(count: count)
+        return try CPUBuffer(count: count, pool: pool)
     }
 
     public func upload(_ values: [Float], to buffer: any DeviceBuffer, offset: Int) throws {
@@ -62,25 +69,24 @@ public final class CPUDevice: Device, @unchecked Sendable {
             outerProducts(g, pa, pb, pc)
             return
         }
-        let ta = g.transposeA ? CblasTrans : CblasNoTrans
-        let tb = g.transposeB ? CblasTrans : CblasNoTrans
         if g.batchCount > 1, g.strideA == 0, !g.transposeB, g.strideB == g.n, g.batchCount * g.n <= g.ldb {
             // One shared A and B blocks side by side in one wide matrix (a convolution's im2col
             // columns, image after image): one large GEMM instead of many small ones, then the
             // blocks are spread to their places in C.
             let wide = g.batchCount * g.n
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: g.m * wide)
-            defer { scratch.deallocate() }
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(g.m), Int32(wide), Int32(g.k), g.alpha,
-                        pa + g.offsetA, Int32(g.lda), pb + g.offsetB, Int32(g.ldb), 0, scratch, Int32(wide))
-            let source = SharedPointer(scratch), target = SharedPointer(pc + g.offsetC)
+            let scratch = try allocate(g.m * wide)
+            let pscratch = host(scratch).pointer
+            var whole = g
+            (whole.n, whole.batchCount, whole.beta, whole.offsetC, whole.ldc) = (wide, 1, 0, 0, wide)
+            Self.parallelSGEMM(whole, pa, pb, pscratch)
+            let source = SharedPointer(pscratch), target = SharedPointer(pc + g.offsetC)
             Parallel.chunks(g.batchCount, cost: g.m * g.n) { batches in
                 for batch in batches {
                     for row in 0..<g.m {
                         let from = source.base + row * wide + batch * g.n
                         let to = target.base + batch * g.strideC + row * g.ldc
                         if g.beta == 0 {
-                            to.update(from: from, count: g.n)
+                            for j in 0..<g.n { to[j] = from[j] }
                         } else {
                             for j in 0..<g.n { to[j] = from[j] + g.beta * to[j] }
                         }
@@ -89,11 +95,83 @@ public final class CPUDevice: Device, @unchecked Sendable {
             }
             return
         }
-        for batch in 0..<g.batchCount {
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(g.m), Int32(g.n), Int32(g.k), g.alpha,
-                        pa + g.offsetA + batch * g.strideA, Int32(g.lda),
-                        pb + g.offsetB + batch * g.strideB, Int32(g.ldb), g.beta,
-                        pc + g.offsetC + batch * g.strideC, Int32(g.ldc))
+        if g.batchCount == 1 {
+            Self.parallelSGEMM(g, pa, pb, pc)
+            return
+        }
+        // Many GEMMs: whole GEMMs per worker.
+        let a = SharedPointer(pa), b = SharedPointer(pb), c = SharedPointer(pc)
+        Parallel.chunks(g.batchCount, cost: g.m * g.n * g.k) { batches in
+            for batch in batches {
+                var one = g
+                one.offsetA += batch * g.strideA
+                one.offsetB += batch * g.strideB
+                one.offsetC += batch * g.strideC
+                Self.sgemm(one, a.base, b.base, c.base)
+            }
+        }
+    }
+
+    /// One single-threaded OpenBLAS call for `g`'s first batch.
+    @inline(__always)
+    static func sgemm(_ g: GEMM, _ pa: UnsafeMutablePointer<Float>, _ pb: UnsafeMutablePointer<Float>,
+                      _ pc: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(CblasRowMajor, g.transposeA ? CblasTrans : CblasNoTrans, g.transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(g.m), Int32(g.n), Int32(g.k), g.alpha, pa + g.offsetA, Int32(g.lda),
+                    pb + g.offsetB, Int32(g.ldb), g.beta, pc + g.offsetC, Int32(g.ldc))
+    }
+
+    /// One GEMM split over the workers (OpenBLAS runs single-threaded, so its threads never spin
+    /// against ours): by columns of C when it is wide, else by rows, else by slices of k whose
+    /// partial products are added in a fixed order (deterministic for a given worker count).
+    static func parallelSGEMM(_ g: GEMM, _ pa: UnsafeMutablePointer<Float>, _ pb: UnsafeMutablePointer<Float>,
+                              _ pc: UnsafeMutablePointer<Float>) {
+        let parts = Parallel.workers
+        let work = g.m * g.n * max(g.k, 1)
+        guard parts > 1, work >= 1 << 18 else { return sgemm(g, pa, pb, pc) }
+        let a = SharedPointer(pa), b = SharedPointer(pb), c = SharedPointer(pc)
+        if g.n >= 64 * parts || (g.n >= 16 * parts && g.n >= g.m) {
+            Parallel.split(g.n, parts: parts, align: 16) { _, range in
+                var part = g
+                part.n = range.count
+                part.offsetB += g.transposeB ? range.lowerBound * g.ldb : range.lowerBound
+                part.offsetC += range.lowerBound
+                sgemm(part, a.base, b.base, c.base)
+            }
+        } else if g.m >= 16 * parts {
+            Parallel.split(g.m, parts: parts, align: 16) { _, range in
+                var part = g
+                part.m = range.count
+                part.offsetA += g.transposeA ? range.lowerBound : range.lowerBound * g.lda
+                part.offsetC += range.lowerBound * g.ldc
+                sgemm(part, a.base, b.base, c.base)
+            }
+        } else if g.k >= 256 * parts {
+            // Worker 0 accumulates into C (with beta); the others into scratch, added afterwards.
+            let partials = UnsafeMutablePointer<Float>.allocate(capacity: (parts - 1) * g.m * g.n)
+            defer { partials.deallocate() }
+            let scratch = SharedPointer(partials)
+            Parallel.split(g.k, parts: parts, align: 16) { index, range in
+                var part = g
+                part.k = range.count
+                part.offsetA += g.transposeA ? range.lowerBound * g.lda : range.lowerBound
+                part.offsetB += g.transposeB ? range.lowerBound : range.lowerBound * g.ldb
+                if index > 0 {
+                    (part.beta, part.offsetC, part.ldc) = (0, 0, g.n)
+                    sgemm(part, a.base, b.base, scratch.base + (index - 1) * g.m * g.n)
+                } else {
+                    sgemm(part, a.base, b.base, c.base)
+                }
+            }
+            for index in 1..<parts where !Parallel.bounds(index, of: g.k, parts: parts, align: 16).isEmpty {
+                let partial = partials + (index - 1) * g.m * g.n
+                for i in 0..<g.m {
+                    let row = pc + g.offsetC + i * g.ldc, add = partial + i * g.n
+                    for j in 0..<g.n { row[j] += add[j] }
+                }
+            }
+        } else {
+            sgemm(g, pa, pb, pc)
         }
     }
 

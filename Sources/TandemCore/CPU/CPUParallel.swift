@@ -29,6 +29,24 @@ enum Parallel {
     }
 }
 
+extension Parallel {
+    /// The bounds of part `index` of `count` split into `parts` pieces whose inner boundaries are
+    /// multiples of `align`.
+    @inline(__always)
+    static func bounds(_ index: Int, of count: Int, parts: Int, align: Int) -> Range<Int> {
+        func edge(_ i: Int) -> Int { i == parts ? count : min(count, (count * i / parts) / align * align) }
+        return edge(index)..<edge(index + 1)
+    }
+
+    /// Runs `body(part, range)` once per non-empty part of `0..<count`, in parallel.
+    static func split(_ count: Int, parts: Int, align: Int, _ body: @Sendable (Int, Range<Int>) -> Void) {
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let range = bounds(part, of: count, parts: parts, align: align)
+            if !range.isEmpty { body(part, range) }
+        }
+    }
+}
+
 /// A pointer that may cross into the worker threads of `Parallel`: every chunk touches a disjoint
 /// range, so no two threads write the same element.
 struct SharedPointer<T>: @unchecked Sendable {

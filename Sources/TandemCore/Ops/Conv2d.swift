@@ -9,12 +9,14 @@ extension Tensor {
                        dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
         let geometry = try Tensor.convGeometry(self, weight, bias: bias, stride: stride, padding: padding,
                                                dilation: dilation, groups: groups)
-        let y = try Tensor.convForward(self, weight, bias: bias, geometry)
+        let (y, col) = try Tensor.convForward(self, weight, bias: bias, geometry)
+        // The weight gradient needs the im2col matrix again: keep it when it is small, else recompute.
+        let kept = weight.requiresGrad && GradientMode.isEnabled && col.count <= Tensor.keptColumnLimit ? col : nil
         return record(y, inputs: [self, weight] + (bias.map { [$0] } ?? [])) { g in
             let needsColumns = self.requiresGrad || weight.requiresGrad
             let dy = needsColumns ? try Tensor.convOutputToColumns(g, geometry) : g
             var grads = [self.requiresGrad ? try Tensor.convInputGradient(dy, weight, geometry) : nil,
-                         weight.requiresGrad ? try Tensor.convWeightGradient(dy, self, geometry) : nil]
+                         weight.requiresGrad ? try Tensor.convWeightGradient(dy, self, geometry, keptColumns: kept) : nil]
             if let bias { grads.append(bias.requiresGrad ? try g.sum(axes: [0, 2, 3]) : nil) }
             return grads
         }
@@ -51,6 +53,10 @@ extension Tensor {
                             dilationH: dilation.0, dilationW: dilation.1, groups: groups)
     }
 
+    /// The largest im2col matrix (elements, 16 MiB) a convolution keeps from its forward for the
+    /// weight gradient; larger ones are recomputed in the backward, trading time for memory.
+    static let keptColumnLimit = 1 << 22
+
     /// The per-group GEMM shape: weight rows per group, col rows per group.
     static func convGroupSizes(_ g: ConvGeometry) -> (outPerGroup: Int, depth: Int, columns: Int) {
         (g.outChannels / g.groups, g.colRows / g.groups, g.colCols)
@@ -65,7 +71,7 @@ extension Tensor {
 
     /// Forward without graph: per group and image, Y[n, group] = W[group]·col[group rows, image
     /// columns] as one strided-batched GEMM over the images, then Y += bias·1ᵀ.
-    static func convForward(_ x: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry) throws -> Tensor {
+    static func convForward(_ x: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry) throws -> (Tensor, col: Tensor) {
         let (og, depth, columns) = convGroupSizes(g)
         let plane = g.outHeight * g.outWidth
         let col = try convColumns(x, g)
@@ -89,7 +95,7 @@ extension Tensor {
             gemm.strideC = g.outChannels * plane
             try x.device.gemm(gemm, a: bias.storage, b: ones.storage, c: y.storage)
         }
-        return y
+        return (y, col)
     }
 
     /// The output gradient [N, O, OH, OW] as GEMM columns [O, N·OH·OW].
@@ -111,10 +117,10 @@ extension Tensor {
         return dx
     }
 
-    /// dW = dY'·colᵀ per group, with col recomputed (the graph keeps no im2col matrix alive).
-    static func convWeightGradient(_ dy: Tensor, _ x: Tensor, _ g: ConvGeometry) throws -> Tensor {
+    /// dW = dY'·colᵀ per group, with the forward's col when it was kept, else recomputed.
+    static func convWeightGradient(_ dy: Tensor, _ x: Tensor, _ g: ConvGeometry, keptColumns: Tensor? = nil) throws -> Tensor {
         let (og, depth, columns) = convGroupSizes(g)
-        let col = try convColumns(x, g)
+        let col = try keptColumns ?? convColumns(x, g)
         let dw = try empty([g.outChannels, g.channels / g.groups, g.kernelH, g.kernelW], on: dy.device)
         var gemm = GEMM(m: og, n: depth, k: columns, transposeB: true, batchCount: g.groups)
         gemm.strideA = og * columns

@@ -1,0 +1,100 @@
+import Synchronization
+
+/// Counters of a device's memory pool.
+public struct BufferPoolStatistics: Sendable, Equatable {
+    /// Blocks obtained from the allocator underneath (`clCreateBuffer`, `malloc`).
+    public var allocations = 0
+    /// Requests served from a previously freed block.
+    public var reuses = 0
+    /// Bytes held by live buffers.
+    public var bytesInUse = 0
+    /// The most bytes ever held by live buffers at once.
+    public var peakBytesInUse = 0
+    /// Bytes held by freed blocks waiting for reuse.
+    public var bytesCached = 0
+
+    public init() {}
+}
+
+/// Reuses freed memory blocks of one device: a request takes a cached block of the same rounded size
+/// if there is one, else allocates. A training step asks for the same sizes step after step, so after
+/// the first step nothing is allocated (on the CPU that also saves the page faults of fresh memory).
+/// Blocks come back when their buffer dies (ARC makes that deterministic); beyond `cacheLimit` cached
+/// bytes they are released instead, and everything cached is released when the pool goes away.
+public final class MemoryPool<Block: Sendable>: Sendable {
+    private struct State {
+        var free: [Int: [Block]] = [:]
+        var statistics = BufferPoolStatistics()
+    }
+
+    private let deviceName: String
+    private let cacheLimit: Int
+    private let create: @Sendable (Int) -> Block?
+    private let release: @Sendable (Block) -> Void
+    private let state = Mutex(State())
+
+    /// `create` returns a block of the given byte count or nil when out of memory; `release` frees one.
+    public init(deviceName: String, cacheLimit: Int = .max, create: @escaping @Sendable (Int) -> Block?,
+                release: @escaping @Sendable (Block) -> Void) {
+        self.deviceName = deviceName
+        self.cacheLimit = cacheLimit
+        self.create = create
+        self.release = release
+    }
+
+    deinit { trim() }
+
+    /// Pool sizes are multiples of 256 bytes so that nearby sizes share blocks.
+    public static func roundedBytes(_ bytes: Int) -> Int { max(256, (bytes + 255) & ~255) }
+
+    public var statistics: BufferPoolStatistics { state.withLock { $0.statistics } }
+
+    /// A block of at least `requested` bytes and its rounded size, to hand back to `give`.
+    public func take(bytes requested: Int) throws -> (block: Block, bytes: Int) {
+        let bytes = Self.roundedBytes(requested)
+        let reused: Block? = state.withLock { state in
+            guard let block = state.free[bytes]?.popLast() else { return nil }
+            state.statistics.reuses += 1
+            state.statistics.bytesCached -= bytes
+            state.statistics.bytesInUse += bytes
+            state.statistics.peakBytesInUse = max(state.statistics.peakBytesInUse, state.statistics.bytesInUse)
+            return block
+        }
+        if let reused { return (reused, bytes) }
+        var block = create(bytes)
+        if block == nil {
+            trim()  // Give cached memory back and try once more.
+            block = create(bytes)
+        }
+        guard let block else { throw TandemError.outOfMemory(device: deviceName, bytes: bytes) }
+        state.withLock { state in
+            state.statistics.allocations += 1
+            state.statistics.bytesInUse += bytes
+            state.statistics.peakBytesInUse = max(state.statistics.peakBytesInUse, state.statistics.bytesInUse)
+        }
+        return (block, bytes)
+    }
+
+    /// Returns a block taken with `take`, with the byte count `take` gave.
+    public func give(_ block: Block, bytes: Int) {
+        let cached = state.withLock { state in
+            state.statistics.bytesInUse -= bytes
+            guard state.statistics.bytesCached + bytes <= cacheLimit else { return false }
+            state.free[bytes, default: []].append(block)
+            state.statistics.bytesCached += bytes
+            return true
+        }
+        if !cached { release(block) }
+    }
+
+    /// Releases every cached (free) block.
+    public func trim() {
+        let released: [Block] = state.withLock { state in
+            let all = state.free.values.flatMap { $0 }
+            state.free.removeAll()
+            state.statistics.bytesCached = 0
+            return all
+        }
+        for block in released { release(block) }
+    }
+}
