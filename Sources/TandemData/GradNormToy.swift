@@ -13,7 +13,9 @@ import Darwin
 ///
 /// Input distribution (the paper does not state one): x ~ N(0, s²)^250 with s = `inputStd`,
 /// 0.01 by default, so that (B + εᵢ)x has a standard deviation of about 1.7 and tanh is neither
-/// linear nor saturated. The matrices come from the seed alone, so both splits share them.
+/// linear nor saturated. The network is given x/s (unit variance, the usual input
+/// standardisation; the labels are computed from x itself). The matrices come from the seed alone,
+/// so both splits share them.
 public enum GradNormToy {
     /// Input dimension.
     public static let inputDimension = 250
@@ -48,8 +50,9 @@ public enum GradNormToy {
         var x = [Double](repeating: 0, count: d)
         for i in 0..<count {
             for j in 0..<d {
-                x[j] = inputStd * random.normal()
-                inputs[i * d + j] = Float(x[j])
+                let z = random.normal()
+                x[j] = inputStd * z
+                inputs[i * d + j] = Float(z)
             }
             for t in sigmas.indices {
                 for r in 0..<o {

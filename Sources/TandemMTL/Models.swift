@@ -28,7 +28,7 @@ final class GlobalPool: Module, Layer {
 public enum ModelFactory {
     /// The architecture names; presets are listed by `Presets.names`.
     public static let architectures = ["hps", "cross-stitch", "mtan", "mmoe", "soft"]
-    public static var names: [String] { architectures + Presets.names + ["shared-bottom"] }
+    public static var names: [String] { architectures + Presets.names + ["shared-bottom", "gradnorm-mlp"] }
 
     /// `labelCounts[t]` is the number of regression targets of task t per sample (default 1).
     public static func make(_ name: String, tasks: [TaskSpec], inputShape: [Int], labelCounts: [Int]? = nil, seed: UInt64 = 0,
@@ -66,6 +66,9 @@ public enum ModelFactory {
         case "shared-bottom":
             guard inputShape.count == 1, tasks.allSatisfy({ $0.kind == .regression }) else { throw refuse("needs vector inputs and regression tasks") }
             return try Presets.sharedBottom(tasks: tasks, inputs: inputShape[0], random: random, on: device)
+        case "gradnorm-mlp":
+            guard inputShape.count == 1, tasks.allSatisfy({ $0.kind == .regression }) else { throw refuse("needs vector inputs and regression tasks") }
+            return try Presets.gradnormMLP(tasks: tasks, inputs: inputShape[0], outputs: try tasks.map(outputs), random: random, on: device)
         case "mtan-segnet":
             guard inputShape.count == 3, inputShape[0] == 3, inputShape[1] % 32 == 0, inputShape[2] % 32 == 0,
                   tasks.map(\.kind) == [.segmentation(classes: 7), .depth, .normals] else {

@@ -46,6 +46,18 @@ public enum Presets {
         return try HardParameterSharing(tasks: tasks, trunk: trunk, heads: towers)
     }
 
+    /// The network of GradNorm's toy experiment (Chen et al. 2018): a shared trunk of four
+    /// fully connected ReLU layers of `width` units and one affine layer per task.
+    public static func gradnormMLP(tasks: [TaskSpec], inputs: Int, outputs: [Int], width: Int = 100,
+                                   random: RandomSource, on device: any Device) throws -> HardParameterSharing {
+        var layers: [any Layer] = []
+        for layer in 0..<4 {
+            layers += [try Linear(layer == 0 ? inputs : width, width, random: random, on: device), Activation.relu]
+        }
+        let heads = try outputs.map { Sequential(try Linear(width, $0, random: random, on: device)) }
+        return try HardParameterSharing(tasks: tasks, trunk: Sequential(layers), heads: heads)
+    }
+
     /// The LeNet trunk of W2 in three stages: conv1 → pool → ReLU (10 channels), conv2 → pool → ReLU
     /// (20 channels), flatten → Linear(320→50) → ReLU (50 units).
     static func lenetStages(random: RandomSource, on device: any Device) throws -> [Sequential] {

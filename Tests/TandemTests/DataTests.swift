@@ -324,7 +324,8 @@ private let grid: [Float] = [-1, -0.5, 0, 0.5, 1, 1.5]
             for i in [0, 5] {
                 for r in [0, 99] {
                     var s = 0.0
-                    for j in 0..<250 { s += m[t][r * 250 + j] * Double(data.inputs[i * 250 + j]) }
+                    // The inputs are standardised: x = 0.01·input.
+                    for j in 0..<250 { s += m[t][r * 250 + j] * 0.01 * Double(data.inputs[i * 250 + j]) }
                     #expect(abs(Double(data.labels[t][i * 100 + r]) - sigma * tanh(s)) < 1e-3 * sigma)
                 }
             }
