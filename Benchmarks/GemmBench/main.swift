@@ -5,6 +5,13 @@
 // For each device and square size n: checks the result against a float64 reference first, then
 // times `device.gemm` and the direct call (cblas_sgemm on the CPU, CLBlastSgemm on OpenCL) on the
 // same buffers, alternating, each run waiting for completion. Prints medians and the wrapper's cost.
+// On the CPU the direct call runs on one thread: Tandem sets OpenBLAS to one thread and splits each
+// GEMM over its own workers, so there the "wrapper cost" is the gain (negative) of that split.
+//
+//   swift run -c release GemmBench --shapes 10x147456x25,20x250x16384:NT [--devices cpu]
+//
+// times `device.gemm` on the given shapes (m×n×k, optional :TA TB flags such as :NT) instead: the
+// shapes of a workload's convolutions, to see which GEMMs a step's time goes to.
 
 import CBLAS
 import CCLBlast
@@ -16,6 +23,37 @@ typealias Support = BenchmarkSupport
 let sizes = (Support.option("--sizes") ?? "256,512,1024").split(separator: ",").compactMap { Int($0) }
 let repeats = Support.integerOption("--repeats", default: 20)
 let selectors = Support.deviceSelectors()
+
+if let shapes = Support.option("--shapes") {
+    print("GEMM shapes, median of \(repeats) runs after warm-up")
+    print("device    shape                    ms        GFLOP/s")
+    for selector in selectors {
+        let device = try Devices.select(selector)
+        for shape in shapes.split(separator: ",") {
+            let parts = shape.split(separator: ":")
+            let dims = parts[0].split(separator: "x").compactMap { Int($0) }
+            let flags = parts.count > 1 ? Array(parts[1]) : ["N", "N"]
+            guard dims.count == 3, flags.count == 2 else { fatalError("shape '\(shape)': write MxNxK or MxNxK:TN") }
+            let g = GEMM(m: dims[0], n: dims[1], k: dims[2], transposeA: flags[0] == "T", transposeB: flags[1] == "T")
+            var random = SplitMix64(seed: 1)
+            let a = try device.buffer(random.uniform(g.m * g.k)), b = try device.buffer(random.uniform(g.k * g.n))
+            let c = try device.allocate(g.m * g.n)
+            for _ in 0..<3 { try device.gemm(g, a: a, b: b, c: c) }
+            try device.synchronize()
+            var times: [Double] = []
+            for _ in 0..<repeats {
+                let t = Support.now()
+                try device.gemm(g, a: a, b: b, c: c)
+                try device.synchronize()
+                times.append(Support.now() - t)
+            }
+            let median = Support.median(times)
+            print(Support.pad(selector, 10) + Support.pad(String(shape), 25) + Support.pad(Support.fixed(median * 1e3, 3), 10)
+                  + Support.fixed(g.flops / median / 1e9, 1))
+        }
+    }
+    exit(0)
+}
 
 print("GEMM benchmark, row-major C = A·B (float32), median of \(repeats) runs after warm-up")
 print("device    n      tandem GFLOP/s  direct GFLOP/s  wrapper cost  max rel err")

@@ -1,4 +1,5 @@
-/// 2-D convolution over NCHW input as im2col + GEMM. The forward multiplies each group's weights
+/// 2-D convolution over NCHW input. Devices with `ImageConvolution` (the CPU) run it image by
+/// image; elsewhere it is im2col + GEMM. The forward multiplies each group's weights
 /// with each image's block of im2col columns, writing NCHW directly (no permute), and adds the bias
 /// as a rank-1 GEMM update. The gradients go through one permute of dY to [O, N·OH·OW], a grouped
 /// GEMM each, and `col2im` (a gather) for the input; the bias gradient is the sum over N, H, W.
@@ -9,6 +10,25 @@ extension Tensor {
                        dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
         let geometry = try Tensor.convGeometry(self, weight, bias: bias, stride: stride, padding: padding,
                                                dilation: dilation, groups: groups)
+        if let device = self.device as? any ImageConvolution, geometry.batch > 0 {
+            let y = try Tensor.empty([geometry.batch, geometry.outChannels, geometry.outHeight, geometry.outWidth], on: self.device)
+            try device.conv2dForward(storage, weight: weight.storage, bias: bias?.storage, y.storage, geometry: geometry)
+            return record(y, inputs: [self, weight] + (bias.map { [$0] } ?? [])) { g in
+                var grads: [Tensor?] = [nil, nil]
+                if self.requiresGrad {
+                    let dx = try Tensor.empty(self.shape, on: self.device)
+                    try device.conv2dInputGradient(g.storage, weight: weight.storage, dx.storage, geometry: geometry)
+                    grads[0] = dx
+                }
+                if weight.requiresGrad {
+                    let dw = try Tensor.empty(weight.shape, on: self.device)
+                    try device.conv2dWeightGradient(self.storage, g.storage, dw.storage, geometry: geometry)
+                    grads[1] = dw
+                }
+                if let bias { grads.append(bias.requiresGrad ? try g.sum(axes: [0, 2, 3]) : nil) }
+                return grads
+            }
+        }
         let (y, col) = try Tensor.convForward(self, weight, bias: bias, geometry)
         // The weight gradient needs the im2col matrix again: keep it when it is small, else recompute.
         let kept = weight.requiresGrad && GradientMode.isEnabled && col.count <= Tensor.keptColumnLimit ? col : nil
