@@ -119,22 +119,8 @@ extension CPUDevice {
         defer { Profiler.end(profile, device: "cpu", "maxPool2dBackward") }
         let pdy = SharedPointer(host(dy).pointer), pi = SharedPointer(host(indices).pointer), pdx = SharedPointer(host(dx).pointer)
         let oh = g.outHeight, ow = g.outWidth
-        let disjoint = g.strideH >= g.kernelH && g.strideW >= g.kernelW
         Parallel.chunks(g.planes, cost: g.height * g.width) { planes in
             for p in planes {
-                if disjoint {
-                    // Windows do not overlap: each window writes its own pixels (dy where the index
-                    // names the pixel, else 0); pixels outside every window stay 0.
-                    // The index always names a pixel of its own window, so a scatter suffices.
-                    let plane = pdx.base + p * g.height * g.width
-                    plane.update(repeating: 0, count: g.height * g.width)
-                    let size = g.height * g.width
-                    for o in (p * oh * ow)..<((p + 1) * oh * ow) {
-                        let index = Int(pi.base[o])
-                        if index >= 0 && index < size { plane[index] = 0 + pdy.base[o] }
-                    }
-                    continue
-                }
                 for h in 0..<g.height {
                     let (r0, r1) = Resample.windows(covering: h, kernel: g.kernelH, stride: g.strideH, pad: g.padH, outputs: oh)
                     for w in 0..<g.width {
@@ -207,13 +193,16 @@ extension CPUDevice {
     public func scatterPlanes(_ x: Buffer, indices: Buffer, _ y: Buffer, planes: Int, inputSize: Int, outputSize: Int) throws {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "scatterPlanes") }
-        let px = host(x).pointer, pi = host(indices).pointer, py = host(y).pointer
-        py.update(repeating: 0, count: planes * outputSize)
+        let px = SharedPointer(host(x).pointer), pi = SharedPointer(host(indices).pointer), py = SharedPointer(host(y).pointer)
         let limit = Float(outputSize)
-        for p in 0..<planes {
-            for i in 0..<inputSize {
-                let v = pi[p * inputSize + i]
-                if v >= 0 && v < limit { py[p * outputSize + Int(v)] = px[p * inputSize + i] }
+        // Planes are independent: each worker zeroes and fills its own.
+        Parallel.chunks(planes, cost: outputSize) { range in
+            (py.base + range.lowerBound * outputSize).update(repeating: 0, count: range.count * outputSize)
+            for p in range {
+                for i in 0..<inputSize {
+                    let v = pi.base[p * inputSize + i]
+                    if v >= 0 && v < limit { py.base[p * outputSize + Int(v)] = px.base[p * inputSize + i] }
+                }
             }
         }
     }

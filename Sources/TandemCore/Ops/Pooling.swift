@@ -30,7 +30,14 @@ extension Tensor {
         try device.maxPool2d(storage, y.storage, indices: indices.storage, geometry: g)
         let values = record(y, inputs: [self]) { dy in
             let dx = try Tensor.empty(self.shape, on: dy.device)
-            try dy.device.maxPool2dBackward(dy.storage, indices: indices.storage, dx.storage, geometry: g)
+            if g.strideH >= g.kernelH && g.strideW >= g.kernelW {
+                // Windows do not overlap, so every pixel gets at most one gradient: unpooling dy
+                // (a scatter) is the whole backward, and much cheaper than gathering per pixel.
+                try dy.device.scatterPlanes(dy.storage, indices: indices.storage, dx.storage, planes: g.planes,
+                                            inputSize: g.outHeight * g.outWidth, outputSize: g.height * g.width)
+            } else {
+                try dy.device.maxPool2dBackward(dy.storage, indices: indices.storage, dx.storage, geometry: g)
+            }
             return [dx]
         }
         return (values, indices)
