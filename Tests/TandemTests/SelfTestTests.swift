@@ -4,6 +4,7 @@ import Testing
 /// A device that computes like the CPU except that `exp` is off by 1%: what a buggy driver looks like.
 final class BrokenExpDevice: Device, @unchecked Sendable {
     let cpu = CPUDevice.shared
+    var poolStatistics: BufferPoolStatistics { cpu.poolStatistics }
     var info: DeviceInfo {
         var info = cpu.info
         info.selector = "broken"

@@ -25,6 +25,8 @@ public protocol Device: AnyObject, Sendable, Primitives {
     func gemm(_ gemm: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws
     /// Waits until everything queued on the device has finished.
     func synchronize() throws
+    /// Counters of the device's buffer pool: bytes in use by tensors (and their peak), bytes cached.
+    var poolStatistics: BufferPoolStatistics { get }
 }
 
 extension Device {
