@@ -10,6 +10,22 @@ struct ArchitectureTests {
         #expect(model.parameterCount == expected)
     }
 
+    @Test("the baselines of the README's experiments have the stated sizes")
+    func baselineSizes() throws {
+        let regression = [TaskSpec("task1", .regression), TaskSpec("task2", .regression)]
+        // MMoE paper's shared bottom: 101·126 + 2·(127·8 + 9) = 14,776.
+        let bottom = try ModelFactory.make("shared-bottom", tasks: regression, inputShape: [100], on: CPUDevice.shared)
+        #expect(bottom.parameterCount == 14_776)
+        // GradNorm's toy network: 251·100 + 3·101·100 + 2·101·100 = 75,600.
+        let toy = try ModelFactory.make("gradnorm-mlp", tasks: regression, inputShape: [250], labelCounts: [100, 100],
+                                        on: CPUDevice.shared)
+        #expect(toy.parameterCount == 75_600)
+        #expect(throws: TandemError.self) {
+            _ = try ModelFactory.make("gradnorm-mlp", tasks: [TaskSpec("c", .classification(classes: 3))], inputShape: [250],
+                                      on: CPUDevice.shared)
+        }
+    }
+
     @Test("unknown preset names are an error listing the valid ones")
     func unknownPreset() {
         #expect(throws: TandemError.self) { try Presets.make("resnet", on: CPUDevice.shared) }

@@ -1,0 +1,67 @@
+import Synchronization
+import Testing
+@testable import Tandem
+
+@Suite("Memory pool")
+struct MemoryPoolTests {
+    /// A pool over counters instead of memory, recording what it creates and releases.
+    final class Ledger: Sendable {
+        let created = Atomic<Int>(0), released = Atomic<Int>(0)
+        func pool(cacheLimit: Int = .max, failAbove: Int = .max) -> MemoryPool<Int> {
+            MemoryPool(deviceName: "ledger", cacheLimit: cacheLimit,
+                       create: { bytes in
+                           guard bytes <= failAbove else { return nil }
+                           return self.created.add(1, ordering: .relaxed).newValue
+                       },
+                       release: { _ in self.released.add(1, ordering: .relaxed) })
+        }
+    }
+
+    @Test("a freed block of the same rounded size is reused, not allocated again")
+    func reuse() throws {
+        let ledger = Ledger()
+        let pool = ledger.pool()
+        let (first, bytes) = try pool.take(bytes: 1000)
+        #expect(bytes == 1024 && pool.statistics.bytesInUse == 1024)
+        pool.give(first, bytes: bytes)
+        #expect(pool.statistics.bytesCached == 1024 && pool.statistics.bytesInUse == 0)
+        let (again, _) = try pool.take(bytes: 1020)  // Rounds to the same 1,024 bytes.
+        #expect(again == first)
+        #expect(pool.statistics.allocations == 1 && pool.statistics.reuses == 1)
+        let (other, _) = try pool.take(bytes: 5000)
+        #expect(other != first && pool.statistics.allocations == 2)
+        #expect(pool.statistics.peakBytesInUse == 1024 + 5120)
+    }
+
+    @Test("beyond the cache limit freed blocks are released; trim releases the rest")
+    func cacheLimit() throws {
+        let ledger = Ledger()
+        let pool = ledger.pool(cacheLimit: 2048)
+        let blocks = try (0..<3).map { _ in try pool.take(bytes: 1024) }
+        for (block, bytes) in blocks { pool.give(block, bytes: bytes) }
+        #expect(pool.statistics.bytesCached == 2048)
+        #expect(ledger.released.load(ordering: .relaxed) == 1)
+        pool.trim()
+        #expect(pool.statistics.bytesCached == 0)
+        #expect(ledger.released.load(ordering: .relaxed) == 3)
+    }
+
+    @Test("when the allocator fails, the pool frees its cache, retries, then throws out-of-memory")
+    func outOfMemory() throws {
+        let ledger = Ledger()
+        let pool = ledger.pool(failAbove: 4096)
+        let (block, bytes) = try pool.take(bytes: 4096)
+        pool.give(block, bytes: bytes)
+        #expect(throws: TandemError.self) { _ = try pool.take(bytes: 8192) }
+        #expect(ledger.released.load(ordering: .relaxed) == 1)  // The cached block was given back first.
+    }
+
+    @Test("CPU buffers come from the CPU device's pool")
+    func cpuBuffersArePooled() throws {
+        let cpu = CPUDevice.shared
+        let before = cpu.poolStatistics
+        let buffer = try cpu.allocate(7_777)
+        #expect(cpu.poolStatistics.allocations + cpu.poolStatistics.reuses > before.allocations + before.reuses)
+        _ = buffer
+    }
+}
