@@ -9,3 +9,55 @@ __kernel void scale_matrix_f32(__global float* c, const int offset, const int ld
     const int i = offset + batch * stride + row * ldc + col;
     c[i] = beta == 0.0f ? 0.0f : beta * c[i];
 }
+
+// C = alpha·op(A)·op(B) + beta·C for OpenCL devices that run on a CPU (PoCL), where CLBlast's
+// GPU-tuned kernels are slow: one work-item computes an 8×16 block of C in eight float16
+// registers, reading one row of op(B) as a vector and broadcasting one element of op(A) per row,
+// like a CPU BLAS micro-kernel. Rows beyond m repeat the last row (computed, never stored), so the
+// inner loop has no branches. Work-item (x, y, z) = (column block, row block, batch).
+// d = (m, n, k, transA, transB, strideA, strideB, strideC); l = (lda, ldb, ldc, offA, offB, offC).
+#define TILE_M 8
+#define TILE_N 16
+__kernel void gemm_tile_f32(__global const float* A, __global const float* B, __global float* C,
+                            const int8 d, const int8 l, const float alpha, const float beta) {
+    const int m = d.s0, n = d.s1, k = d.s2;
+    const int j0 = get_global_id(0) * TILE_N, i0 = get_global_id(1) * TILE_M, batch = get_global_id(2);
+    if (j0 >= n || i0 >= m) return;
+    A += l.s3 + batch * d.s5;
+    B += l.s4 + batch * d.s6;
+    C += l.s5 + batch * d.s7;
+    // Strides of op(A) along its rows i and depth p, and of op(B) along p and its columns j.
+    const int ai = d.s3 ? 1 : l.s0, ap = d.s3 ? l.s0 : 1;
+    const int bp = d.s4 ? 1 : l.s1, bj = d.s4 ? l.s1 : 1;
+    const int cols = min(TILE_N, n - j0);
+    __global const float* a[TILE_M];
+    float16 acc[TILE_M];
+    for (int r = 0; r < TILE_M; ++r) {
+        a[r] = A + min(i0 + r, m - 1) * ai;
+        acc[r] = (float16)(0.0f);
+    }
+    if (cols == TILE_N && !d.s4) {
+        for (int p = 0; p < k; ++p) {
+            const float16 b = vload16(0, B + p * bp + j0);
+            for (int r = 0; r < TILE_M; ++r) acc[r] = fma((float16)(a[r][p * ap]), b, acc[r]);
+        }
+    } else {
+        // op(B) transposed or a partial block: gather the row, columns beyond n repeat the last.
+        int column[TILE_N];
+        for (int c = 0; c < TILE_N; ++c) column[c] = min(j0 + c, n - 1) * bj;
+        for (int p = 0; p < k; ++p) {
+            __global const float* row = B + p * bp;
+            float values[TILE_N];
+            for (int c = 0; c < TILE_N; ++c) values[c] = row[column[c]];
+            const float16 b = vload16(0, values);
+            for (int r = 0; r < TILE_M; ++r) acc[r] = fma((float16)(a[r][p * ap]), b, acc[r]);
+        }
+    }
+    const int rows = min(TILE_M, m - i0);
+    for (int r = 0; r < rows; ++r) {
+        float out[TILE_N];
+        vstore16(acc[r], 0, out);
+        __global float* target = C + (i0 + r) * l.s2 + j0;
+        for (int c = 0; c < cols; ++c) target[c] = beta == 0.0f ? alpha * out[c] : alpha * out[c] + beta * target[c];
+    }
+}

@@ -70,6 +70,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         self.context = context
         self.queue = queue
         self.profiling = profiling
+        gemmImplementation = System.environment("TANDEM_OPENCL_GEMM").flatMap(GEMMImplementation.init(rawValue:))
+            ?? (handle.info.type == .cpu ? .tiled : .clblast)
         pool = BufferPool(context: context, deviceName: handle.info.description)
         programs = ProgramCache(context: context, device: handle.device, info: handle.info, directory: cacheDirectory)
     }
@@ -90,6 +92,19 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     public static var defaultCacheDirectory: String? { ProgramCache.defaultDirectory }
 
     public var poolStatistics: BufferPoolStatistics { pool.statistics }
+
+    /// The GEMM implementations of an OpenCL device.
+    public enum GEMMImplementation: String, Sendable {
+        /// CLBlast's tuned kernels (GPUs).
+        case clblast
+        /// Tandem's register-tiled kernel, written like a CPU BLAS micro-kernel.
+        case tiled
+    }
+
+    /// Which GEMM this device runs: the tiled kernel on OpenCL devices that are CPUs (PoCL), where
+    /// CLBlast's GPU-tuned kernels reach a fraction of it, else CLBlast. `TANDEM_OPENCL_GEMM=clblast`
+    /// or `=tiled` overrides the choice; set it before the device is first used.
+    public var gemmImplementation: GEMMImplementation
     public var programCacheStatistics: ProgramCacheStatistics { programs.statistics }
     public var transferStatistics: TransferStatistics { transfers.withLock { $0 } }
     /// Where program binaries are cached, or nil when disk caching is off.
@@ -307,8 +322,19 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                        [.buffer(c), .int(g.offsetC), .int(g.ldc), .int(g.strideC), .int(g.m), .int(g.n), .float(g.beta)])
             return
         }
+        if usesTiledGEMM {
+            try launch("gemm_tile_f32", program: "gemm",
+                       global: [(g.n + 15) / 16, (g.m + 7) / 8, g.batchCount], local: [1, 1, 1],
+                       [.buffer(a), .buffer(b), .buffer(c),
+                        .int8([g.m, g.n, g.k, g.transposeA ? 1 : 0, g.transposeB ? 1 : 0, g.strideA, g.strideB, g.strideC]),
+                        .int8([g.lda, g.ldb, g.ldc, g.offsetA, g.offsetB, g.offsetC]), .float(g.alpha), .float(g.beta)])
+            return
+        }
         try sgemm(g, a: a, b: b, c: c)
     }
+
+    /// Whether GEMMs run on Tandem's CPU-style tiled kernel (`Kernels/gemm.cl`) rather than CLBlast.
+    var usesTiledGEMM: Bool { gemmImplementation == .tiled }
 
     /// One CLBlast (strided-batched) GEMM, no shortcuts.
     private func sgemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {

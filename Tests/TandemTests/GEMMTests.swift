@@ -14,6 +14,19 @@ struct GEMMTests {
         }
     }
 
+    @Test("both OpenCL GEMMs (CLBlast and the tiled kernel) match the float64 reference", arguments: openCLSelectors)
+    func bothOpenCLImplementations(selector: String) throws {
+        let device = try privateOpenCL(selector)
+        for implementation in [OpenCLDevice.GEMMImplementation.clblast, .tiled] {
+            device.gemmImplementation = implementation
+            for (index, item) in SelfTest.gemmCases.enumerated() {
+                let seed = UInt64.random(in: 1...UInt64.max) &+ UInt64(index)
+                let error = try SelfTest.checkGEMM(item.gemm, on: device, seed: seed)
+                #expect(error <= 1e-4, "\(item.name) on \(selector) with \(implementation): relative error \(error) (seed \(seed))")
+            }
+        }
+    }
+
     @Test("GEMM writes every element of C when beta is 0", arguments: allSelectors)
     func writesEveryElement(selector: String) throws {
         let device = try Devices.select(selector)
