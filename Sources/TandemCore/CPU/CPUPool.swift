@@ -97,17 +97,21 @@ extension CPUDevice {
                 for r in 0..<oh {
                     let top = plane + 2 * r * width, bottom = top + width
                     for c in 0..<ow {
-                        let w = 2 * c, first = 2 * r * width + w
+                        let w = 2 &* c, first = 2 &* r &* width &+ w
                         var best = top[w], bestIndex = first
+                        // Selects, not branches: which pixel wins is data, and mispredicted jumps
+                        // cost more than the comparisons.
                         @inline(__always) func consider(_ v: Float, _ index: Int) {
-                            if v > best || (v.isNaN && !best.isNaN) { best = v; bestIndex = index }
+                            let wins = v > best || (v != v && best == best)
+                            best = wins ? v : best
+                            bestIndex = wins ? index : bestIndex
                         }
-                        consider(top[w + 1], first + 1)
-                        consider(bottom[w], first + width)
-                        consider(bottom[w + 1], first + width + 1)
+                        consider(top[w &+ 1], first &+ 1)
+                        consider(bottom[w], first &+ width)
+                        consider(bottom[w &+ 1], first &+ width &+ 1)
                         py.base[o] = best
                         pi.base[o] = Float(bestIndex)
-                        o += 1
+                        o &+= 1
                     }
                 }
             }
@@ -224,44 +228,50 @@ extension CPUDevice {
                                alignCorners: Bool, backward: Bool) throws {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "resizeBilinear") }
-        let px = host(x).pointer, py = host(y).pointer
+        let px = SharedPointer(host(x).pointer), py = SharedPointer(host(y).pointer)
         let sh = Resample.bilinearScale(height, outHeight, alignCorners: alignCorners)
         let sw = Resample.bilinearScale(width, outWidth, alignCorners: alignCorners)
         if !backward {
             let rows = (0..<outHeight).map { Resample.bilinearTaps($0, input: height, scale: sh, alignCorners: alignCorners) }
             let cols = (0..<outWidth).map { Resample.bilinearTaps($0, input: width, scale: sw, alignCorners: alignCorners) }
-            for p in 0..<planes {
-                let plane = px + p * height * width
-                for (r, (h0, h1, ly)) in rows.enumerated() {
-                    for (c, (w0, w1, lx)) in cols.enumerated() {
-                        let top = (1 - lx) * plane[h0 * width + w0] + lx * plane[h0 * width + w1]
-                        let bottom = (1 - lx) * plane[h1 * width + w0] + lx * plane[h1 * width + w1]
-                        py[(p * outHeight + r) * outWidth + c] = (1 - ly) * top + ly * bottom
+            Parallel.chunks(planes, cost: outHeight * outWidth) { range in
+                for p in range {
+                    let plane = px.base + p * height * width
+                    for (r, (h0, h1, ly)) in rows.enumerated() {
+                        for (c, (w0, w1, lx)) in cols.enumerated() {
+                            let top = (1 - lx) * plane[h0 * width + w0] + lx * plane[h0 * width + w1]
+                            let bottom = (1 - lx) * plane[h1 * width + w0] + lx * plane[h1 * width + w1]
+                            py.base[(p * outHeight + r) * outWidth + c] = (1 - ly) * top + ly * bottom
+                        }
                     }
                 }
             }
             return
         }
-        // x is dy [planes, outHeight, outWidth], y is dx [planes, height, width].
-        for p in 0..<planes {
-            let plane = px + p * outHeight * outWidth
-            for h in 0..<height {
-                let (r0, r1) = Resample.bilinearCandidates(h, output: outHeight, scale: sh, alignCorners: alignCorners)
-                for w in 0..<width {
-                    let (c0, c1) = Resample.bilinearCandidates(w, output: outWidth, scale: sw, alignCorners: alignCorners)
-                    var sum: Float = 0
-                    if r0 <= r1 && c0 <= c1 {
-                        for r in r0...r1 {
-                            let wy = Resample.bilinearWeight(r, h, input: height, scale: sh, alignCorners: alignCorners)
-                            if wy == 0 { continue }
+        // x is dy [planes, outHeight, outWidth], y is dx [planes, height, width]. Each input
+        // coordinate gathers the outputs that read it, with the weights tabulated once per axis.
+        func readers(_ input: Int, _ output: Int, _ scale: Float) -> [[(Int, Float)]] {
+            (0..<input).map { i in
+                let (o0, o1) = Resample.bilinearCandidates(i, output: output, scale: scale, alignCorners: alignCorners)
+                guard o0 <= o1 else { return [] }
+                return (o0...o1).map { ($0, Resample.bilinearWeight($0, i, input: input, scale: scale, alignCorners: alignCorners)) }
+                    .filter { $0.1 != 0 }
+            }
+        }
+        let rowReaders = readers(height, outHeight, sh), colReaders = readers(width, outWidth, sw)
+        Parallel.chunks(planes, cost: height * width * 4) { range in
+            for p in range {
+                let plane = px.base + p * outHeight * outWidth
+                for h in 0..<height {
+                    for w in 0..<width {
+                        var sum: Float = 0
+                        for (r, wy) in rowReaders[h] {
                             var row: Float = 0
-                            for c in c0...c1 {
-                                row += Resample.bilinearWeight(c, w, input: width, scale: sw, alignCorners: alignCorners) * plane[r * outWidth + c]
-                            }
+                            for (c, wx) in colReaders[w] { row += wx * plane[r * outWidth + c] }
                             sum += wy * row
                         }
+                        py.base[(p * height + h) * width + w] = sum
                     }
-                    py[(p * height + h) * width + w] = sum
                 }
             }
         }
