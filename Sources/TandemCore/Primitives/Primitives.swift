@@ -2,6 +2,9 @@
 /// op's shape rule and gradient live once in `Ops/`, and each device supplies the forward
 /// computation (`CPU/` here, `TandemOpenCL/Ops/` with `Kernels/*.cl` for OpenCL).
 ///
+/// A device may also adopt `ImageConvolution` (the CPU does) to run convolutions its own way; the
+/// ops fall back to these primitives otherwise.
+///
 /// Buffers passed in always belong to the device called; outputs are fully overwritten unless a
 /// method says otherwise. Integer data (indices, labels) travels as exact floats (below 2^24).
 public typealias Buffer = any DeviceBuffer
