@@ -114,16 +114,18 @@ extension CPUDevice: ImageConvolution {
         g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1 && g.padH == 0 && g.padW == 0
     }
 
-    /// Runs `body(images, scratch)` over ranges of images on the workers, each with its own scratch
-    /// block of one image's im2col size.
-    private static func byImage(_ g: ConvGeometry, _ body: @Sendable (Range<Int>, Int, UnsafeMutablePointer<Float>) -> Void) {
-        let scratchCount = columnsAreImage(g) ? 1 : g.colRows * g.outHeight * g.outWidth
+    /// Runs `body(images, part, scratch)` over ranges of images on the workers, each with its own
+    /// scratch block of one image's im2col size, taken from the device's pool (so a training step
+    /// touches no fresh memory).
+    private func byImage(_ g: ConvGeometry, _ body: @Sendable (Range<Int>, Int, UnsafeMutablePointer<Float>) -> Void) throws {
+        let scratchCount = Self.columnsAreImage(g) ? 1 : g.colRows * g.outHeight * g.outWidth
         let parts = min(Parallel.workers, g.batch)
+        let scratch = try allocate(parts * scratchCount)
+        let base = SharedPointer(host(scratch).pointer)
         Parallel.split(g.batch, parts: parts, align: 1) { part, images in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-            defer { scratch.deallocate() }
-            body(images, part, scratch)
+            body(images, part, base.base + part * scratchCount)
         }
+        withExtendedLifetime(scratch) {}
     }
 
     public func conv2dForward(_ x: Buffer, weight: Buffer, bias: Buffer?, _ y: Buffer, geometry g: ConvGeometry) throws {
@@ -134,7 +136,7 @@ extension CPUDevice: ImageConvolution {
         let plane = g.outHeight * g.outWidth, imageSize = g.channels * g.height * g.width
         let og = g.outChannels / g.groups, depth = g.colRows / g.groups, direct = Self.columnsAreImage(g)
         GEMMCounter.add(GEMM(m: g.outChannels, n: plane, k: depth, batchCount: g.batch))
-        Self.byImage(g) { images, _, scratch in
+        try byImage(g) { images, _, scratch in
             for n in images {
                 let image = px.base + n * imageSize
                 let col = direct ? image : scratch
@@ -164,7 +166,7 @@ extension CPUDevice: ImageConvolution {
         let plane = g.outHeight * g.outWidth, imageSize = g.channels * g.height * g.width
         let og = g.outChannels / g.groups, depth = g.colRows / g.groups, direct = Self.columnsAreImage(g)
         GEMMCounter.add(GEMM(m: depth, n: plane, k: og, batchCount: g.batch * g.groups))
-        Self.byImage(g) { images, _, scratch in
+        try byImage(g) { images, _, scratch in
             for n in images {
                 // dcol = Wᵀ·dY per group, straight into the image when the columns are the image.
                 let image = pdx.base + n * imageSize
@@ -191,11 +193,12 @@ extension CPUDevice: ImageConvolution {
         GEMMCounter.add(GEMM(m: og, n: depth, k: plane, batchCount: g.batch * g.groups))
         // Each worker sums its images into its own partial dW; the partials are added in worker order.
         let parts = min(Parallel.workers, g.batch)
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: parts * weightCount)
-        defer { partials.deallocate() }
+        let partialBuffer = try allocate(parts * weightCount)
+        let partials = host(partialBuffer).pointer
+        defer { withExtendedLifetime(partialBuffer) {} }
         partials.update(repeating: 0, count: parts * weightCount)
         let shared = SharedPointer(partials)
-        Self.byImage(g) { images, part, scratch in
+        try byImage(g) { images, part, scratch in
             let partial = shared.base + part * weightCount
             for n in images {
                 let image = px.base + n * imageSize
