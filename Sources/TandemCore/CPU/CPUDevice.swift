@@ -93,6 +93,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
                     }
                 }
             }
+            withExtendedLifetime(scratch) {}  // The pointer above borrows its memory.
             return
         }
         if g.batchCount == 1 {
