@@ -123,3 +123,22 @@ for selector in selectors {
     }
 }
 
+
+// 2×2 max pooling at W2's shapes: forward (values and indices) and backward, GB/s over the bytes
+// read and written once.
+print("\nmax-pool 2×2 (float32), median ms")
+for selector in selectors {
+    guard let device = try? Devices.select(selector) else { continue }
+    for (name, shape) in [("W2 pool1 256×10×24²", [256, 10, 24, 24]), ("W2 pool2 256×20×8²", [256, 20, 8, 8])] {
+        var random = SplitMix64(seed: 7)
+        let count = shape.reduce(1, *)
+        let x = try Tensor(random.uniform(count), shape: shape, on: device, requiresGrad: true)
+        let forward = try time(device) { _ = try Tensor.withoutGradient { try x.maxPool2d(kernel: (2, 2)) } }
+        let y = try x.maxPool2d(kernel: (2, 2)).values
+        let g = try Tensor(random.uniform(y.count), shape: y.shape, on: device)
+        let backward = try time(device) { x.grad = nil; try y.backward(gradient: g) }
+        let bytes = Double(count + 2 * count / 4) * 4
+        print(Support.pad(selector, 10) + Support.pad(name, 24) + "forward " + Support.fixed(forward * 1e3, 3) + " ms ("
+              + Support.fixed(bytes / forward / 1e9, 1) + " GB/s), backward " + Support.fixed(backward * 1e3, 3) + " ms")
+    }
+}

@@ -90,21 +90,43 @@ extension CPUDevice {
     /// the same first-maximum and NaN rules) as the general loop.
     private func maxPool2x2(_ px: SharedPointer<Float>, _ py: SharedPointer<Float>, _ pi: SharedPointer<Float>, _ g: PoolGeometry) {
         let oh = g.outHeight, ow = g.outWidth, width = g.width
+        let lanes = SIMD8<Float>(0, 2, 4, 6, 8, 10, 12, 14)
         Parallel.chunks(g.planes, cost: g.height * g.width) { planes in
             for p in planes {
                 let plane = px.base + p * g.height * width
                 var o = p * oh * ow
                 for r in 0..<oh {
                     let top = plane + 2 * r * width, bottom = top + width
-                    for c in 0..<ow {
+                    var c = 0
+                    // Eight windows at a time: even and odd columns of both rows, lane-wise selects.
+                    while c &+ 8 <= ow {
+                        let t = UnsafeRawPointer(top + 2 &* c).loadUnaligned(as: SIMD16<Float>.self)
+                        let b = UnsafeRawPointer(bottom + 2 &* c).loadUnaligned(as: SIMD16<Float>.self)
+                        let base = SIMD8<Float>(repeating: Float(2 &* r &* width &+ 2 &* c)) + lanes
+                        var best = t.evenHalf, index = base
+                        @inline(__always) func consider(_ v: SIMD8<Float>, _ offset: Float) {
+                            let wins = (v .> best) .| ((v .!= v) .& (best .== best))
+                            index.replace(with: base + offset, where: wins)
+                            best.replace(with: v, where: wins)
+                        }
+                        consider(t.oddHalf, 1)
+                        consider(b.evenHalf, Float(width))
+                        consider(b.oddHalf, Float(width + 1))
+                        UnsafeMutableRawPointer(py.base + o).storeBytes(of: best, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(pi.base + o).storeBytes(of: index, as: SIMD8<Float>.self)
+                        o &+= 8
+                        c &+= 8
+                    }
+                    while c < ow {
                         let w = 2 &* c, first = 2 &* r &* width &+ w
                         var best = top[w], bestIndex = first
-                        // Selects, not branches: which pixel wins is data, and mispredicted jumps
-                        // cost more than the comparisons.
+                        // Branch-free: which pixel wins is data, and a mispredicted jump per
+                        // comparison costs more than the comparisons. `!(v <= best)` is v > best or
+                        // either is NaN; a NaN already chosen stays (the first NaN wins).
                         @inline(__always) func consider(_ v: Float, _ index: Int) {
-                            let wins = v > best || (v != v && best == best)
-                            best = wins ? v : best
-                            bestIndex = wins ? index : bestIndex
+                            let wins = (v <= best ? 0 : 1) & (best == best ? 1 : 0)
+                            best = wins != 0 ? v : best
+                            bestIndex = wins != 0 ? index : bestIndex
                         }
                         consider(top[w &+ 1], first &+ 1)
                         consider(bottom[w], first &+ width)
@@ -112,6 +134,7 @@ extension CPUDevice {
                         py.base[o] = best
                         pi.base[o] = Float(bestIndex)
                         o &+= 1
+                        c &+= 1
                     }
                 }
             }
