@@ -322,19 +322,18 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                        [.buffer(c), .int(g.offsetC), .int(g.ldc), .int(g.strideC), .int(g.m), .int(g.n), .float(g.beta)])
             return
         }
-        if usesTiledGEMM {
+        switch gemmImplementation {
+        case .tiled:
+            // Tandem's CPU-style kernel in `Kernels/gemm.cl`: one 8×16 block of C per work-item.
             try launch("gemm_tile_f32", program: "gemm",
                        global: [(g.n + 15) / 16, (g.m + 7) / 8, g.batchCount], local: [1, 1, 1],
                        [.buffer(a), .buffer(b), .buffer(c),
                         .int8([g.m, g.n, g.k, g.transposeA ? 1 : 0, g.transposeB ? 1 : 0, g.strideA, g.strideB, g.strideC]),
                         .int8([g.lda, g.ldb, g.ldc, g.offsetA, g.offsetB, g.offsetC]), .float(g.alpha), .float(g.beta)])
-            return
+        case .clblast:
+            try sgemm(g, a: a, b: b, c: c)
         }
-        try sgemm(g, a: a, b: b, c: c)
     }
-
-    /// Whether GEMMs run on Tandem's CPU-style tiled kernel (`Kernels/gemm.cl`) rather than CLBlast.
-    var usesTiledGEMM: Bool { gemmImplementation == .tiled }
 
     /// One CLBlast (strided-batched) GEMM, no shortcuts.
     private func sgemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {

@@ -31,7 +31,7 @@ extension CPUDevice {
                     let shift = m > 0 ? first[0] : 0
                     var s = 0.0, s2 = 0.0
                     for n in 0..<g.batch {
-                        let sums = shiftedSums(first + n * plane, count: g.inner, shift: shift)
+                        let sums = productSums(first + n * plane, minus: shift, first + n * plane, minus: shift, count: g.inner)
                         s += sums.0
                         s2 += sums.1
                     }
@@ -82,7 +82,7 @@ extension CPUDevice {
                 if needSums {
                     for n in 0..<g.batch {
                         let offset = c * g.inner + n * plane
-                        let sums = gradientSums(pg.base + offset, px.base + offset, count: g.inner, mean: mu)
+                        let sums = productSums(pg.base + offset, minus: 0, px.base + offset, minus: mu, count: g.inner)
                         sumG += sums.0
                         sumGX += sums.1
                     }
@@ -111,53 +111,30 @@ extension CPUDevice {
 /// Values summed in float lanes before a block's total joins the float64 sum.
 private let blockValues = 256
 
-/// Σ (v − shift) and Σ (v − shift)² over `count` contiguous values.
+/// Σ (u − su) and Σ (u − su)·(w − sw) over `count` contiguous values: the statistics
+/// (u = w = x around a shift: Σd and Σd²) and the gradient sums (u = dy with su = 0, w = x around
+/// the mean), in float lanes per block of `blockValues` and float64 across blocks.
 @inline(__always)
-private func shiftedSums(_ v: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> (Double, Double) {
+private func productSums(_ u: UnsafeMutablePointer<Float>, minus su: Float, _ w: UnsafeMutablePointer<Float>, minus sw: Float,
+                         count: Int) -> (Double, Double) {
     var s = 0.0, s2 = 0.0, i = 0
-    let k = SIMD8<Float>(repeating: shift)
+    let ku = SIMD8<Float>(repeating: su), kw = SIMD8<Float>(repeating: sw)
     while i + 8 <= count {
         let end = Swift.min(count, i + blockValues)
         var a = SIMD8<Float>(), b = SIMD8<Float>()
         while i + 8 <= end {
-            let d = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self) - k
+            let d = UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self) - ku
             a += d
-            b += d * d
+            b += d * (UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<Float>.self) - kw)
             i += 8
         }
         s += lanes(a)
         s2 += lanes(b)
     }
     while i < count {
-        let d = Double(v[i] - shift)
+        let d = Double(u[i] - su)
         s += d
-        s2 += d * d
-        i += 1
-    }
-    return (s, s2)
-}
-
-/// Σ g and Σ g·(x − mean) over `count` contiguous values.
-@inline(__always)
-private func gradientSums(_ g: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>, count: Int, mean: Float) -> (Double, Double) {
-    var s = 0.0, s2 = 0.0, i = 0
-    let mu = SIMD8<Float>(repeating: mean)
-    while i + 8 <= count {
-        let end = Swift.min(count, i + blockValues)
-        var a = SIMD8<Float>(), b = SIMD8<Float>()
-        while i + 8 <= end {
-            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-            let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            a += gv
-            b += gv * (xv - mu)
-            i += 8
-        }
-        s += lanes(a)
-        s2 += lanes(b)
-    }
-    while i < count {
-        s += Double(g[i])
-        s2 += Double(g[i]) * Double(x[i] - mean)
+        s2 += d * Double(w[i] - sw)
         i += 1
     }
     return (s, s2)

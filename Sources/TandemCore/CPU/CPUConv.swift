@@ -1,7 +1,9 @@
 /// Convolution on the CPU. Training runs image by image (`ImageConvolution`): each worker takes a
 /// range of images, builds one image's im2col block in a scratch buffer that stays in cache, and
 /// multiplies it with single-threaded OpenBLAS, so no batch-sized column matrix is ever written.
-/// The batch-wide `im2col`/`col2im` primitives serve the generic path and the checks.
+/// The batch-wide `im2col`/`col2im` primitives belong to the closed set every device implements;
+/// `Tensor.conv2d` does not call them on the CPU, and they are thin loops over the same per-image
+/// functions that the convolution checks exercise.
 extension CPUDevice: ImageConvolution {
     public func im2col(_ x: Buffer, _ col: Buffer, geometry g: ConvGeometry) throws {
         let profile = Profiler.begin()
@@ -237,9 +239,6 @@ extension CPUDevice: ImageConvolution {
             }
         }
         pdw.update(from: partials, count: weightCount)
-        for part in 1..<max(parts, 1) {
-            let partial = partials + part * weightCount
-            for i in 0..<weightCount { pdw[i] += partial[i] }
-        }
+        for part in 1..<max(parts, 1) { Self.addRun(from: partials + part * weightCount, to: pdw, count: weightCount) }
     }
 }

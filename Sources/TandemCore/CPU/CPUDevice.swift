@@ -166,10 +166,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
             }
             for index in 1..<parts where !Parallel.bounds(index, of: g.k, parts: parts, align: 16).isEmpty {
                 let partial = partials + (index - 1) * g.m * g.n
-                for i in 0..<g.m {
-                    let row = pc + g.offsetC + i * g.ldc, add = partial + i * g.n
-                    for j in 0..<g.n { row[j] += add[j] }
-                }
+                for i in 0..<g.m { addRun(from: partial + i * g.n, to: pc + g.offsetC + i * g.ldc, count: g.n) }
             }
         } else {
             sgemm(g, pa, pb, pc)
