@@ -24,6 +24,10 @@ extension OpCatalog {
             conv("conv2d groups 2 padding 1", [2, 4, 7, 9], [6, 2, 3, 3], bias: true, padding: (1, 1), groups: 2),
             conv("conv2d groups 3 depthwise stride 2", [2, 3, 7, 9], [6, 1, 3, 3], bias: false, stride: (2, 2), padding: (1, 1), groups: 3),
             conv("conv2d 1×1 with bias", [2, 3, 7, 9], [5, 3, 1, 1], bias: true),
+            // Enough images that the CPU multiplies several at once, with a shorter last chunk.
+            conv("conv2d 19 images in chunks", [19, 2, 5, 5], [3, 2, 3, 3], bias: true),
+            conv("conv2d 11 images in chunks, groups 2 padding 1", [11, 4, 4, 3], [4, 2, 3, 3], bias: true, padding: (1, 1), groups: 2),
+            conv("conv2d 9 images in chunks, 1×1", [9, 3, 2, 3], [4, 3, 1, 1], bias: false),
             conv("conv2d 5×2 kernel, stride (2, 3), padding 2", [1, 2, 8, 11], [3, 2, 5, 2], bias: true, stride: (2, 3), padding: (2, 2)),
         ]
     }

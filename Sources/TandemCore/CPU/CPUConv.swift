@@ -38,6 +38,19 @@ extension CPUDevice: ImageConvolution {
     static func im2colImage(_ image: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>, rowLength: Int,
                             rows: Range<Int>, _ g: ConvGeometry) {
         let oh = g.outHeight, ow = g.outWidth
+        if isDense(g) {
+            // No padding, stride and dilation 1: every line is one run of `ow` floats.
+            for row in rows {
+                let j = row % g.kernelW, i = (row / g.kernelW) % g.kernelH, c = row / (g.kernelW * g.kernelH)
+                var line = image + (c * g.height + i) * g.width + j, out = target + row * rowLength
+                for _ in 0..<oh {
+                    Self.copyRun(from: line, to: out, count: ow)
+                    line += g.width
+                    out += ow
+                }
+            }
+            return
+        }
         for row in rows {
             let j = row % g.kernelW, i = (row / g.kernelW) % g.kernelH, c = row / (g.kernelW * g.kernelH)
             // Output columns xo whose input column xo·stride − pad + j·dilation lies inside the image.
@@ -98,11 +111,29 @@ extension CPUDevice: ImageConvolution {
         while i < count { to[i] += from[i]; i &+= 1 }
     }
 
+    /// Whether every kernel tap reads a whole run of the input (no padding, stride and dilation 1).
+    @inline(__always)
+    static func isDense(_ g: ConvGeometry) -> Bool {
+        g.padH == 0 && g.padW == 0 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1
+    }
+
     /// One image of col2im: zeroes the image, then adds every column entry to the pixel it came from.
     static func col2imImage(_ col: UnsafeMutablePointer<Float>, rowLength: Int, into image: UnsafeMutablePointer<Float>,
                             _ g: ConvGeometry) {
         let oh = g.outHeight, ow = g.outWidth
         image.update(repeating: 0, count: g.channels * g.height * g.width)
+        if isDense(g) {
+            for row in 0..<g.colRows {
+                let j = row % g.kernelW, i = (row / g.kernelW) % g.kernelH, c = row / (g.kernelW * g.kernelH)
+                var line = image + (c * g.height + i) * g.width + j, source = col + row * rowLength
+                for _ in 0..<oh {
+                    Self.addRun(from: source, to: line, count: ow)
+                    line += g.width
+                    source += ow
+                }
+            }
+            return
+        }
         for c in 0..<g.channels {
             let plane = image + c * g.height * g.width
             for i in 0..<g.kernelH {
@@ -139,18 +170,54 @@ extension CPUDevice: ImageConvolution {
         g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1 && g.padH == 0 && g.padW == 0
     }
 
-    /// Runs `body(images, part, scratch)` over ranges of images on the workers, each with its own
-    /// scratch block of one image's im2col size, taken from the device's pool (so a training step
-    /// touches no fresh memory).
-    private func byImage(_ g: ConvGeometry, _ body: @Sendable (Range<Int>, Int, UnsafeMutablePointer<Float>) -> Void) throws {
-        let scratchCount = Self.columnsAreImage(g) ? 1 : g.colRows * g.outHeight * g.outWidth
+    /// Runs `body(chunk, part, columns, gathered)` over the batch: each worker takes a range of
+    /// images and walks it in chunks of `ConvChunks.images(g)`, with its own scratch for one chunk's
+    /// im2col block and one chunk's gathered output (`O × chunk·plane`), taken from the device's pool
+    /// (so a training step touches no fresh memory).
+    private func byChunk(_ g: ConvGeometry,
+                         _ body: @Sendable (Range<Int>, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) throws {
+        let plane = g.outHeight * g.outWidth, chunk = ConvChunks.images(g)
+        let columnCount = g.colRows * plane * chunk
+        let gatheredCount = chunk > 1 ? g.outChannels * plane * chunk : 0
         let parts = min(Parallel.workers, g.batch)
-        let scratch = try allocate(parts * scratchCount)
+        let scratch = try allocate(max(1, parts * (columnCount + gatheredCount)))
         let base = SharedPointer(host(scratch).pointer)
         Parallel.split(g.batch, parts: parts, align: 1) { part, images in
-            body(images, part, base.base + part * scratchCount)
+            let columns = base.base + part * (columnCount + gatheredCount)
+            var start = images.lowerBound
+            while start < images.upperBound {
+                let end = min(images.upperBound, start + chunk)
+                body(start..<end, part, columns, columns + columnCount)
+                start = end
+            }
         }
         withExtendedLifetime(scratch) {}
+    }
+
+    /// Builds the im2col block of images `chunk` in `columns` (rows of `chunk.count · plane`, image
+    /// by image) and returns it, or returns the image itself when that is already its block.
+    private static func chunkColumns(_ x: UnsafeMutablePointer<Float>, _ chunk: Range<Int>, _ columns: UnsafeMutablePointer<Float>,
+                                     _ g: ConvGeometry) -> UnsafeMutablePointer<Float> {
+        let plane = g.outHeight * g.outWidth, imageSize = g.channels * g.height * g.width
+        if chunk.count == 1 && columnsAreImage(g) { return x + chunk.lowerBound * imageSize }
+        for (b, n) in chunk.enumerated() {
+            im2colImage(x + n * imageSize, into: columns + b * plane, rowLength: chunk.count * plane, rows: 0..<g.colRows, g)
+        }
+        return columns
+    }
+
+    /// The output gradient of images `chunk` as one matrix [O, chunk.count · plane]: dY itself for
+    /// one image, else gathered into `gathered`.
+    private static func chunkOutput(_ dy: UnsafeMutablePointer<Float>, _ chunk: Range<Int>, _ gathered: UnsafeMutablePointer<Float>,
+                                    _ g: ConvGeometry) -> UnsafeMutablePointer<Float> {
+        let plane = g.outHeight * g.outWidth, width = chunk.count * plane
+        if chunk.count == 1 { return dy + chunk.lowerBound * g.outChannels * plane }
+        for (b, n) in chunk.enumerated() {
+            for o in 0..<g.outChannels {
+                copyRun(from: dy + (n * g.outChannels + o) * plane, to: gathered + o * width + b * plane, count: plane)
+            }
+        }
+        return gathered
     }
 
     public func conv2dForward(_ x: Buffer, weight: Buffer, bias: Buffer?, _ y: Buffer, geometry g: ConvGeometry) throws {
@@ -158,25 +225,27 @@ extension CPUDevice: ImageConvolution {
         defer { Profiler.end(profile, device: "cpu", "conv2d") }
         let px = SharedPointer(host(x).pointer), pw = SharedPointer(host(weight).pointer), py = SharedPointer(host(y).pointer)
         let pb = bias.map { SharedPointer(host($0).pointer) }
-        let plane = g.outHeight * g.outWidth, imageSize = g.channels * g.height * g.width
-        let og = g.outChannels / g.groups, depth = g.colRows / g.groups, direct = Self.columnsAreImage(g)
+        let plane = g.outHeight * g.outWidth
+        let og = g.outChannels / g.groups, depth = g.colRows / g.groups
         GEMMCounter.add(GEMM(m: g.outChannels, n: plane, k: depth, batchCount: g.batch))
-        try byImage(g) { images, _, scratch in
-            for n in images {
-                let image = px.base + n * imageSize
-                let col = direct ? image : scratch
-                if !direct { Self.im2colImage(image, into: scratch, rowLength: plane, rows: 0..<g.colRows, g) }
-                let out = py.base + n * g.outChannels * plane
-                for group in 0..<g.groups {
-                    var gemm = GEMM(m: og, n: plane, k: depth)
-                    gemm.offsetA = group * og * depth
-                    gemm.offsetB = group * depth * plane
-                    gemm.offsetC = group * og * plane
-                    Self.sgemm(gemm, pw.base, col, out)
-                }
-                if let pb {
-                    for o in 0..<g.outChannels {
-                        let value = pb.base[o], row = out + o * plane
+        try byChunk(g) { chunk, _, columns, gathered in
+            let col = Self.chunkColumns(px.base, chunk, columns, g)
+            let width = chunk.count * plane
+            // One image writes straight into Y; a chunk goes through `gathered` and is scattered.
+            let out = chunk.count == 1 ? py.base + chunk.lowerBound * g.outChannels * plane : gathered
+            for group in 0..<g.groups {
+                var gemm = GEMM(m: og, n: width, k: depth)
+                gemm.offsetA = group * og * depth
+                gemm.offsetB = group * depth * width
+                gemm.offsetC = group * og * width
+                Self.sgemm(gemm, pw.base, col, out)
+            }
+            for (b, n) in chunk.enumerated() {
+                for o in 0..<g.outChannels {
+                    let row = py.base + (n * g.outChannels + o) * plane
+                    if chunk.count > 1 { Self.copyRun(from: gathered + o * width + b * plane, to: row, count: plane) }
+                    if let pb {
+                        let value = pb.base[o]
                         for p in 0..<plane { row[p] += value }
                     }
                 }
@@ -191,54 +260,105 @@ extension CPUDevice: ImageConvolution {
         let plane = g.outHeight * g.outWidth, imageSize = g.channels * g.height * g.width
         let og = g.outChannels / g.groups, depth = g.colRows / g.groups, direct = Self.columnsAreImage(g)
         GEMMCounter.add(GEMM(m: depth, n: plane, k: og, batchCount: g.batch * g.groups))
-        try byImage(g) { images, _, scratch in
-            for n in images {
-                // dcol = Wᵀ·dY per group, straight into the image when the columns are the image.
-                let image = pdx.base + n * imageSize
-                let dcol = direct ? image : scratch
-                for group in 0..<g.groups {
-                    var gemm = GEMM(m: depth, n: plane, k: og, transposeA: true)
-                    gemm.offsetA = group * og * depth
-                    gemm.offsetB = n * g.outChannels * plane + group * og * plane
-                    gemm.offsetC = group * depth * plane
-                    Self.sgemm(gemm, pw.base, pdy.base, dcol)
+        try byChunk(g) { chunk, _, columns, gathered in
+            let width = chunk.count * plane
+            let dyChunk = Self.chunkOutput(pdy.base, chunk, gathered, g)
+            // dcol = Wᵀ·dY per group, straight into the image when one image's columns are the image.
+            let inPlace = direct && chunk.count == 1
+            let dcol = inPlace ? pdx.base + chunk.lowerBound * imageSize : columns
+            for group in 0..<g.groups {
+                var gemm = GEMM(m: depth, n: width, k: og, transposeA: true)
+                gemm.offsetA = group * og * depth
+                gemm.offsetB = group * og * width
+                gemm.offsetC = group * depth * width
+                Self.sgemm(gemm, pw.base, dyChunk, dcol)
+            }
+            if !inPlace {
+                for (b, n) in chunk.enumerated() {
+                    Self.col2imImage(columns + b * plane, rowLength: width, into: pdx.base + n * imageSize, g)
                 }
-                if !direct { Self.col2imImage(scratch, rowLength: plane, into: image, g) }
             }
         }
     }
 
-    public func conv2dWeightGradient(_ x: Buffer, _ dy: Buffer, _ dw: Buffer, geometry g: ConvGeometry) throws {
+    public func conv2dWeightGradient(_ x: Buffer, _ dy: Buffer, _ dw: Buffer, biasGradient db: Buffer?,
+                                     geometry g: ConvGeometry) throws {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "conv2d weight gradient") }
         let px = SharedPointer(host(x).pointer), pdy = SharedPointer(host(dy).pointer), pdw = host(dw).pointer
-        let plane = g.outHeight * g.outWidth, imageSize = g.channels * g.height * g.width
-        let og = g.outChannels / g.groups, depth = g.colRows / g.groups, direct = Self.columnsAreImage(g)
+        let plane = g.outHeight * g.outWidth
+        let og = g.outChannels / g.groups, depth = g.colRows / g.groups
         let weightCount = g.outChannels * depth
         GEMMCounter.add(GEMM(m: og, n: depth, k: plane, batchCount: g.batch * g.groups))
-        // Each worker sums its images into its own partial dW; the partials are added in worker order.
+        // Each worker sums its images into its own partial dW (and partial bias sums, in float64);
+        // the partials are added in worker order, so the result is the same on every run.
         let parts = min(Parallel.workers, g.batch)
         let partialBuffer = try allocate(parts * weightCount)
         let partials = host(partialBuffer).pointer
         defer { withExtendedLifetime(partialBuffer) {} }
         partials.update(repeating: 0, count: parts * weightCount)
-        let shared = SharedPointer(partials)
-        try byImage(g) { images, part, scratch in
+        let biasSums = UnsafeMutablePointer<Double>.allocate(capacity: max(1, parts * g.outChannels))
+        defer { biasSums.deallocate() }
+        biasSums.update(repeating: 0, count: max(1, parts * g.outChannels))
+        let shared = SharedPointer(partials), sharedBias = SharedPointer(biasSums), wantsBias = db != nil
+        try byChunk(g) { chunk, part, columns, gathered in
+            let width = chunk.count * plane
             let partial = shared.base + part * weightCount
-            for n in images {
-                let image = px.base + n * imageSize
-                let col = direct ? image : scratch
-                if !direct { Self.im2colImage(image, into: scratch, rowLength: plane, rows: 0..<g.colRows, g) }
-                for group in 0..<g.groups {
-                    var gemm = GEMM(m: og, n: depth, k: plane, transposeB: true, beta: 1)
-                    gemm.offsetA = n * g.outChannels * plane + group * og * plane
-                    gemm.offsetB = group * depth * plane
-                    gemm.offsetC = group * og * depth
-                    Self.sgemm(gemm, pdy.base, col, partial)
-                }
+            let col = Self.chunkColumns(px.base, chunk, columns, g)
+            let dyChunk = Self.chunkOutput(pdy.base, chunk, gathered, g)
+            for group in 0..<g.groups {
+                var gemm = GEMM(m: og, n: depth, k: width, transposeB: true, beta: 1)
+                gemm.offsetA = group * og * width
+                gemm.offsetB = group * depth * width
+                gemm.offsetC = group * og * depth
+                Self.sgemm(gemm, dyChunk, col, partial)
+            }
+            if wantsBias {
+                let sums = sharedBias.base + part * g.outChannels
+                for o in 0..<g.outChannels { sums[o] += Double(Self.sumRun(dyChunk + o * width, count: width)) }
             }
         }
         pdw.update(from: partials, count: weightCount)
         for part in 1..<max(parts, 1) { Self.addRun(from: partials + part * weightCount, to: pdw, count: weightCount) }
+        if let db {
+            let pdb = host(db).pointer
+            for o in 0..<g.outChannels {
+                var total = 0.0
+                for part in 0..<parts { total += biasSums[part * g.outChannels + o] }
+                pdb[o] = Float(total)
+            }
+        }
+    }
+
+    /// The sum of `count` floats, eight lanes at a time (a row of at most a few thousand values).
+    @inline(__always)
+    static func sumRun(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>(), i = 0
+        while i &+ 8 <= count {
+            lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        var total = lanes.sum()
+        while i < count { total += p[i]; i &+= 1 }
+        return total
+    }
+}
+
+/// How the CPU cuts a batch for convolution. Images with small output planes (LeNet's 8×8, MTAN's
+/// deep 4×4 levels) make GEMMs too thin to run well one image at a time, so a worker builds the
+/// im2col block of several images side by side and multiplies them at once.
+enum ConvChunks {
+    /// Column-block size (floats) a chunk aims for: 512 KiB, well inside a core's L2.
+    static let columnBudget = 1 << 17
+    /// Planes at least this large already give a wide enough GEMM from one image.
+    static let widePlane = 512
+    /// The most images in one chunk.
+    static let maximumImages = 4
+
+    /// Images per chunk for `g`.
+    static func images(_ g: ConvGeometry) -> Int {
+        let plane = g.outHeight * g.outWidth
+        guard plane < widePlane else { return 1 }
+        return max(1, min(maximumImages, columnBudget / max(1, g.colRows * plane)))
     }
 }

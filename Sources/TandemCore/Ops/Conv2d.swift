@@ -20,12 +20,15 @@ extension Tensor {
                     try device.conv2dInputGradient(g.storage, weight: weight.storage, dx.storage, geometry: geometry)
                     grads[0] = dx
                 }
+                let db = try bias.flatMap { $0.requiresGrad ? try Tensor.empty($0.shape, on: self.device) : nil }
                 if weight.requiresGrad {
                     let dw = try Tensor.empty(weight.shape, on: self.device)
-                    try device.conv2dWeightGradient(self.storage, g.storage, dw.storage, geometry: geometry)
+                    try device.conv2dWeightGradient(self.storage, g.storage, dw.storage, biasGradient: db?.storage, geometry: geometry)
                     grads[1] = dw
+                    if bias != nil { grads.append(db) }
+                } else if let bias {
+                    grads.append(bias.requiresGrad ? try g.sum(axes: [0, 2, 3]) : nil)
                 }
-                if let bias { grads.append(bias.requiresGrad ? try g.sum(axes: [0, 2, 3]) : nil) }
                 return grads
             }
         }

@@ -7,6 +7,7 @@ public protocol ImageConvolution {
     func conv2dForward(_ x: Buffer, weight: Buffer, bias: Buffer?, _ y: Buffer, geometry: ConvGeometry) throws
     /// dx = the adjoint of the convolution applied to dy.
     func conv2dInputGradient(_ dy: Buffer, weight: Buffer, _ dx: Buffer, geometry: ConvGeometry) throws
-    /// dw = Σ over images of dy · im2col(x)ᵀ.
-    func conv2dWeightGradient(_ x: Buffer, _ dy: Buffer, _ dw: Buffer, geometry: ConvGeometry) throws
+    /// dw = Σ over images of dy · im2col(x)ᵀ, and, when `biasGradient` is given, the bias gradient
+    /// (dy summed over images and pixels) from the same pass over dy.
+    func conv2dWeightGradient(_ x: Buffer, _ dy: Buffer, _ dw: Buffer, biasGradient: Buffer?, geometry: ConvGeometry) throws
 }
