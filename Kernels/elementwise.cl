@@ -39,6 +39,7 @@ inline float binary_op(const int op, const float a, const float b) {
     case 5: return a < b ? a : b;
     case 6: return a > b ? 1.0f : 0.0f;
     case 7: return a == b ? 1.0f : 0.0f;
+    case 8: return b > 0.0f ? a : 0.0f;
     }
     return NAN;
 }

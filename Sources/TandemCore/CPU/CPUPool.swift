@@ -117,6 +117,25 @@ extension CPUDevice {
                         o &+= 8
                         c &+= 8
                     }
+                    // Four windows at a time (LeNet's 8×8 → 4×4 planes), the same selects.
+                    while c &+ 4 <= ow {
+                        let t = UnsafeRawPointer(top + 2 &* c).loadUnaligned(as: SIMD8<Float>.self)
+                        let b = UnsafeRawPointer(bottom + 2 &* c).loadUnaligned(as: SIMD8<Float>.self)
+                        let base = SIMD4<Float>(repeating: Float(2 &* r &* width &+ 2 &* c)) + lanes.lowHalf
+                        var best = t.evenHalf, index = base
+                        @inline(__always) func consider(_ v: SIMD4<Float>, _ offset: Float) {
+                            let wins = (v .> best) .| ((v .!= v) .& (best .== best))
+                            index.replace(with: base + offset, where: wins)
+                            best.replace(with: v, where: wins)
+                        }
+                        consider(t.oddHalf, 1)
+                        consider(b.evenHalf, Float(width))
+                        consider(b.oddHalf, Float(width + 1))
+                        UnsafeMutableRawPointer(py.base + o).storeBytes(of: best, as: SIMD4<Float>.self)
+                        UnsafeMutableRawPointer(pi.base + o).storeBytes(of: index, as: SIMD4<Float>.self)
+                        o &+= 4
+                        c &+= 4
+                    }
                     while c < ow {
                         let w = 2 &* c, first = 2 &* r &* width &+ w
                         var best = top[w], bestIndex = first

@@ -13,7 +13,7 @@ extension Tensor {
     public func exp() throws -> Tensor { try unary(.exp) { _, y, g in try g * y } }
     public func log() throws -> Tensor { try unary(.log) { x, _, g in try g / x } }
     public func sqrt() throws -> Tensor { try unary(.sqrt) { _, y, g in try g * 0.5 / y } }
-    public func relu() throws -> Tensor { try unary(.relu) { x, _, g in try g * x.greater(0) } }
+    public func relu() throws -> Tensor { try unary(.relu) { x, _, g in try Tensor.binary(.gate, g, x, gradient: nil) } }
     public func sigmoid() throws -> Tensor { try unary(.sigmoid) { _, y, g in try g * y * (1 - y) } }
     public func tanh() throws -> Tensor { try unary(.tanh) { _, y, g in try g * (1 - y.square()) } }
     public func abs() throws -> Tensor { try unary(.abs) { x, _, g in try g * x.sign() } }

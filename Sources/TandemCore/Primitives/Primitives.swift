@@ -31,6 +31,9 @@ public enum BinaryOp: Int32, Sendable, CaseIterable {
     case add, sub, mul, div, max, min
     /// 1 where `a > b`, `a == b`, else 0.
     case greater, equal
+    /// `a` where `b > 0`, else 0: ReLU's gradient in one pass (no mask tensor, and a NaN or
+    /// infinite gradient stays out where the unit is off, as in PyTorch).
+    case gate
 }
 
 /// Reductions along one axis.
