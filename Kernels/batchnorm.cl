@@ -15,6 +15,7 @@
 #define BN_RUNNING_VAR 4
 #define BN_WEIGHT 8
 #define BN_BIAS 16
+#define BN_RELU 32
 
 // The two terms one element adds to its channel's sums.
 inline float2 bn_terms(const float v, const float g, const float k, const int gradient) {
@@ -126,7 +127,7 @@ __kernel void batch_norm_statistics_f32(__global const float* x, __global const 
     }
 }
 
-// y = (x - mean) * invstd * weight + bias; global [inner, channels, batch].
+// y = (x - mean) * invstd * weight + bias, then max(y, 0) with BN_RELU; global [inner, channels, batch].
 __kernel void batch_norm_apply_f32(__global const float* x, __global const float* mean, __global const float* invstd,
                                    __global const float* weight, __global const float* bias, __global float* y,
                                    const int batch, const int channels, const int inner, const int flags) {
@@ -135,7 +136,8 @@ __kernel void batch_norm_apply_f32(__global const float* x, __global const float
     const size_t i = ((size_t)n * channels + c) * inner + p;
     const float scale = invstd[c] * ((flags & BN_WEIGHT) ? weight[c] : 1.0f);
     const float offset = (flags & BN_BIAS) ? bias[c] : 0.0f;
-    y[i] = (x[i] - mean[c]) * scale + offset;
+    const float v = (x[i] - mean[c]) * scale + offset;
+    y[i] = (flags & BN_RELU) ? (v > 0.0f ? v : 0.0f) : v;
 }
 
 // dbias = S1 = sum(dy), dweight = invstd * S2 = sum(dy * xhat); global [channels].

@@ -27,6 +27,8 @@ let shapes = [
     Shape(name: "W2 conv1 256×1×28² →10 5×5", batch: 256, channels: 1, height: 28, width: 28, out: 10, kernel: 5, padding: 0),
     Shape(name: "W2 conv2 256×10×12² →20 5×5", batch: 256, channels: 10, height: 12, width: 12, out: 20, kernel: 5, padding: 0),
     Shape(name: "W4 8×3×64² →16 3×3 p1", batch: 8, channels: 3, height: 64, width: 64, out: 16, kernel: 3, padding: 1),
+    Shape(name: "W4 8×16×64² →16 3×3 p1", batch: 8, channels: 16, height: 64, width: 64, out: 16, kernel: 3, padding: 1),
+    Shape(name: "W4 8×32×32² →64 3×3 p1", batch: 8, channels: 32, height: 32, width: 32, out: 64, kernel: 3, padding: 1),
     Shape(name: "W4 8×64×16² →64 3×3 p1", batch: 8, channels: 64, height: 16, width: 16, out: 64, kernel: 3, padding: 1),
     Shape(name: "W4 8×128×4² →128 3×3 p1", batch: 8, channels: 128, height: 4, width: 4, out: 128, kernel: 3, padding: 1),
 ]

@@ -35,6 +35,8 @@ public enum Devices {
         } catch {
             throw TandemError.deviceNotFound(selector: text, available: all.map(\.description))
         }
+        // The CPU needs no OpenCL: not loading the driver keeps a CPU-only process ~60 MiB smaller.
+        if parsed == .cpu { return try open(CPUDevice.shared.info) }
         return try open(try parsed.resolve(in: all))
     }
 

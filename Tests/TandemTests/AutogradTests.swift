@@ -15,6 +15,34 @@ struct AutogradTests {
         #expect(try x.grad?.values() == [7, 9, 11])
     }
 
+    @Test("backward(releasingGraph:) gives the same gradients, frees activations on the way, and refuses a second pass",
+          arguments: openCLSelectors)
+    func releasingGraph(selector: String) throws {
+        let device = try privateOpenCL(selector)  // its own pool, so the byte counts are this test's alone
+        var random = SplitMix64(seed: 7)
+        let values = random.uniform(4096)
+        var gradients: [[Float]] = []
+        for release in [false, true] {
+            let x = try Tensor(values, shape: [4096], on: device, requiresGrad: true)
+            var h = x
+            for _ in 0..<8 { h = try (h * 1.5).relu() + h }  // a chain of activations, each 16 KiB
+            let loss = try h.sum()
+            let before = device.poolStatistics.bytesInUse
+            try loss.backward(releasingGraph: release)
+            h = x  // drop this test's handle on the last activation
+            let after = device.poolStatistics.bytesInUse
+            if release {
+                // The activations and every intermediate gradient are gone; the loss, x and its gradient remain.
+                #expect(after < before / 4, "bytes in use \(before) → \(after)")
+                #expect(throws: TandemError.self) { try loss.backward() }
+            } else {
+                #expect(after > before, "the kept graph still holds its activations")
+            }
+            gradients.append(try #require(x.grad).values())
+        }
+        #expect(gradients[0] == gradients[1])
+    }
+
     @Test("no gradient is recorded without requiresGrad, inside withoutGradient, or through detach")
     func noGradient() throws {
         let device = try Devices.select("cpu")

@@ -61,7 +61,7 @@ public final class Workload {
             total = try total.map { try $0 + loss } ?? loss
         }
         guard let total else { return 0 }
-        try total.backward()
+        try total.backward(releasingGraph: true)
         try optimizer.step()
         return try total.item()
     }

@@ -11,6 +11,21 @@ extension OpCatalog {
                                 return try x[0].batchNorm(runningMean: mean, runningVar: variance, weight: x[1], bias: x[2], training: true)
                             },
                             reference: { x in Reference.batchNorm(x[0], [3, 4, 5, 7], weight: x[1], bias: x[2]) }))
+        cases.append(OpCase("batch norm 2d training + ReLU, fused", [InputSpec([3, 4, 5, 7]), InputSpec([4]), InputSpec([4])],
+                            run: { x in
+                                try x[0].batchNorm(runningMean: nil, runningVar: nil, weight: x[1], bias: x[2], training: true, relu: true)
+                            },
+                            reference: { x in Reference.batchNorm(x[0], [3, 4, 5, 7], weight: x[1], bias: x[2]).map { Swift.max($0, 0) } }))
+        cases.append(OpCase("batch norm 1d evaluation + ReLU, fused", [InputSpec([7, 5]), InputSpec([5])],
+                            run: { x in
+                                let mean = try Tensor([0.1, -0.2, 0.3, 0, 0.05], shape: [5], on: x[0].device)
+                                let variance = try Tensor([0.5, 1, 2, 1.5, 0.8], shape: [5], on: x[0].device)
+                                return try x[0].batchNorm(runningMean: mean, runningVar: variance, weight: nil, bias: x[1], training: false,
+                                                          relu: true)
+                            },
+                            reference: { x in (0..<x[0].count).map { i in
+                                let c = i % 5, m = Double(Float([0.1, -0.2, 0.3, 0, 0.05][c])), v = Double(Float([0.5, 1, 2, 1.5, 0.8][c]))
+                                return Swift.max(0, (x[0][i] - m) / (v + Double(Float(1e-5))).squareRoot() + x[1][c]) } }))
         cases.append(OpCase("batch norm 1d training", [InputSpec([9, 5]), InputSpec([5]), InputSpec([5])],
                             run: { x in try x[0].batchNorm(runningMean: nil, runningVar: nil, weight: x[1], bias: x[2], training: true) },
                             reference: { x in Reference.batchNorm(x[0], [9, 5], weight: x[1], bias: x[2]) }))

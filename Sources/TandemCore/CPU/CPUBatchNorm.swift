@@ -56,7 +56,14 @@ extension CPUDevice {
                 let scale = inv * (pw?.base[c] ?? 1), offset = pb?.base[c] ?? 0
                 for n in 0..<g.batch {
                     let source = first + n * plane, target = py.base + c * g.inner + n * plane
-                    for p in 0..<g.inner { target[p] = (source[p] - mu) * scale + offset }
+                    if g.relu {
+                        for p in 0..<g.inner {
+                            let v = (source[p] - mu) * scale + offset
+                            target[p] = v > 0 ? v : 0
+                        }
+                    } else {
+                        for p in 0..<g.inner { target[p] = (source[p] - mu) * scale + offset }
+                    }
                 }
             }
         }

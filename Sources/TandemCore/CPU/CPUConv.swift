@@ -180,7 +180,10 @@ extension CPUDevice: ImageConvolution {
         let columnCount = g.colRows * plane * chunk
         let gatheredCount = chunk > 1 ? g.outChannels * plane * chunk : 0
         let parts = min(Parallel.workers, g.batch)
-        let scratch = try allocate(max(1, parts * (columnCount + gatheredCount)))
+        // Scratch sizes rounded up to a power of two: the convolutions of a network then share a
+        // few pooled blocks instead of caching one block per distinct layer shape.
+        let needed = max(1, parts * (columnCount + gatheredCount))
+        let scratch = try allocate(1 << (Int.bitWidth - (needed - 1).leadingZeroBitCount))
         let base = SharedPointer(host(scratch).pointer)
         Parallel.split(g.batch, parts: parts, align: 1) { part, images in
             let columns = base.base + part * (columnCount + gatheredCount)

@@ -8,8 +8,10 @@ extension Tensor {
     /// place: `running = (1 − momentum)·running + momentum·batch`, the variance unbiased, as PyTorch
     /// does), else with the running statistics. `weight` and `bias` ([C]) scale and shift. Gradients
     /// reach x, weight and bias (each independently); the running statistics are buffers and get none.
+    /// With `relu`, returns `relu(batchNorm(x))` from the same pass: no normalised tensor is kept for
+    /// the ReLU's backward, which gates the gradient with the output instead.
     public func batchNorm(runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?,
-                          training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) throws -> Tensor {
+                          training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false) throws -> Tensor {
         guard rank == 2 || rank == 4 else {
             throw TandemError.invalidArgument(op: "batchNorm", message: "expects [N, C] or [N, C, H, W], got \(shape) on \(device.info.selector)")
         }
@@ -30,7 +32,7 @@ extension Tensor {
             throw TandemError.invalidArgument(op: "batchNorm", message: "evaluation mode needs running statistics")
         }
         let geometry = BatchNormGeometry(batch: batch, channels: channels, inner: inner, training: training,
-                                         momentum: momentum, epsilon: epsilon)
+                                         momentum: momentum, epsilon: epsilon, relu: relu)
         let x = self
         let y = try Tensor.empty(shape, on: device)
         let mean = try Tensor.empty([channels], on: device), invstd = try Tensor.empty([channels], on: device)
@@ -39,7 +41,9 @@ extension Tensor {
                                     mean: mean.storage, invstd: invstd.storage,
                                     runningMean: runningMean?.storage, runningVar: runningVar?.storage, geometry: geometry)
         let inputs = [x] + [weight, bias].compactMap { $0 }
-        return record(y, inputs: inputs) { g in
+        return record(y, inputs: inputs) { output in
+            // ReLU's gradient: the output is positive exactly where the normalised value was.
+            let g = relu ? try Tensor.binary(.gate, output, y, gradient: nil) : output
             let dx = x.requiresGrad ? try Tensor.empty(x.shape, on: x.device) : nil
             let dweight = weight?.requiresGrad == true ? try Tensor.empty([channels], on: x.device) : nil
             let dbias = bias?.requiresGrad == true ? try Tensor.empty([channels], on: x.device) : nil

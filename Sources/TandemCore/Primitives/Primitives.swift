@@ -73,10 +73,14 @@ public struct BatchNormGeometry: Sendable, Equatable {
     /// Weight of the new batch statistic in the running-statistics update.
     public var momentum: Float
     public var epsilon: Float
+    /// The forward writes max(y, 0): batch norm and the ReLU after it in one pass (the op gates the
+    /// gradient with y before the backward).
+    public var relu: Bool
 
-    public init(batch: Int, channels: Int, inner: Int, training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) {
+    public init(batch: Int, channels: Int, inner: Int, training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5,
+                relu: Bool = false) {
         self.batch = batch; self.channels = channels; self.inner = inner
-        self.training = training; self.momentum = momentum; self.epsilon = epsilon
+        self.training = training; self.momentum = momentum; self.epsilon = epsilon; self.relu = relu
     }
 
     /// Values per channel, M = N·H·W.

@@ -1,11 +1,26 @@
 /// One recorded operation: its inputs and how to turn the output's gradient into theirs.
 final class Node {
-    let inputs: [Tensor]
-    /// Gradients for `inputs`, in order; nil for an input that needs none.
-    let backward: (Tensor) throws -> [Tensor?]
+    private(set) var inputs: [Tensor]
+    /// Gradients for `inputs`, in order; nil for an input that needs none. Nil once released.
+    private var gradients: ((Tensor) throws -> [Tensor?])?
+
     init(inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
         self.inputs = inputs
-        self.backward = backward
+        self.gradients = backward
+    }
+
+    func backward(_ gradient: Tensor) throws -> [Tensor?] {
+        guard let gradients else {
+            throw TandemError.invalidArgument(
+                op: "backward", message: "this part of the graph was freed by an earlier backward(releasingGraph: true); run the forward again, or keep the graph for a second backward")
+        }
+        return try gradients(gradient)
+    }
+
+    /// Drops the inputs and the tensors the gradient function saved, so their memory can go.
+    func release() {
+        inputs = []
+        gradients = nil
     }
 }
 
@@ -30,21 +45,27 @@ extension Tensor {
 
     /// Reverse-mode differentiation from this scalar: every leaf that requires a gradient gets
     /// `grad` (accumulated onto an existing one, so a tensor used twice sums both paths).
-    public func backward() throws {
+    ///
+    /// With `releasingGraph`, each node drops its saved tensors as soon as its gradient is computed
+    /// (PyTorch's default): a training step's peak memory then holds no activation past its use, and
+    /// a second backward through the same graph throws. Keep the graph (the default) to run several
+    /// backwards through shared layers, as per-task gradient methods do.
+    public func backward(releasingGraph: Bool = false) throws {
         guard count == 1 else {
             throw TandemError.invalidArgument(op: "backward", message: "needs a scalar, got shape \(shape); reduce it first (sum or mean)")
         }
-        try backward(gradient: try Tensor.ones(shape, on: device))
+        try backward(gradient: try Tensor.ones(shape, on: device), releasingGraph: releasingGraph)
     }
 
-    /// Reverse-mode differentiation seeded with `gradient` (same shape as self).
-    public func backward(gradient: Tensor) throws {
+    /// Reverse-mode differentiation seeded with `gradient` (same shape as self); `releasingGraph` as
+    /// for `backward()`.
+    public func backward(gradient: Tensor, releasingGraph: Bool = false) throws {
         guard gradient.shape == shape, gradient.device === device else {
             throw TandemError.invalidArgument(
                 op: "backward", message: "seed gradient \(gradient) does not match \(self)")
         }
         // Order the graph so every node runs after all the nodes that consume its output.
-        var order: [Tensor] = []
+        var order: [Tensor?] = []
         var visited = Set<ObjectIdentifier>()
         var stack: [(Tensor, Bool)] = [(self, false)]
         while let (tensor, expanded) = stack.popLast() {
@@ -57,14 +78,19 @@ extension Tensor {
         }
         try Tensor.withoutGradient {
             var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): gradient]
-            for tensor in order.reversed() {
+            for index in order.indices.reversed() {
+                guard let tensor = order[index] else { continue }
+                // Every consumer of this tensor has run: it is not needed again in this backward.
+                if releasingGraph { order[index] = nil }
                 guard let grad = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
                 guard let node = tensor.node else {
                     if tensor.requiresGrad { tensor.grad = try tensor.grad.map { try $0 + grad } ?? grad }
                     continue
                 }
                 let inputGrads = try node.backward(grad)
-                for (input, inputGrad) in zip(node.inputs, inputGrads) {
+                let inputs = node.inputs
+                if releasingGraph { node.release() }
+                for (input, inputGrad) in zip(inputs, inputGrads) {
                     guard input.requiresGrad, let inputGrad else { continue }
                     guard inputGrad.shape == input.shape else {
                         fatalError("gradient of shape \(inputGrad.shape) for input of shape \(input.shape)")

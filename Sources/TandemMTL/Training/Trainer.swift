@@ -140,7 +140,7 @@ public final class Trainer {
         case .oneTaskPerStep(let seed):
             let t = Self.sampledTask(seed: seed, step: step, tasks: taskCount)
             sampled = t
-            try losses[t].backward()
+            try losses[t].backward(releasingGraph: true)
         }
         if let penalty = try model.regularization() { try penalty.backward() }
         try optimizer.step()

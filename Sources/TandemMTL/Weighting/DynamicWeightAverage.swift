@@ -36,7 +36,7 @@ public final class DynamicWeightAverage: LossWeighting {
         try WeightingChecks.losses(losses, model: model, method: name)
         taskCount = losses.count
         let w = try weights(count: losses.count)
-        try WeightingChecks.weightedSum(losses, weights: w).backward()
+        try WeightingChecks.weightedSum(losses, weights: w).backward(releasingGraph: true)
     }
 
     /// Records the epoch-mean training losses; the last two decide the next epoch's weights.

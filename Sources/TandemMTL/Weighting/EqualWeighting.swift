@@ -15,7 +15,7 @@ public final class EqualWeighting: LossWeighting {
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)
         taskCount = losses.count
-        try WeightingChecks.weightedSum(losses, weights: [Float](repeating: 1, count: losses.count)).backward()
+        try WeightingChecks.weightedSum(losses, weights: [Float](repeating: 1, count: losses.count)).backward(releasingGraph: true)
     }
 
     /// All ones, one per task of the last step.

@@ -23,7 +23,7 @@ public final class FixedWeighting: LossWeighting {
         guard weights.count == losses.count else {
             throw TandemError.invalidArgument(op: name, message: "\(weights.count) fixed weights for \(losses.count) tasks")
         }
-        try WeightingChecks.weightedSum(losses, weights: weights).backward()
+        try WeightingChecks.weightedSum(losses, weights: weights).backward(releasingGraph: true)
     }
 
     /// The fixed weights.

@@ -46,7 +46,7 @@ public final class UncertaintyWeighting: LossWeighting {
             let term = try s.neg().exp() * loss * scales[i] + s * 0.5
             total = try total.map { try $0 + term } ?? term
         }
-        try total?.backward()
+        try total?.backward(releasingGraph: true)
     }
 
     /// cᵢ·e^{−sᵢ} of each task (one download).

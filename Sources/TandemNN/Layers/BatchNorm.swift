@@ -20,8 +20,11 @@ public final class BatchNorm: Module, Layer {
         self.epsilon = epsilon
     }
 
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try callAsFunction(x, relu: false) }
+
+    /// The layer followed by a ReLU, in one pass (`Sequential` uses it for BatchNorm → ReLU).
+    public func callAsFunction(_ x: Tensor, relu: Bool) throws -> Tensor {
         try x.batchNorm(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
-                        training: isTraining, momentum: momentum, epsilon: epsilon)
+                        training: isTraining, momentum: momentum, epsilon: epsilon, relu: relu)
     }
 }

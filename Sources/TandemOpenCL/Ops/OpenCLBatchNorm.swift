@@ -39,6 +39,7 @@ extension OpenCLDevice {
         var applyFlags = 0
         if weight != nil { applyFlags |= BatchNormFlags.weight }
         if bias != nil { applyFlags |= BatchNormFlags.bias }
+        if g.relu { applyFlags |= BatchNormFlags.relu }
         try launch("batch_norm_apply_f32", program: "batchnorm", global: [g.inner, g.channels, g.batch],
                    [.buffer(x), .buffer(mean), .buffer(invstd), .buffer(weight ?? mean), .buffer(bias ?? mean), .buffer(y),
                     .int(g.batch), .int(g.channels), .int(g.inner), .int(applyFlags)])
@@ -97,5 +98,5 @@ extension OpenCLDevice {
 
 /// The `flags` bits of `Kernels/batchnorm.cl`.
 private enum BatchNormFlags {
-    static let training = 1, runningMean = 2, runningVar = 4, weight = 8, bias = 16
+    static let training = 1, runningMean = 2, runningVar = 4, weight = 8, bias = 16, relu = 32
 }

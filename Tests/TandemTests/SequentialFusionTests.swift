@@ -1,0 +1,32 @@
+import Testing
+@testable import Tandem
+
+/// `Sequential` runs BatchNorm → ReLU as one fused batch norm; it must give what the two layers give
+/// one after the other, values and gradients, in training and in evaluation.
+@Suite("Sequential fuses BatchNorm → ReLU")
+struct SequentialFusionTests {
+    @Test("same output and gradients as the layers run one by one", arguments: allSelectors)
+    func fusedMatchesSeparate(selector: String) throws {
+        let device = try Devices.select(selector)
+        var random = SplitMix64(seed: UInt64.random(in: 1...UInt64.max))
+        let shape = [4, 3, 5, 6]
+        let x = random.uniform(shape.reduce(1, *)), g = random.uniform(shape.reduce(1, *))
+        let scales = random.uniform(3).map { $0 * 2 }  // of both signs
+        for training in [true, false] {
+            var results: [[[Float]]] = []
+            for fused in [true, false] {
+                let norm = try BatchNorm(3, on: device), relu = Activation.relu
+                try norm.weight.assign(try Tensor(scales, shape: [3], on: device))
+                let model = Sequential(norm, relu)
+                model.train(training)
+                let input = try Tensor(x, shape: shape, on: device, requiresGrad: true)
+                let y = fused ? try model(input) : try relu(try norm(input))
+                try y.backward(gradient: try Tensor(g, shape: shape, on: device))
+                results.append([try y.values(), try #require(input.grad).values(), try #require(norm.weight.grad).values(),
+                                try #require(norm.bias.grad).values(), try norm.runningMean.values()])
+            }
+            #expect(results[0] == results[1], "fused and separate differ (training \(training))")
+            #expect(results[0][0].contains(0) && results[0][0].contains { $0 > 0 })
+        }
+    }
+}
