@@ -42,6 +42,16 @@ public enum SelfTest {
         var wide = GEMM(m: 5, n: 40, k: 7, alpha: 1, beta: 0.5, batchCount: 3)
         (wide.strideA, wide.ldb, wide.strideB, wide.strideC) = (0, 121, 40, 203)
         cases.append(("gemm shared-A wide 3x5x40x7", wide))
+        // A shared A against transposed B blocks stacked row-wise (MMoE's experts [E, h, in]), one
+        // wide GEMM on the CPU; and many tiny products (its per-sample gate mixtures), plain loops.
+        var experts = GEMM(m: 37, n: 16, k: 100, transposeB: true, alpha: 1, beta: 0.5, batchCount: 8)
+        (experts.strideA, experts.ldb, experts.strideB, experts.ldc, experts.strideC) = (0, 103, 16 * 103, 17, 37 * 17 + 3)
+        cases.append(("gemm shared-A stacked-Bᵀ 8x37x16x100", experts))
+        var tiny = GEMM(m: 2, n: 16, k: 8, transposeA: true, alpha: 0.5, batchCount: 50)
+        (tiny.offsetA, tiny.strideA, tiny.offsetC, tiny.strideC) = (1, 19, 2, 35)
+        cases.append(("gemm small-batched 50x2x16x8 TN beta 0", tiny))
+        cases.append(("gemm small-batched 7x3x5x4 TT beta 0.5",
+                      GEMM(m: 3, n: 5, k: 4, transposeA: true, transposeB: true, alpha: 1, beta: 0.5, batchCount: 7)))
         return cases
     }()
 

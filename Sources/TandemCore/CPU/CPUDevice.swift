@@ -69,10 +69,16 @@ public final class CPUDevice: Device, @unchecked Sendable {
             outerProducts(g, pa, pb, pc)
             return
         }
-        if g.batchCount > 1, g.strideA == 0, !g.transposeB, g.strideB == g.n, g.batchCount * g.n <= g.ldb {
-            // One shared A and B blocks side by side in one wide matrix (a convolution's im2col
-            // columns, image after image): one large GEMM instead of many small ones, then the
-            // blocks are spread to their places in C.
+        if g.batchCount > 1 && g.m * g.n * g.k <= Self.smallProduct {
+            smallBatchedGEMM(g, pa, pb, pc)
+            return
+        }
+        // One shared A and B blocks that form one wide matrix: side by side (a convolution's im2col
+        // columns, image after image), or, transposed, stacked (MMoE's experts, [E, h, in]). One
+        // large GEMM instead of many small ones, then the blocks are spread to their places in C.
+        let sideBySide = !g.transposeB && g.strideB == g.n && g.batchCount * g.n <= g.ldb
+        let stacked = g.transposeB && g.strideB == g.n * g.ldb
+        if g.batchCount > 1, g.strideA == 0, sideBySide || stacked {
             let wide = g.batchCount * g.n
             let scratch = try allocate(g.m * wide)
             let pscratch = host(scratch).pointer
@@ -111,6 +117,72 @@ public final class CPUDevice: Device, @unchecked Sendable {
                 Self.sgemm(one, a.base, b.base, c.base)
             }
         }
+    }
+
+    /// Batched GEMMs at most this many multiply-adds each run as plain loops: a library call per
+    /// tiny product (MMoE's per-sample 1×16×8 gate mixtures) costs more than the product.
+    static let smallProduct = 1 << 12
+
+    /// Each batch of `g` as plain loops, the batches split over the workers: rows of C built as
+    /// sums of B's rows (eight lanes wide) when B's rows are contiguous, else as dot products.
+    private func smallBatchedGEMM(_ g: GEMM, _ pa: UnsafeMutablePointer<Float>, _ pb: UnsafeMutablePointer<Float>,
+                                  _ pc: UnsafeMutablePointer<Float>) {
+        let a = SharedPointer(pa), b = SharedPointer(pb), c = SharedPointer(pc)
+        // Element strides of op(A)[i, p] and op(B)[p, j].
+        let (ai, ap) = g.transposeA ? (1, g.lda) : (g.lda, 1)
+        let (bp, bj) = g.transposeB ? (1, g.ldb) : (g.ldb, 1)
+        Parallel.chunks(g.batchCount, cost: g.m * g.n * g.k) { batches in
+            for batch in batches {
+                let a = a.base + g.offsetA + batch * g.strideA, b = b.base + g.offsetB + batch * g.strideB
+                let c = c.base + g.offsetC + batch * g.strideC
+                for i in 0..<g.m {
+                    let row = c + i * g.ldc
+                    if bj == 1 {
+                        // C[i, :] = beta·C[i, :] + Σ_p alpha·A[i, p]·B[p, :].
+                        if g.beta == 0 {
+                            row.update(repeating: 0, count: g.n)
+                        } else if g.beta != 1 {
+                            for j in 0..<g.n { row[j] *= g.beta }
+                        }
+                        for p in 0..<g.k { Self.axpy(g.alpha * a[i * ai + p * ap], b + p * bp, row, count: g.n) }
+                    } else {
+                        for j in 0..<g.n {
+                            // Dot products of A's row and Bᵀ's row, eight lanes wide when both are contiguous.
+                            let sum = ap == 1 && bp == 1 ? Self.dot(a + i * ai, b + j * bj, count: g.k)
+                                : (0..<g.k).reduce(Float(0)) { $0 + a[i * ai + $1 * ap] * b[$1 * bp + j * bj] }
+                            row[j] = g.alpha * sum + (g.beta == 0 ? 0 : g.beta * row[j])
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Σ x[p]·y[p] over `count` floats, eight lanes at a time.
+    @inline(__always)
+    static func dot(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>(), p = 0
+        while p &+ 8 <= count {
+            lanes += UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(y + p).loadUnaligned(as: SIMD8<Float>.self)
+            p &+= 8
+        }
+        var sum = lanes.sum()
+        while p < count { sum += x[p] * y[p]; p &+= 1 }
+        return sum
+    }
+
+    /// `y[0..<count] += alpha · x[0..<count]`, eight lanes at a time.
+    @inline(__always)
+    static func axpy(_ alpha: Float, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        let lanes = SIMD8<Float>(repeating: alpha)
+        var j = 0
+        while j &+ 8 <= count {
+            let sum = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self)
+                + lanes * UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(y + j).storeBytes(of: sum, as: SIMD8<Float>.self)
+            j &+= 8
+        }
+        while j < count { y[j] += alpha * x[j]; j &+= 1 }
     }
 
     /// One single-threaded OpenBLAS call for `g`'s first batch.
@@ -186,7 +258,9 @@ public final class CPUDevice: Device, @unchecked Sendable {
                 for i in 0..<g.m {
                     let ai = g.alpha * colA[i * aStep]
                     let out = c.base + g.offsetC + batch * g.strideC + i * g.ldc
-                    if g.beta == 0 {
+                    if g.beta == 0 && bStep == 1 {
+                        for j in 0..<g.n { out[j] = ai * rowB[j] }  // unit stride: vectorised
+                    } else if g.beta == 0 {
                         for j in 0..<g.n { out[j] = ai * rowB[j * bStep] }
                     } else {
                         for j in 0..<g.n { out[j] = ai * rowB[j * bStep] + g.beta * out[j] }
