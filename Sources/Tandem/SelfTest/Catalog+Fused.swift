@@ -13,6 +13,26 @@ extension OpCatalog {
                reference: { x in
                    let gated = zip(x[0], x[1]).map { Reference.sigmoid(3 * $0) * $1 }
                    return Reference.reduce(gated, [2, 3, 5, 5], axes: [1], initial: 0, +) }))
+        // MTAN's mask end to end: batch norm, sigmoid and gating, the logits recomputed in the backward.
+        cases.append(OpCase("batch norm + attention gate, training", [InputSpec([3, 4, 5, 3]), InputSpec([3, 4, 5, 3]),
+                                                                      InputSpec([4]), InputSpec([4])],
+               run: { x in
+                   try x[0].batchNormAttentionGate(features: x[1], runningMean: nil, runningVar: nil, weight: x[2], bias: x[3],
+                                                   training: true)
+               },
+               reference: { x in
+                   zip(Reference.batchNorm(x[0], [3, 4, 5, 3], weight: x[2], bias: x[3]), x[1]).map { Reference.sigmoid($0) * $1 }
+               }))
+        cases.append(OpCase("batch norm + attention gate, evaluation", [InputSpec([2, 3, 4, 3]), InputSpec([2, 3, 4, 3]), InputSpec([3])],
+               run: { x in
+                   let mean = try Tensor([0.1, -0.2, 0.3], shape: [3], on: x[0].device)
+                   let variance = try Tensor([0.5, 1.5, 2], shape: [3], on: x[0].device)
+                   return try x[0].batchNormAttentionGate(features: x[1], runningMean: mean, runningVar: variance, weight: x[2],
+                                                          bias: nil, training: false)
+               },
+               reference: { x in (0..<x[0].count).map { i in
+                   let c = (i / 12) % 3, m = Double(Float([0.1, -0.2, 0.3][c])), v = Double(Float([0.5, 1.5, 2][c]))
+                   return Reference.sigmoid((x[0][i] - m) / (v + Double(Float(1e-5))).squareRoot() * x[2][c]) * x[1][i] } }))
         cases.append(OpCase("cross-stitch T=2 stacked", [InputSpec([2, 3, 5, 7]), InputSpec([5, 2, 2])],
                run: { try $0[0].crossStitch(alpha: $0[1]) },
                reference: { Reference.crossStitch($0[0], alpha: $0[1], tasks: 2, batch: 3, channels: 5, inner: 7) }))

@@ -21,4 +21,32 @@ extension Tensor {
             return [dz, df]
         }
     }
+
+    /// MTAN's attention mask end to end: `sigmoid(batchNorm(self)) ⊙ features`, with the batch norm's
+    /// arguments as in `batchNorm`. The normalised logits are not kept for the backward, which
+    /// recomputes them from the saved statistics in one pass: each attention saves one activation
+    /// (the size of `features`) fewer.
+    public func batchNormAttentionGate(features: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?,
+                                       bias: Tensor?, training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) throws -> Tensor {
+        let op = "batchNormAttentionGate"
+        try Tensor.checkSameDevice(op, self, features)
+        guard shape == features.shape else {
+            throw TandemError.invalidArgument(
+                op: op, message: "input \(shape) and features \(features.shape) must have the same shape (on \(device.info.selector))")
+        }
+        let x = self
+        let (logits, saved) = try normalized(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
+                                             training: training, momentum: momentum, epsilon: epsilon, relu: false)
+        let y = try Tensor.empty(shape, on: device)
+        try device.attentionGate(logits.storage, features.storage, y.storage, count: count)
+        let inputs = [x, features] + [weight, bias].compactMap { $0 }
+        return record(y, inputs: inputs) { g in
+            let z = try x.renormalized(saved, weight: weight, bias: bias)
+            let dz = try Tensor.empty(z.shape, on: z.device), df = try Tensor.empty(z.shape, on: z.device)
+            try z.device.attentionGateBackward(z.storage, features.storage, g.storage, dz: dz.storage, df: df.storage,
+                                               count: z.count)
+            let normGrads = try x.batchNormGradients(dz, saved, weight: weight, bias: bias)
+            return [normGrads[0], df] + normGrads.dropFirst()
+        }
+    }
 }

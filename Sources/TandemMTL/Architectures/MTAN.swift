@@ -16,6 +16,13 @@ func attentionLayer(_ a: Int, _ b: Int, _ c: Int, initializer: Initializer, rand
                try BatchNorm(c, on: device))
 }
 
+/// An attention block's mask gating `features`: the block's last BatchNorm, the sigmoid and the
+/// gating as one op, which keeps no mask logits for the backward (`batchNormAttentionGate`).
+func attend(_ block: Sequential, _ input: Tensor, features: Tensor) throws -> Tensor {
+    guard let norm = block.layers.last as? BatchNorm else { return try block(input).attentionGate(features: features) }
+    return try norm.attentionGate(try block(input, layers: block.layers.count - 1), features: features)
+}
+
 /// The shared encoder of MTAN with per-task attention (Liu et al. 2019), for any widths f:
 /// stage j computes u_j = conv(in→f_j), p_j = conv_block_enc_j(u_j) (one conv for j < 2, two
 /// after) and a 2×2 max-pool; task i's attention gates p_j with att([u_j ; a_{i,j−1}]) and passes
@@ -78,7 +85,7 @@ public final class MTANEncoder: Module {
         var previous: Tensor? = nil
         for j in widths.indices {
             let input = try previous.map { try Tensor.concat([s.u[j], $0], axis: 1) } ?? s.u[j]
-            let gated = try encoderAtt[task][j](input).attentionGate(features: s.p[j])
+            let gated = try attend(encoderAtt[task][j], input, features: s.p[j])
             previous = try encoderBlockAtt[j](gated).maxPool2d(kernel: (2, 2)).values
         }
         return previous!
@@ -181,7 +188,7 @@ public final class SegNetMTAN: Module, MultiTaskModel {
             for i in 0..<5 {
                 let k = 4 - i
                 let up = try decoderBlockAtt[k](previous.upsampleBilinear(scale: (2, 2), alignCorners: true))
-                previous = try decoderAtt[t][k](Tensor.concat([upsampled[i], up], axis: 1)).attentionGate(features: decoded[i])
+                previous = try attend(decoderAtt[t][k], Tensor.concat([upsampled[i], up], axis: 1), features: decoded[i])
             }
             outputs.append(previous)
         }

@@ -22,6 +22,13 @@ public final class BatchNorm: Module, Layer {
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try callAsFunction(x, relu: false) }
 
+    /// `sigmoid(layer(x)) ⊙ features` as one op that keeps no normalised tensor (MTAN's attention
+    /// masks end in a BatchNorm and gate features with its sigmoid).
+    public func attentionGate(_ x: Tensor, features: Tensor) throws -> Tensor {
+        try x.batchNormAttentionGate(features: features, runningMean: runningMean, runningVar: runningVar, weight: weight,
+                                     bias: bias, training: isTraining, momentum: momentum, epsilon: epsilon)
+    }
+
     /// The layer followed by a ReLU, in one pass (`Sequential` uses it for BatchNorm → ReLU).
     public func callAsFunction(_ x: Tensor, relu: Bool) throws -> Tensor {
         try x.batchNorm(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,

@@ -10,10 +10,13 @@ public final class Sequential: Module, Layer {
 
     /// Runs the layers in order; a BatchNorm directly followed by a ReLU runs as one fused step
     /// (same result, one pass less, and no normalised tensor kept for the backward).
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try callAsFunction(x, layers: layers.count) }
+
+    /// The first `count` layers only (as `callAsFunction(_:)` runs them).
+    public func callAsFunction(_ x: Tensor, layers count: Int) throws -> Tensor {
         var y = x, i = 0
-        while i < layers.count {
-            if let norm = layers[i] as? BatchNorm, i + 1 < layers.count, (layers[i + 1] as? Activation)?.kind == .relu {
+        while i < count {
+            if let norm = layers[i] as? BatchNorm, i + 1 < count, (layers[i + 1] as? Activation)?.kind == .relu {
                 y = try norm(y, relu: true)
                 i += 2
             } else {
