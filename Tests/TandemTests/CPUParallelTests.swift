@@ -1,5 +1,6 @@
 import Testing
 @testable import Tandem
+@testable import TandemCore
 
 #if canImport(Glibc)
 import Glibc
@@ -41,6 +42,25 @@ struct CPUParallelTests {
         #expect(error(try read(y), (0..<count).map { s[$0] * Double(f[$0]) }) < 1e-6)
         #expect(error(try read(dz), (0..<count).map { Double(g[$0]) * Double(f[$0]) * s[$0] * (1 - s[$0]) }) < 1e-6)
         #expect(error(try read(df), (0..<count).map { Double(g[$0]) * s[$0] }) < 1e-6)
+    }
+
+    @Test("the vectorised exp and sigmoid against float64, NaN and the ends of the float range")
+    func vectorExp() throws {
+        var worstExp = 0.0, worstSigmoid = 0.0
+        for start in stride(from: -87.0, to: 88.0, by: 0.37) {
+            let x = SIMD8<Float>((0..<8).map { Float(start + Double($0) * 0.0461) })
+            let e = CPUDevice.exp(x), s = CPUDevice.sigmoid(x)
+            for l in 0..<8 {
+                let v = Double(x[l])
+                let want: Double = Glibc.exp(v), wantSigmoid: Double = 1 / (1 + Glibc.exp(-v))
+                worstExp = max(worstExp, abs(Double(e[l]) - want) / want)
+                worstSigmoid = max(worstSigmoid, abs(Double(s[l]) - wantSigmoid))
+            }
+        }
+        #expect(worstExp < 5e-7)
+        #expect(worstSigmoid < 2e-7)
+        let ends = CPUDevice.sigmoid(SIMD8<Float>(-1000, 1000, .nan, -.infinity, .infinity, 0, -20, 20))
+        #expect(ends[0] < 1e-30 && ends[1] == 1 && ends[2].isNaN && ends[3] < 1e-30 && ends[4] == 1 && ends[5] == 0.5)
     }
 
     @Test("cross-stitch mixing, its transpose and the α gradient")
