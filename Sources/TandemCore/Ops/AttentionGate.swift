@@ -5,19 +5,11 @@ extension Tensor {
     /// sigmoid): returns `sigmoid(self) ⊙ features` without materialising the mask. Both tensors must
     /// have the same shape and device; the gradient reaches both in one fused kernel.
     public func attentionGate(features: Tensor) throws -> Tensor {
-        let op = "attentionGate"
-        try Tensor.checkSameDevice(op, self, features)
-        guard shape == features.shape else {
-            throw TandemError.invalidArgument(
-                op: op, message: "mask logits \(shape) and features \(features.shape) must have the same shape (on \(device.info.selector))")
-        }
+        try checkGate("attentionGate", features)
         let logits = self
-        let y = try Tensor.empty(shape, on: device)
-        try device.attentionGate(logits.storage, features.storage, y.storage, count: count)
+        let y = try logits.gated(features)
         return record(y, inputs: [logits, features]) { g in
-            let dz = try Tensor.empty(logits.shape, on: logits.device), df = try Tensor.empty(logits.shape, on: logits.device)
-            try logits.device.attentionGateBackward(logits.storage, features.storage, g.storage, dz: dz.storage, df: df.storage,
-                                                    count: logits.count)
+            let (dz, df) = try logits.gateGradients(features, g)
             return [dz, df]
         }
     }
@@ -28,25 +20,39 @@ extension Tensor {
     /// (the size of `features`) fewer.
     public func batchNormAttentionGate(features: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?,
                                        bias: Tensor?, training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) throws -> Tensor {
-        let op = "batchNormAttentionGate"
-        try Tensor.checkSameDevice(op, self, features)
-        guard shape == features.shape else {
-            throw TandemError.invalidArgument(
-                op: op, message: "input \(shape) and features \(features.shape) must have the same shape (on \(device.info.selector))")
-        }
+        try checkGate("batchNormAttentionGate", features)
         let x = self
         let (logits, saved) = try normalized(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
                                              training: training, momentum: momentum, epsilon: epsilon, relu: false)
-        let y = try Tensor.empty(shape, on: device)
-        try device.attentionGate(logits.storage, features.storage, y.storage, count: count)
+        let y = try logits.gated(features)
         let inputs = [x, features] + [weight, bias].compactMap { $0 }
         return record(y, inputs: inputs) { g in
-            let z = try x.renormalized(saved, weight: weight, bias: bias)
-            let dz = try Tensor.empty(z.shape, on: z.device), df = try Tensor.empty(z.shape, on: z.device)
-            try z.device.attentionGateBackward(z.storage, features.storage, g.storage, dz: dz.storage, df: df.storage,
-                                               count: z.count)
+            let (dz, df) = try x.renormalized(saved, weight: weight, bias: bias).gateGradients(features, g)
             let normGrads = try x.batchNormGradients(dz, saved, weight: weight, bias: bias)
             return [normGrads[0], df] + normGrads.dropFirst()
         }
+    }
+
+    /// Throws unless `features` has this tensor's shape and device.
+    private func checkGate(_ op: String, _ features: Tensor) throws {
+        try Tensor.checkSameDevice(op, self, features)
+        guard shape == features.shape else {
+            throw TandemError.invalidArgument(
+                op: op, message: "mask input \(shape) and features \(features.shape) must have the same shape (on \(device.info.selector))")
+        }
+    }
+
+    /// `sigmoid(self) ⊙ features` (no graph).
+    private func gated(_ features: Tensor) throws -> Tensor {
+        let y = try Tensor.empty(shape, on: device)
+        try device.attentionGate(storage, features.storage, y.storage, count: count)
+        return y
+    }
+
+    /// The gradients of the logits (self) and the features for the output gradient `g`.
+    private func gateGradients(_ features: Tensor, _ g: Tensor) throws -> (Tensor, Tensor) {
+        let dz = try Tensor.empty(shape, on: device), df = try Tensor.empty(shape, on: device)
+        try device.attentionGateBackward(storage, features.storage, g.storage, dz: dz.storage, df: df.storage, count: count)
+        return (dz, df)
     }
 }
