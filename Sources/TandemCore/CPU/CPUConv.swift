@@ -1,5 +1,6 @@
-/// Convolution on the CPU. Training runs image by image (`ImageConvolution`): each worker takes a
-/// range of images, builds one image's im2col block in a scratch buffer that stays in cache, and
+/// Convolution on the CPU. Training runs a few images at a time (`ImageConvolution`): each worker
+/// takes a range of images, builds the im2col block of one image (or of up to four, side by side,
+/// when their output planes are small; `ConvChunks`) in a scratch buffer that stays in cache, and
 /// multiplies it with single-threaded OpenBLAS, so no batch-sized column matrix is ever written.
 /// The batch-wide `im2col`/`col2im` primitives belong to the closed set every device implements;
 /// `Tensor.conv2d` does not call them on the CPU, and they are thin loops over the same per-image
