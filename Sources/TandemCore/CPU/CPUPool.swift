@@ -98,23 +98,41 @@ extension CPUDevice {
                 for r in 0..<oh {
                     let top = plane + 2 * r * width, bottom = top + width
                     var c = 0
-                    // Eight windows at a time, then four (LeNet's 8×8 → 4×4 planes): even and odd
-                    // columns of both rows, lane-wise selects.
+                    // Eight windows at a time: even and odd columns of both rows, lane-wise selects.
                     while c &+ 8 <= ow {
                         let t = UnsafeRawPointer(top + 2 &* c).loadUnaligned(as: SIMD16<Float>.self)
                         let b = UnsafeRawPointer(bottom + 2 &* c).loadUnaligned(as: SIMD16<Float>.self)
                         let base = SIMD8<Float>(repeating: Float(2 &* r &* width &+ 2 &* c)) + lanes
-                        let (best, index) = Self.windowMaxima(t.evenHalf, t.oddHalf, b.evenHalf, b.oddHalf, base: base, width: width)
+                        var best = t.evenHalf, index = base
+                        @inline(__always) func consider(_ v: SIMD8<Float>, _ offset: Float) {
+                            let wins = (v .> best) .| ((v .!= v) .& (best .== best))
+                            index.replace(with: base + offset, where: wins)
+                            best.replace(with: v, where: wins)
+                        }
+                        consider(t.oddHalf, 1)
+                        consider(b.evenHalf, Float(width))
+                        consider(b.oddHalf, Float(width + 1))
                         UnsafeMutableRawPointer(py.base + o).storeBytes(of: best, as: SIMD8<Float>.self)
                         UnsafeMutableRawPointer(pi.base + o).storeBytes(of: index, as: SIMD8<Float>.self)
                         o &+= 8
                         c &+= 8
                     }
+                    // Four windows at a time (LeNet's 8×8 → 4×4 planes), the same selects. Written out
+                    // twice on purpose: one helper generic over the SIMD width was not specialised by
+                    // the compiler and made this loop about 30× slower (W2 max-pool 0.5 → 15 ms).
                     while c &+ 4 <= ow {
                         let t = UnsafeRawPointer(top + 2 &* c).loadUnaligned(as: SIMD8<Float>.self)
                         let b = UnsafeRawPointer(bottom + 2 &* c).loadUnaligned(as: SIMD8<Float>.self)
                         let base = SIMD4<Float>(repeating: Float(2 &* r &* width &+ 2 &* c)) + lanes.lowHalf
-                        let (best, index) = Self.windowMaxima(t.evenHalf, t.oddHalf, b.evenHalf, b.oddHalf, base: base, width: width)
+                        var best = t.evenHalf, index = base
+                        @inline(__always) func consider(_ v: SIMD4<Float>, _ offset: Float) {
+                            let wins = (v .> best) .| ((v .!= v) .& (best .== best))
+                            index.replace(with: base + offset, where: wins)
+                            best.replace(with: v, where: wins)
+                        }
+                        consider(t.oddHalf, 1)
+                        consider(b.evenHalf, Float(width))
+                        consider(b.oddHalf, Float(width + 1))
                         UnsafeMutableRawPointer(py.base + o).storeBytes(of: best, as: SIMD4<Float>.self)
                         UnsafeMutableRawPointer(pi.base + o).storeBytes(of: index, as: SIMD4<Float>.self)
                         o &+= 4
@@ -142,24 +160,6 @@ extension CPUDevice {
                 }
             }
         }
-    }
-
-    /// The maxima of 2×2 windows, one per lane, from the even and odd columns of their two rows, and
-    /// their flat indices (`base` is each window's top-left index): later pixels win only when larger,
-    /// and a NaN wins over numbers (the first NaN stays).
-    @inline(__always)
-    private static func windowMaxima<V: SIMD>(_ topEven: V, _ topOdd: V, _ bottomEven: V, _ bottomOdd: V, base: V,
-                                              width: Int) -> (V, V) where V.Scalar == Float {
-        var best = topEven, index = base
-        @inline(__always) func consider(_ v: V, _ offset: Float) {
-            let wins = (v .> best) .| ((v .!= v) .& (best .== best))
-            index.replace(with: base + offset, where: wins)
-            best.replace(with: v, where: wins)
-        }
-        consider(topOdd, 1)
-        consider(bottomEven, Float(width))
-        consider(bottomOdd, Float(width + 1))
-        return (best, index)
     }
 
     public func maxPool2dBackward(_ dy: Buffer, indices: Buffer, _ dx: Buffer, geometry g: PoolGeometry) throws {
