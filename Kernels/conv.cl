@@ -4,25 +4,62 @@
 //   b = (strideH, strideW, padH, padW, dilationH, dilationW, outHeight, outWidth)
 // col is [channels·kh·kw, batch·outHeight·outWidth], row-major.
 
-// One work-item per output line of a col row: (row, image, output row) → OW consecutive col elements.
-// The index arithmetic (divisions) is paid once per line instead of once per element, and each
-// work-item writes a contiguous run.
-__kernel void im2col_f32(__global const float* x, __global float* col, const int lines, const int8 a, const int8 b) {
+// One work-item per `per` consecutive output lines of a col row (one line on GPUs, all OH on CPU
+// devices, where each work-item costs a loop iteration): (row, image, block) → runs of OW
+// consecutive col elements. The index arithmetic (divisions) is paid once per work-item.
+__kernel void im2col_f32(__global const float* x, __global float* col, const int items, const int per, const int8 a,
+                         const int8 b) {
+    const int index = get_global_id(0);
+    if (index >= items) return;
+    const int N = a.s0, C = a.s1, H = a.s2, W = a.s3, kh = a.s5, kw = a.s6;
+    const int sw = b.s1, pw = b.s3, dw = b.s5, OH = b.s6, OW = b.s7;
+    const int blocks = (OH + per - 1) / per;
+    const int block = index % blocks, n = (index / blocks) % N, row = index / (blocks * N);
+    const int j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
+    const int w0 = j * dw - pw;
+    // Output columns whose input column lies inside the image (stride 1: one contiguous run).
+    const int first = min(OW, max(0, -w0)), last = max(first, min(OW, W - w0));
+    for (int oh = block * per; oh < min(OH, (block + 1) * per); ++oh) {
+        const int h = oh * b.s0 - b.s2 + i * b.s4;
+        __global float* out = col + (size_t)row * (N * OH * OW) + (n * OH + oh) * OW;
+        if (h < 0 || h >= H) {
+            for (int ow = 0; ow < OW; ++ow) out[ow] = 0.0f;
+            continue;
+        }
+        __global const float* line = x + ((n * C + c) * H + h) * W;
+        if (sw == 1) {
+            for (int ow = 0; ow < first; ++ow) out[ow] = 0.0f;
+            for (int ow = first; ow < last; ++ow) out[ow] = line[ow + w0];
+            for (int ow = last; ow < OW; ++ow) out[ow] = 0.0f;
+        } else {
+            int w = w0;
+            for (int ow = 0; ow < OW; ++ow, w += sw) out[ow] = (w >= 0 && w < W) ? line[w] : 0.0f;
+        }
+    }
+}
+
+// col2im for stride-1 columns on CPU devices: one work-item per input line (image, channel, row),
+// which starts at zero and adds, tap by tap in the same order as col2im_f32, a run of one col line.
+__kernel void col2im_lines_f32(__global const float* col, __global float* x, const int lines, const int8 a, const int8 b) {
     const int index = get_global_id(0);
     if (index >= lines) return;
     const int N = a.s0, C = a.s1, H = a.s2, W = a.s3, kh = a.s5, kw = a.s6;
-    const int sw = b.s1, pw = b.s3, dw = b.s5, OH = b.s6, OW = b.s7;
-    const int oh = index % OH, n = (index / OH) % N, row = index / (OH * N);
-    const int j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
-    const int h = oh * b.s0 - b.s2 + i * b.s4;
-    __global float* out = col + (size_t)row * (N * OH * OW) + (n * OH + oh) * OW;
-    if (h < 0 || h >= H) {
-        for (int ow = 0; ow < OW; ++ow) out[ow] = 0.0f;
-        return;
+    const int sh = b.s0, OH = b.s6, OW = b.s7;
+    const int h = index % H, c = (index / H) % C, n = index / (H * C);
+    const int cols = N * OH * OW;
+    __global float* line = x + (size_t)index * W;
+    for (int w = 0; w < W; ++w) line[w] = 0.0f;
+    for (int i = 0; i < kh; ++i) {
+        const int t = h + b.s2 - i * b.s4;
+        if (t < 0 || t % sh != 0 || t / sh >= OH) continue;
+        const int oh = t / sh;
+        for (int j = 0; j < kw; ++j) {
+            const int shift = j * b.s5 - b.s3;  // input column = output column + shift
+            const int first = max(0, -shift), last = min(OW, W - shift);
+            __global const float* source = col + (size_t)((c * kh + i) * kw + j) * cols + (n * OH + oh) * OW;
+            for (int ow = first; ow < last; ++ow) line[ow + shift] += source[ow];
+        }
     }
-    __global const float* line = x + ((n * C + c) * H + h) * W;
-    int w = j * dw - pw;
-    for (int ow = 0; ow < OW; ++ow, w += sw) out[ow] = (w >= 0 && w < W) ? line[w] : 0.0f;
 }
 
 // One work-item per input pixel: the sum of the col entries that read it.

@@ -83,6 +83,16 @@ __kernel void select_f32(__global const float* c, __global const float* a, __glo
                                                               : b[strided_offset(i, rank, shape, sb, ob)];
 }
 
+// One work-item per row of `inner` contiguous floats on both sides (CPU devices, where the row's copy
+// vectorises); the layout arguments describe the rows.
+__kernel void copy_rows_f32(__global const float* x, __global float* y, const int rows, const int inner, const int rank,
+                            const int8 shape, const int8 sx, const int8 sy, const int ox, const int oy) {
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    const int from = strided_offset(r, rank, shape, sx, ox), to = strided_offset(r, rank, shape, sy, oy);
+    for (int p = 0; p < inner; ++p) y[to + p] = x[from + p];
+}
+
 __kernel void copy_f32(__global const float* x, __global float* y, const int n, const int rank, const int8 shape,
                        const int8 sx, const int8 sy, const int ox, const int oy) {
     const int i = get_global_id(0);

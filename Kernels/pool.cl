@@ -35,6 +35,29 @@ __kernel void max_pool2d_f32(__global const float* x, __global float* y, __globa
     indices[index] = (float)best_index;
 }
 
+// The common 2×2, stride-2, unpadded window: four loads and selects instead of loops and branches
+// (the same rules: the first maximum wins, a NaN wins over numbers and the first NaN stays).
+__kernel void max_pool2x2_f32(__global const float* x, __global float* y, __global float* indices, const int total,
+                              const int8 a) {
+    const int index = get_global_id(0);
+    if (index >= total) return;
+    const int H = a.s1, W = a.s2, OH = a.s3, OW = a.s4;
+    const int c = index % OW, r = (index / OW) % OH, p = index / (OW * OH);
+    __global const float* plane = x + p * H * W;
+    const int first = 2 * r * W + 2 * c;
+    float best = plane[first];
+    int best_index = first;
+    const int offsets[3] = {1, W, W + 1};
+    for (int k = 0; k < 3; ++k) {
+        const float v = plane[first + offsets[k]];
+        const int wins = (v > best) || (isnan(v) && !isnan(best));
+        best = wins ? v : best;
+        best_index = wins ? first + offsets[k] : best_index;
+    }
+    y[index] = best;
+    indices[index] = (float)best_index;
+}
+
 __kernel void max_pool2d_backward_f32(__global const float* dy, __global const float* indices, __global float* dx,
                                       const int total, const int8 a, const int8 b) {
     const int index = get_global_id(0);

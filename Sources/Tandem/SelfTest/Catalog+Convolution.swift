@@ -28,6 +28,8 @@ extension OpCatalog {
             conv("conv2d 19 images in chunks", [19, 2, 5, 5], [3, 2, 3, 3], bias: true),
             conv("conv2d 11 images in chunks, groups 2 padding 1", [11, 4, 4, 3], [4, 2, 3, 3], bias: true, padding: (1, 1), groups: 2),
             conv("conv2d 9 images in chunks, 1×1", [9, 3, 2, 3], [4, 3, 1, 1], bias: false),
+            conv("conv2d stride (2, 1), dilation (1, 2), padding (1, 2)", [2, 3, 7, 9], [4, 3, 3, 3], bias: true,
+                 stride: (2, 1), padding: (1, 2), dilation: (1, 2)),
             conv("conv2d 5×2 kernel, stride (2, 3), padding 2", [1, 2, 8, 11], [3, 2, 5, 2], bias: true, stride: (2, 3), padding: (2, 2)),
         ]
     }

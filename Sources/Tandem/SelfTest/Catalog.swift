@@ -72,6 +72,9 @@ public enum OpCatalog {
                reference: { Reference.permute($0[0], [12, 5], [1, 0]) }))
         cases.append(OpCase("permute 4d", [InputSpec([2, 3, 4, 5])], run: { try $0[0].permute([3, 1, 0, 2]) },
                reference: { Reference.permute($0[0], [2, 3, 4, 5], [3, 1, 0, 2]) }))
+        // Rows of 5·7 contiguous floats on both sides: CPU OpenCL devices copy them a run per work-item.
+        cases.append(OpCase("permute 4d keeping long rows", [InputSpec([3, 4, 5, 7])], run: { try $0[0].permute([1, 0, 2, 3]) },
+               reference: { Reference.permute($0[0], [3, 4, 5, 7], [1, 0, 2, 3]) }))
         cases.append(OpCase("slice with step", [InputSpec([5, 9])], run: { try $0[0].slice(axis: 1, 2..<9, step: 3) },
                reference: { x in (0..<15).map { i in x[0][(i / 3) * 9 + 2 + 3 * (i % 3)] } }))
         cases.append(OpCase("concat axis 1", [InputSpec([2, 3, 4]), InputSpec([2, 1, 4]), InputSpec([2, 5, 4])],

@@ -29,6 +29,18 @@ extension OpenCLDevice {
     }
 
     public func copy(_ x: Buffer, _ y: Buffer, layout: StridedLayout) throws {
+        // On a CPU device a work-item is one iteration of a loop, and the general kernel divides
+        // per element: when both sides have contiguous rows, one work-item copies a whole row.
+        if info.type == .cpu, layout.rank >= 2, let inner = layout.shape.last, inner >= 16,
+           layout.strides[0].last == 1, layout.strides[1].last == 1 {
+            var rows = layout
+            rows.shape.removeLast()
+            rows.strides = rows.strides.map { Array($0.dropLast()) }
+            let l = try layoutArguments(rows)
+            try launch("copy_rows_f32", program: "elementwise", global: [rows.count],
+                       [.buffer(x), .buffer(y), .int(rows.count), .int(inner), l.rank, l.shape] + l.strides + l.offsets)
+            return
+        }
         let l = try layoutArguments(layout)
         try launch("copy_f32", program: "elementwise", global: [layout.count],
                    [.buffer(x), .buffer(y), .int(layout.count), l.rank, l.shape] + l.strides + l.offsets)

@@ -10,6 +10,11 @@ extension OpenCLDevice {
 
     public func maxPool2d(_ x: Buffer, _ y: Buffer, indices: Buffer, geometry g: PoolGeometry) throws {
         let total = g.planes * g.outHeight * g.outWidth
+        if g.kernelH == 2, g.kernelW == 2, g.strideH == 2, g.strideW == 2, g.padH == 0, g.padW == 0 {
+            try launch("max_pool2x2_f32", program: "pool", global: [total],
+                       [.buffer(x), .buffer(y), .buffer(indices), .int(total), poolArguments(g)[0]])
+            return
+        }
         try launch("max_pool2d_f32", program: "pool", global: [total],
                    [.buffer(x), .buffer(y), .buffer(indices), .int(total)] + poolArguments(g))
     }
