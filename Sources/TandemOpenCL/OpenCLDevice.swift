@@ -72,6 +72,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         self.profiling = profiling
         gemmImplementation = System.environment("TANDEM_OPENCL_GEMM").flatMap(GEMMImplementation.init(rawValue:))
             ?? (handle.info.type == .cpu ? .tiled : .clblast)
+        rowKernels = handle.info.type == .cpu
         pool = BufferPool(context: context, deviceName: handle.info.description)
         programs = ProgramCache(context: context, device: handle.device, info: handle.info, directory: cacheDirectory)
     }
@@ -105,6 +106,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     /// CLBlast's GPU-tuned kernels reach a fraction of it, else CLBlast. `TANDEM_OPENCL_GEMM=clblast`
     /// or `=tiled` overrides the choice; set it before the device is first used.
     public var gemmImplementation: GEMMImplementation
+    /// Whether data-movement kernels (strided copies, im2col, col2im) give each work-item a whole
+    /// row: the default on CPU devices, where a work-item is one iteration of a loop; GPUs get one
+    /// element per work-item, for coalesced access. Tests flip it to check both kinds on one device.
+    public var rowKernels: Bool
     public var programCacheStatistics: ProgramCacheStatistics { programs.statistics }
     public var transferStatistics: TransferStatistics { transfers.withLock { $0 } }
     /// Where program binaries are cached, or nil when disk caching is off.

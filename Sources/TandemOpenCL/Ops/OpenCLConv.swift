@@ -12,7 +12,7 @@ extension OpenCLDevice {
         // One work-item per (col row, image, output row): each writes one output line.
         guard geometry.colRows * geometry.batch * geometry.outHeight > 0, geometry.outWidth > 0 else { return }
         // Lines per work-item: all of a col row's lines for one image on CPU devices, one on GPUs.
-        let per = info.type == .cpu ? geometry.outHeight : 1
+        let per = rowKernels ? geometry.outHeight : 1
         let items = geometry.colRows * geometry.batch * ((geometry.outHeight + per - 1) / per)
         try launch("im2col_f32", program: "conv", global: [items],
                    [.buffer(x), .buffer(col), .int(items), .int(per)] + convArguments(geometry))
@@ -21,7 +21,7 @@ extension OpenCLDevice {
     public func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws {
         // On a CPU device, a line per work-item (runs of adds) beats a pixel per work-item (divisions
         // and tests for every tap); GPUs keep the pixel-wise gather.
-        if info.type == .cpu && geometry.strideW == 1 {
+        if rowKernels && geometry.strideW == 1 {
             let lines = geometry.batch * geometry.channels * geometry.height
             try launch("col2im_lines_f32", program: "conv", global: [lines],
                        [.buffer(col), .buffer(x), .int(lines)] + convArguments(geometry))

@@ -31,7 +31,7 @@ extension OpenCLDevice {
     public func copy(_ x: Buffer, _ y: Buffer, layout: StridedLayout) throws {
         // On a CPU device a work-item is one iteration of a loop, and the general kernel divides
         // per element: when both sides have contiguous rows, one work-item copies a whole row.
-        if info.type == .cpu, layout.rank >= 2, let inner = layout.shape.last, inner >= 16,
+        if rowKernels, layout.rank >= 2, let inner = layout.shape.last, inner >= 16,
            layout.strides[0].last == 1, layout.strides[1].last == 1 {
             var rows = layout
             rows.shape.removeLast()
