@@ -243,10 +243,11 @@ extension CPUDevice {
         defer { Profiler.end(profile, device: "cpu", "scatterPlanes") }
         let px = SharedPointer(host(x).pointer), pi = SharedPointer(host(indices).pointer), py = SharedPointer(host(y).pointer)
         let limit = Float(outputSize)
-        // Planes are independent: each worker zeroes and fills its own.
+        // Planes are independent: each worker zeroes and fills its own, one plane at a time so the
+        // scatter lands in the cache lines the zeroing just brought in.
         Parallel.chunks(planes, cost: outputSize) { range in
-            (py.base + range.lowerBound * outputSize).update(repeating: 0, count: range.count * outputSize)
             for p in range {
+                (py.base + p * outputSize).update(repeating: 0, count: outputSize)
                 for i in 0..<inputSize {
                     let v = pi.base[p * inputSize + i]
                     if v >= 0 && v < limit { py.base[p * outputSize + Int(v)] = px.base[p * inputSize + i] }
