@@ -29,4 +29,14 @@ struct SequentialFusionTests {
             #expect(results[0][0].contains(0) && results[0][0].contains { $0 > 0 })
         }
     }
+
+    @Test("running more layers than a Sequential has is an error, not a crash")
+    func layerCountOutOfRange() throws {
+        let device = try Devices.select("cpu")
+        let model = Sequential(try BatchNorm(2, on: device), Activation.relu)
+        let x = try Tensor([1, 2, 3, 4], shape: [2, 2], on: device)
+        #expect(throws: TandemError.self) { try model(x, layers: 3) }
+        #expect(throws: TandemError.self) { try model(x, layers: -1) }
+        #expect(try model(x, layers: 0).values() == [1, 2, 3, 4])
+    }
 }

@@ -42,7 +42,7 @@ extension CPUDevice: ImageConvolution {
         if isDense(g) {
             // No padding, stride and dilation 1: every line is one run of `ow` floats.
             for row in rows {
-                let j = row % g.kernelW, i = (row / g.kernelW) % g.kernelH, c = row / (g.kernelW * g.kernelH)
+                let (c, i, j) = tap(row, g)
                 var line = image + (c * g.height + i) * g.width + j, out = target + row * rowLength
                 for _ in 0..<oh {
                     Self.copyRun(from: line, to: out, count: ow)
@@ -53,7 +53,7 @@ extension CPUDevice: ImageConvolution {
             return
         }
         for row in rows {
-            let j = row % g.kernelW, i = (row / g.kernelW) % g.kernelH, c = row / (g.kernelW * g.kernelH)
+            let (c, i, j) = tap(row, g)
             // Output columns xo whose input column xo·stride − pad + j·dilation lies inside the image.
             let shift = j * g.dilationW - g.padW
             var first = 0, last = ow
@@ -99,17 +99,16 @@ extension CPUDevice: ImageConvolution {
         while i < count { to[i] = from[i]; i &+= 1 }
     }
 
-    /// `to[0..<count] += from[0..<count]` in SIMD8 chunks and a scalar tail.
+    /// `to[0..<count] += from[0..<count]`, eight lanes at a time (`axpy` with α = 1, exact).
     @inline(__always)
     static func addRun(from: UnsafeMutablePointer<Float>, to: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i &+ 8 <= count {
-            let sum = UnsafeRawPointer(to + i).loadUnaligned(as: SIMD8<Float>.self)
-                + UnsafeRawPointer(from + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(to + i).storeBytes(of: sum, as: SIMD8<Float>.self)
-            i &+= 8
-        }
-        while i < count { to[i] += from[i]; i &+= 1 }
+        axpy(1, from, to, count: count)
+    }
+
+    /// The channel and kernel tap (c, i, j) that im2col row `row` holds.
+    @inline(__always)
+    static func tap(_ row: Int, _ g: ConvGeometry) -> (c: Int, i: Int, j: Int) {
+        (row / (g.kernelW * g.kernelH), (row / g.kernelW) % g.kernelH, row % g.kernelW)
     }
 
     /// Whether every kernel tap reads a whole run of the input (no padding, stride and dilation 1).
@@ -125,7 +124,7 @@ extension CPUDevice: ImageConvolution {
         image.update(repeating: 0, count: g.channels * g.height * g.width)
         if isDense(g) {
             for row in 0..<g.colRows {
-                let j = row % g.kernelW, i = (row / g.kernelW) % g.kernelH, c = row / (g.kernelW * g.kernelH)
+                let (c, i, j) = tap(row, g)
                 var line = image + (c * g.height + i) * g.width + j, source = col + row * rowLength
                 for _ in 0..<oh {
                     Self.addRun(from: source, to: line, count: ow)
@@ -166,6 +165,10 @@ extension CPUDevice: ImageConvolution {
         }
     }
 
+    /// Workers a convolution runs on: one range of images each (`byChunk`, and the weight
+    /// gradient's partial sums, one per worker).
+    private static func convWorkers(_ g: ConvGeometry) -> Int { min(Parallel.workers, g.batch) }
+
     /// Whether one image's im2col block is the image itself (1×1 kernel, stride 1, no padding).
     private static func columnsAreImage(_ g: ConvGeometry) -> Bool {
         g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1 && g.padH == 0 && g.padW == 0
@@ -180,7 +183,7 @@ extension CPUDevice: ImageConvolution {
         let plane = g.outHeight * g.outWidth, chunk = ConvChunks.images(g)
         let columnCount = g.colRows * plane * chunk
         let gatheredCount = chunk > 1 ? g.outChannels * plane * chunk : 0
-        let parts = min(Parallel.workers, g.batch)
+        let parts = Self.convWorkers(g)
         // Scratch sizes rounded up to a power of two: the convolutions of a network then share a
         // few pooled blocks instead of caching one block per distinct layer shape.
         let needed = max(1, parts * (columnCount + gatheredCount))
@@ -296,7 +299,7 @@ extension CPUDevice: ImageConvolution {
         GEMMCounter.add(GEMM(m: og, n: depth, k: plane, batchCount: g.batch * g.groups))
         // Each worker sums its images into its own partial dW (and partial bias sums, in float64);
         // the partials are added in worker order, so the result is the same on every run.
-        let parts = min(Parallel.workers, g.batch)
+        let parts = Self.convWorkers(g)
         let partialBuffer = try allocate(parts * weightCount)
         let partials = host(partialBuffer).pointer
         defer { withExtendedLifetime(partialBuffer) {} }

@@ -20,8 +20,9 @@ extension Tensor {
                     try device.conv2dInputGradient(g.storage, weight: weight.storage, dx.storage, geometry: geometry)
                     grads[0] = dx
                 }
-                let db = try bias.flatMap { $0.requiresGrad ? try Tensor.empty($0.shape, on: self.device) : nil }
                 if weight.requiresGrad {
+                    // The bias gradient comes from the same pass over dY.
+                    let db = try bias.flatMap { $0.requiresGrad ? try Tensor.empty($0.shape, on: self.device) : nil }
                     let dw = try Tensor.empty(weight.shape, on: self.device)
                     try device.conv2dWeightGradient(self.storage, g.storage, dw.storage, biasGradient: db?.storage, geometry: geometry)
                     grads[1] = dw

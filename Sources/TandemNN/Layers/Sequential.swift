@@ -14,6 +14,9 @@ public final class Sequential: Module, Layer {
 
     /// The first `count` layers only (as `callAsFunction(_:)` runs them).
     public func callAsFunction(_ x: Tensor, layers count: Int) throws -> Tensor {
+        guard (0...layers.count).contains(count) else {
+            throw TandemError.invalidArgument(op: "Sequential", message: "asked for the first \(count) layers of \(layers.count)")
+        }
         var y = x, i = 0
         while i < count {
             if let norm = layers[i] as? BatchNorm, i + 1 < count, (layers[i + 1] as? Activation)?.kind == .relu {
