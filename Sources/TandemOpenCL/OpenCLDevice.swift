@@ -48,8 +48,23 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     /// Build options for every Tandem program: OpenCL C 1.2, no fast-math (CPU and device must agree).
     public static let buildOptions = "-cl-std=CL1.2"
 
+    /// Choices that are fixed for a device's lifetime; nil picks the default for the device's type.
+    public struct Options: Sendable {
+        /// Which GEMM runs (default: the tiled kernel on CPU devices, CLBlast elsewhere, unless
+        /// `TANDEM_OPENCL_GEMM` says otherwise).
+        public var gemm: GEMMImplementation?
+        /// Whether data-movement kernels give a work-item a whole row (default: on CPU devices).
+        public var rowKernels: Bool?
+
+        public init(gemm: GEMMImplementation? = nil, rowKernels: Bool? = nil) {
+            self.gemm = gemm
+            self.rowKernels = rowKernels
+        }
+    }
+
     /// Makes a context and queue for `handle`; `cacheDirectory` nil disables the on-disk program cache.
-    public init(_ handle: OpenCLDeviceHandle, cacheDirectory: String? = OpenCLDevice.defaultCacheDirectory) throws {
+    public init(_ handle: OpenCLDeviceHandle, cacheDirectory: String? = OpenCLDevice.defaultCacheDirectory,
+                options: Options = Options()) throws {
         info = handle.info
         device = handle.device
         var status: cl_int = 0
@@ -70,9 +85,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         self.context = context
         self.queue = queue
         self.profiling = profiling
-        gemmImplementation = System.environment("TANDEM_OPENCL_GEMM").flatMap(GEMMImplementation.init(rawValue:))
+        gemmImplementation = options.gemm
+            ?? System.environment("TANDEM_OPENCL_GEMM").flatMap(GEMMImplementation.init(rawValue:))
             ?? (handle.info.type == .cpu ? .tiled : .clblast)
-        rowKernels = handle.info.type == .cpu
+        rowKernels = options.rowKernels ?? (handle.info.type == .cpu)
         pool = BufferPool(context: context, deviceName: handle.info.description)
         programs = ProgramCache(context: context, device: handle.device, info: handle.info, directory: cacheDirectory)
     }
@@ -104,12 +120,13 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
 
     /// Which GEMM this device runs: the tiled kernel on OpenCL devices that are CPUs (PoCL), where
     /// CLBlast's GPU-tuned kernels reach a fraction of it, else CLBlast. `TANDEM_OPENCL_GEMM=clblast`
-    /// or `=tiled` overrides the choice; set it before the device is first used.
-    public var gemmImplementation: GEMMImplementation
+    /// or `=tiled` overrides the choice, and `Options.gemm` overrides both.
+    public let gemmImplementation: GEMMImplementation
     /// Whether data-movement kernels (strided copies, im2col, col2im) give each work-item a whole
     /// row: the default on CPU devices, where a work-item is one iteration of a loop; GPUs get one
-    /// element per work-item, for coalesced access. Tests flip it to check both kinds on one device.
-    public var rowKernels: Bool
+    /// element per work-item, for coalesced access. `Options.rowKernels` chooses it (tests open a
+    /// device of each kind on the same OpenCL device).
+    public let rowKernels: Bool
     public var programCacheStatistics: ProgramCacheStatistics { programs.statistics }
     public var transferStatistics: TransferStatistics { transfers.withLock { $0 } }
     /// Where program binaries are cached, or nil when disk caching is off.

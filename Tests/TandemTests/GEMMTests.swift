@@ -6,23 +6,21 @@ struct GEMMTests {
     @Test("every GEMM case matches the float64 reference", arguments: allSelectors)
     func matchesReference(selector: String) throws {
         let device = try Devices.select(selector)
+        let seed = TestSeed()
         for (index, item) in SelfTest.gemmCases.enumerated() {
-            // A fresh seed per run: inputs differ each time the suite runs.
-            let seed = UInt64.random(in: 1...UInt64.max) &+ UInt64(index)
-            let error = try SelfTest.checkGEMM(item.gemm, on: device, seed: seed)
-            #expect(error <= 1e-4, "\(item.name) on \(selector): relative error \(error) (seed \(seed))")
+            let error = try SelfTest.checkGEMM(item.gemm, on: device, seed: seed.derived(index))
+            #expect(error <= 1e-4, "\(item.name) on \(selector): relative error \(error) (\(seed))")
         }
     }
 
     @Test("both OpenCL GEMMs (CLBlast and the tiled kernel) match the float64 reference", arguments: openCLSelectors)
     func bothOpenCLImplementations(selector: String) throws {
-        let device = try privateOpenCL(selector)
+        let seed = TestSeed()
         for implementation in [OpenCLDevice.GEMMImplementation.clblast, .tiled] {
-            device.gemmImplementation = implementation
+            let device = try privateOpenCL(selector, options: .init(gemm: implementation))
             for (index, item) in SelfTest.gemmCases.enumerated() {
-                let seed = UInt64.random(in: 1...UInt64.max) &+ UInt64(index)
-                let error = try SelfTest.checkGEMM(item.gemm, on: device, seed: seed)
-                #expect(error <= 1e-4, "\(item.name) on \(selector) with \(implementation): relative error \(error) (seed \(seed))")
+                let error = try SelfTest.checkGEMM(item.gemm, on: device, seed: seed.derived(index))
+                #expect(error <= 1e-4, "\(item.name) on \(selector) with \(implementation): relative error \(error) (\(seed))")
             }
         }
     }

@@ -10,12 +10,12 @@ struct KernelStyleTests {
     @Test("the GPU-style and CPU-style data-movement kernels both pass the convolution and layout checks",
           arguments: openCLSelectors)
     func bothKernelStyles(selector: String) throws {
-        let device = try privateOpenCL(selector)
+        let seed = TestSeed()
         for rows in [true, false] {
-            device.rowKernels = rows
-            for op in OpCatalog.convolution + OpCatalog.layout {
-                let result = op.check(on: device, seed: UInt64.random(in: 1...UInt64.max))
-                #expect(result.passed, "\(op.name) on \(selector) with rowKernels \(rows): \(result)")
+            let device = try privateOpenCL(selector, options: .init(rowKernels: rows))
+            for (index, op) in (OpCatalog.convolution + OpCatalog.layout).enumerated() {
+                let result = op.check(on: device, seed: seed.derived(index))
+                #expect(result.passed, "\(op.name) on \(selector) with rowKernels \(rows): \(result) (\(seed))")
             }
         }
     }

@@ -11,11 +11,13 @@ struct OpTests {
     func op(name: String, selector: String) throws {
         let device = try Devices.select(selector)
         let op = try #require(OpCatalog.all.first { $0.name == name })
-        let result = op.check(on: device, seed: UInt64.random(in: 1...UInt64.max))
-        #expect(result.failure == nil, "\(name) on \(selector): \(result.failure ?? "")")
-        #expect(result.forwardMaxRelativeError <= op.tolerance, "\(name) on \(selector): forward error \(result.forwardMaxRelativeError)")
+        let seed = TestSeed()
+        let result = op.check(on: device, seed: seed.value)
+        #expect(result.failure == nil, "\(name) on \(selector): \(result.failure ?? "") (\(seed))")
+        #expect(result.forwardMaxRelativeError <= op.tolerance,
+                "\(name) on \(selector): forward error \(result.forwardMaxRelativeError) (\(seed))")
         #expect((result.backwardMaxRelativeError ?? 0) <= op.gradientTolerance,
-                "\(name) on \(selector): gradient error \(result.backwardMaxRelativeError ?? 0)")
+                "\(name) on \(selector): gradient error \(result.backwardMaxRelativeError ?? 0) (\(seed))")
     }
 }
 
@@ -45,14 +47,15 @@ struct MaxPoolRuleTests {
     func wideRows(selector: String) throws {
         let device = try Devices.select(selector)
         let (planes, height, width) = (6, 6, 46)  // 23 windows per row: two blocks of eight, one of four and three more.
-        var random = SplitMix64(seed: UInt64.random(in: 1...UInt64.max))
+        let seed = TestSeed()
+        var random = seed.generator
         // Few distinct values, so ties are common; some NaN.
         var x = random.uniform(planes * height * width).map { ($0 * 4).rounded() }
         for i in stride(from: 5, to: x.count, by: 23) { x[i] = .nan }
         let (values, indices) = try Tensor(x, shape: [2, 3, height, width], on: device).maxPool2d(kernel: (2, 2))
         let expected = Self.reference(x, planes: planes, height: height, width: width)
         let got = try values.values(), gotIndices = try indices.values()
-        #expect(gotIndices == expected.indices)
-        #expect(zip(got, expected.values).allSatisfy { $0.isNaN ? $1.isNaN : $0 == $1 })
+        #expect(gotIndices == expected.indices, "\(seed)")
+        #expect(zip(got, expected.values).allSatisfy { $0.isNaN ? $1.isNaN : $0 == $1 }, "\(seed)")
     }
 }
