@@ -29,12 +29,21 @@ let package = Package(
                 path: "Plugins/EmbedKernels"),
         .target(name: "TandemKernels", path: "Kernels", plugins: ["EmbedKernels"]),
 
-        .target(name: "TandemCore", dependencies: ["CBLAS"]),
+        // The Swift ↔ OpenCL C contract (op codes, flags, parameter blocks); no dependencies.
+        .target(name: "TandemABI"),
+        // Tensors, the graph and autodiff, the ops (shape rules and gradients), the primitive
+        // protocols and their reference compositions, optimizers. No device code, no Foundation.
+        .target(name: "TandemCore", dependencies: ["TandemABI"]),
+        // The backends: the CPU (OpenBLAS) and OpenCL (CLBlast, Kernels/*.cl).
+        .target(name: "TandemCPU", dependencies: ["TandemCore", "CBLAS"]),
         .target(name: "TandemOpenCL", dependencies: ["TandemCore", "COpenCL", "CCLBlast", "TandemKernels"]),
+        // JSON reading and writing for reports, configurations and file headers.
+        .target(name: "TandemSupport"),
         .target(name: "TandemNN", dependencies: ["TandemCore"]),
-        .target(name: "TandemData", dependencies: ["TandemCore", "CZlib"]),
+        .target(name: "TandemData", dependencies: ["TandemCore", "TandemSupport", "CZlib"]),
         .target(name: "TandemMTL", dependencies: ["TandemCore", "TandemNN", "TandemData"]),
-        .target(name: "Tandem", dependencies: ["TandemCore", "TandemOpenCL", "TandemNN", "TandemData", "TandemMTL"]),
+        .target(name: "Tandem", dependencies: ["TandemCore", "TandemCPU", "TandemOpenCL", "TandemSupport", "TandemNN",
+                                               "TandemData", "TandemMTL"]),
         // The C API: include/tandem.h as a module, so that @c @implementation checks every function against it.
         .systemLibrary(name: "CTandemHeader", path: "include"),
         .target(name: "CTandem", dependencies: ["Tandem", "CTandemHeader"]),
@@ -49,7 +58,8 @@ let package = Package(
         .executableTarget(name: "ConvBench", dependencies: ["Tandem"], path: "Benchmarks/ConvBench"),
         .executableTarget(name: "FusedBench", dependencies: ["Tandem"], path: "Benchmarks/FusedBench"),
 
-        .testTarget(name: "TandemTests", dependencies: ["Tandem", "TandemOpenCL", "TandemCore", "TandemKernels", "TandemCLI"],
+        .testTarget(name: "TandemTests", dependencies: ["Tandem", "TandemOpenCL", "TandemCPU", "TandemCore", "TandemABI",
+                                                    "TandemKernels", "TandemCLI"],
                     exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

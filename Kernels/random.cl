@@ -1,5 +1,5 @@
 // Counter-based uniform random numbers, bit-identical to RandomStream in
-// Sources/TandemCore/CPU/CPURandom.swift: element i of stream `seed` is the SplitMix64 finaliser
+// Sources/TandemCPU/CPURandom.swift: element i of stream `seed` is the SplitMix64 finaliser
 // of key + (i + 1)·φ, key = finaliser(seed ^ 0x6A09E667F3BCC909); its top 24 bits / 2^24.
 // 64-bit values arrive as two 32-bit halves (low, high).
 

@@ -1,5 +1,7 @@
 import Synchronization
 @_exported import TandemCore
+@_exported import TandemCPU
+@_exported import TandemSupport
 @_exported import TandemNN
 @_exported import TandemData
 @_exported import TandemMTL

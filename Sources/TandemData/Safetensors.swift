@@ -1,4 +1,5 @@
 import TandemCore
+import TandemSupport
 
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length n, n bytes of
 /// UTF-8 JSON mapping each tensor name to `{"dtype", "shape", "data_offsets": [begin, end]}` (offsets

@@ -1,6 +1,7 @@
 import Testing
 @testable import Tandem
 @testable import TandemCore
+@testable import TandemCPU
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 /// MTAN attention gating as one fused op: `sigmoid(logits) ⊙ features` and its gradient, each a
-/// single pass over memory (`Primitives.attentionGate`, `attentionGateBackward`; `Kernels/mtl.cl`).
+/// single pass over memory (`Primitives.attentionGate`, `attentionGateBackward`; `Kernels/attention_gate.cl`).
 extension Tensor {
     /// MTAN attention gating with `self` as the mask logits (the attention block's output before its
     /// sigmoid): returns `sigmoid(self) ⊙ features` without materialising the mask. Both tensors must
@@ -8,7 +8,7 @@ extension Tensor {
         try checkGate("attentionGate", features)
         let logits = self
         let y = try logits.gated(features)
-        return record(y, inputs: [logits, features]) { g in
+        return record(y, op: "attentionGate", inputs: [logits, features]) { g in
             let (dz, df) = try logits.gateGradients(features, g)
             return [dz, df]
         }
@@ -26,7 +26,7 @@ extension Tensor {
                                              training: training, momentum: momentum, epsilon: epsilon, relu: false)
         let y = try logits.gated(features)
         let inputs = [x, features] + [weight, bias].compactMap { $0 }
-        return record(y, inputs: inputs) { g in
+        return record(y, op: "batchNormAttentionGate", inputs: inputs) { g in
             let (dz, df) = try x.renormalized(saved, weight: weight, bias: bias).gateGradients(features, g)
             let normGrads = try x.batchNormGradients(dz, saved, weight: weight, bias: bias)
             return [normGrads[0], df] + normGrads.dropFirst()

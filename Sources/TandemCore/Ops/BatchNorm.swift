@@ -1,6 +1,6 @@
 /// Batch normalisation over the channel axis 1 of [N, C] (1-d) or [N, C, H, W] (2-d) input as one
 /// fused primitive each way (`Primitives.batchNormForward`, `batchNormBackward`;
-/// `CPU/CPUBatchNorm.swift`, `Kernels/batchnorm.cl`): statistics, normalisation, scale and shift in
+/// `TandemCPU/CPUBatchNorm.swift`, `Kernels/batch_norm.cl`): statistics, normalisation, scale and shift in
 /// one call, the running statistics updated by the same call, and the gradients of x, weight and
 /// bias from the saved mean and 1/σ in one more.
 extension Tensor {
@@ -16,7 +16,7 @@ extension Tensor {
         let (y, saved) = try normalized(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
                                         training: training, momentum: momentum, epsilon: epsilon, relu: relu)
         let inputs = [x] + [weight, bias].compactMap { $0 }
-        return record(y, inputs: inputs) { output in
+        return record(y, op: relu ? "batchNorm+relu" : "batchNorm", inputs: inputs) { output in
             // ReLU's gradient: the output is positive exactly where the normalised value was.
             let g = relu ? try Tensor.binary(.gate, output, y, gradient: nil) : output
             return try x.batchNormGradients(g, saved, weight: weight, bias: bias)

@@ -1,7 +1,7 @@
 /// Cross-stitch units (Misra et al. 2016): per channel c, the task columns are remixed by a T×T
 /// matrix, x̃_t = Σ_s α[c, t, s] · x_s. One fused kernel forward; the input gradient is the same
 /// kernel with α transposed, and α's gradient a reduction over batch and spatial positions
-/// (`Primitives.crossStitch`, `crossStitchAlphaGradient`; `Kernels/mtl.cl`).
+/// (`Primitives.crossStitch`, `crossStitchAlphaGradient`; `Kernels/cross_stitch.cl`).
 extension Tensor {
     /// Cross-stitch mixing of stacked task columns: `self` is [T, N, C, ...] (T tasks, batch N,
     /// C channels, any trailing spatial axes), `alpha` is [C, T, T]. Returns the mixed columns,
@@ -22,7 +22,7 @@ extension Tensor {
         let y = try Tensor.empty(shape, on: device)
         try device.crossStitch(x.storage, alpha: alpha.storage, y.storage, tasks: tasks, batch: batch, channels: channels,
                                inner: inner, transposed: false)
-        return record(y, inputs: [x, alpha]) { g in
+        return record(y, op: "crossStitch", inputs: [x, alpha]) { g in
             var dx: Tensor? = nil, dalpha: Tensor? = nil
             if x.requiresGrad {
                 let t = try Tensor.empty(x.shape, on: x.device)

@@ -1,12 +1,12 @@
 /// Elementwise ops: shape rules (NumPy broadcasting) and gradients. Devices implement
-/// `Primitives.unary`, `binary` and `select` (`CPU/CPUElementwise.swift`, `Kernels/elementwise.cl`).
+/// `Primitives.unary`, `binary` and `select` (`TandemCPU/CPUElementwise.swift`, `Kernels/elementwise.cl`).
 extension Tensor {
     /// Applies a unary primitive; `gradient(x, y, g)` gives the input gradient from the output's.
     func unary(_ op: UnaryOp, scalar: Float = 0, gradient: ((Tensor, Tensor, Tensor) throws -> Tensor)?) throws -> Tensor {
         let y = try Tensor.empty(shape, on: device)
         try device.unary(op, storage, y.storage, count: count, scalar: scalar)
         guard let gradient else { return y }
-        return record(y, inputs: [self]) { g in [try gradient(self, y, g)] }
+        return record(y, op: "\(op)", inputs: [self]) { g in [try gradient(self, y, g)] }
     }
 
     public func neg() throws -> Tensor { try unary(.neg) { _, _, g in try g.neg() } }
@@ -69,7 +69,7 @@ extension Tensor {
                                                            Shapes.broadcastStrides(b.shape, to: shape)])
         try a.device.binary(op, a.storage, b.storage, y.storage, layout: layout)
         guard let gradient else { return y }
-        return a.record(y, inputs: [a, b]) { g in
+        return a.record(y, op: "\(op)", inputs: [a, b]) { g in
             let (ga, gb) = try gradient(a, b, g)
             return [try ga.map { try $0.sum(to: a.shape) }, try gb.map { try $0.sum(to: b.shape) }]
         }
@@ -115,7 +115,7 @@ extension Tensor {
         let y = try empty(shape, on: a.device)
         let layout = StridedLayout(shape: shape, strides: [condition, a, b].map { Shapes.broadcastStrides($0.shape, to: shape) })
         try a.device.select(condition.storage, a.storage, b.storage, y.storage, layout: layout)
-        return a.record(y, inputs: [a, b]) { g in
+        return a.record(y, op: "where", inputs: [a, b]) { g in
             let zero = try Tensor.zeros([], on: g.device)
             return [a.requiresGrad ? try Tensor.where(condition, g, zero).sum(to: a.shape) : nil,
                     b.requiresGrad ? try Tensor.where(condition, zero, g).sum(to: b.shape) : nil]

@@ -24,7 +24,7 @@ extension Tensor {
             throw TandemError.invalidArgument(op: "reshape", message: "cannot reshape \(shape) (\(count) elements) to \(newShape)")
         }
         let y = Tensor(shape: resolved, device: device, storage: storage)
-        return record(y, inputs: [self]) { g in [try g.reshape(self.shape)] }
+        return record(y, op: "reshape", inputs: [self]) { g in [try g.reshape(self.shape)] }
     }
 
     /// Everything after the first axis flattened: [N, ...] → [N, rest].
@@ -65,7 +65,7 @@ extension Tensor {
                         targetStrides: Shapes.strides(outShape))
         var inverse = [Int](repeating: 0, count: rank)
         for (i, a) in normalized.enumerated() { inverse[a] = i }
-        return record(y, inputs: [self]) { g in [try g.permute(inverse)] }
+        return record(y, op: "permute", inputs: [self]) { g in [try g.permute(inverse)] }
     }
 
     /// Swaps two axes.
@@ -91,7 +91,7 @@ extension Tensor {
         strides[a] *= step
         try Tensor.copy(self, into: y, shape: outShape, sourceStrides: strides, sourceOffset: offset,
                         targetStrides: Shapes.strides(outShape))
-        return record(y, inputs: [self]) { g in
+        return record(y, op: "slice", inputs: [self]) { g in
             let dx = try Tensor.zeros(self.shape, on: g.device)
             try Tensor.copy(g, into: dx, shape: outShape, sourceStrides: Shapes.strides(outShape),
                             targetStrides: strides, targetOffset: offset)
@@ -127,7 +127,7 @@ extension Tensor {
                      targetOffset: start * outStrides[a])
             start += t.shape[a]
         }
-        return first.record(y, inputs: tensors) { g in
+        return first.record(y, op: "concat", inputs: tensors) { g in
             try zip(tensors, starts).map { t, s in t.requiresGrad ? try g.slice(axis: a, s..<(s + t.shape[a])) : nil }
         }
     }
@@ -163,7 +163,7 @@ extension Tensor {
         let y = try Tensor.empty(target, on: device)
         try Tensor.copy(self, into: y, shape: target, sourceStrides: Shapes.broadcastStrides(shape, to: target),
                         targetStrides: Shapes.strides(target))
-        return record(y, inputs: [self]) { g in [try g.sum(to: self.shape)] }
+        return record(y, op: "expand", inputs: [self]) { g in [try g.sum(to: self.shape)] }
     }
 
     /// Pads each axis with `padding[axis] = (before, after)` elements of `value`; axes beyond the
@@ -180,7 +180,7 @@ extension Tensor {
         for (axis, p) in padding.enumerated() { offset += p.before * strides[axis] }
         let y = try Tensor.full(outShape, value, on: device)
         try Tensor.copy(self, into: y, shape: shape, sourceStrides: Shapes.strides(shape), targetStrides: strides, targetOffset: offset)
-        return record(y, inputs: [self]) { g in
+        return record(y, op: "pad", inputs: [self]) { g in
             var dx = g
             for (axis, p) in padding.enumerated() where p.before + p.after > 0 {
                 dx = try dx.slice(axis: axis, p.before..<(p.before + self.shape[axis]))

@@ -4,8 +4,8 @@
 /// left out by an ignored or missing label, a zero in a mask, or a NaN target. When nothing counts
 /// the loss is 0 (and so is its gradient), so a batch without labels for one task is harmless.
 ///
-/// Devices implement `Primitives.gatherClass` and `scatterClass` (`CPU/CPULoss.swift`,
-/// `Kernels/loss.cl`); everything else is written with other ops.
+/// Devices implement `Primitives.gatherClass` and `scatterClass` (`TandemCPU/CPULosses.swift`,
+/// `Kernels/losses.cl`); everything else is written with other ops.
 extension Tensor {
     // MARK: Class gathers
 
@@ -26,7 +26,7 @@ extension Tensor {
         let y = try Tensor.empty(target.shape, on: device)
         try device.gatherClass(storage, target: target.storage, y.storage,
                                batch: shape[0], classes: shape[1], inner: shape[2...].reduce(1, *))
-        return record(y, inputs: [self]) { g in [try g.scatterClass(target: target, classes: self.shape[1])] }
+        return record(y, op: "gatherClass", inputs: [self]) { g in [try g.scatterClass(target: target, classes: self.shape[1])] }
     }
 
     /// The adjoint of `gatherClass`: self [N, spatial...] placed at each target's class of a zero
@@ -35,7 +35,7 @@ extension Tensor {
         let x = try Tensor.empty([shape[0], classes] + shape[1...], on: device)
         try device.scatterClass(storage, target: target.storage, x.storage,
                                 batch: shape[0], classes: classes, inner: shape[1...].reduce(1, *))
-        return record(x, inputs: [self]) { g in [try g.gatherClass(target: target)] }
+        return record(x, op: "scatterClass", inputs: [self]) { g in [try g.gatherClass(target: target)] }
     }
 
     /// 1 where a label counts: inside 0..<classes and not `ignoreIndex` (labels are exact integers).

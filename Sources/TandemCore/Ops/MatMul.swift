@@ -37,7 +37,7 @@ extension Tensor {
     /// Matrix product with batch broadcasting: [..., m, k] × [..., k, n] → [..., m, n].
     public func matmul(_ other: Tensor) throws -> Tensor {
         let y = try Tensor.product(self, other)
-        return record(y, inputs: [self, other]) { g in
+        return record(y, op: "matmul", inputs: [self, other]) { g in
             [self.requiresGrad ? try Tensor.product(g, other, transposeB: true).sum(to: self.shape) : nil,
              other.requiresGrad ? try Tensor.product(self, g, transposeA: true).sum(to: other.shape) : nil]
         }
@@ -47,7 +47,7 @@ extension Tensor {
     public func matmul(_ other: Tensor, transposeOther: Bool) throws -> Tensor {
         guard transposeOther else { return try matmul(other) }
         let y = try Tensor.product(self, other, transposeB: true)
-        return record(y, inputs: [self, other]) { g in
+        return record(y, op: "matmul", inputs: [self, other]) { g in
             [self.requiresGrad ? try Tensor.product(g, other).sum(to: self.shape) : nil,
              other.requiresGrad ? try Tensor.product(g, self, transposeA: true).sum(to: other.shape) : nil]
         }
@@ -62,7 +62,7 @@ extension Tensor {
         let x2 = try reshape([-1, weight.shape[1]])
         var y = try Tensor.product(x2, weight, transposeB: true)
         let weightGrad = { (g: Tensor) in try Tensor.product(g, x2, transposeA: true) }
-        y = x2.record(y, inputs: [x2, weight]) { g in
+        y = x2.record(y, op: "linear", inputs: [x2, weight]) { g in
             [x2.requiresGrad ? try Tensor.product(g, weight) : nil, weight.requiresGrad ? try weightGrad(g) : nil]
         }
         if let bias { y = try y + bias }

@@ -1,5 +1,5 @@
 /// 2-D pooling over NCHW input: max (with PyTorch-style indices), max-unpooling, average and
-/// global average. Devices implement the window loops (`Kernels/pool.cl`); every backward is a
+/// global average. Devices implement the window loops (`Kernels/pooling.cl`); every backward is a
 /// gather, so overlapping windows are handled without atomics.
 extension Tensor {
     /// Checks an NCHW input and pooling hyper-parameters, returning the geometry.
@@ -28,7 +28,7 @@ extension Tensor {
         let outShape = [shape[0], shape[1], g.outHeight, g.outWidth]
         let y = try Tensor.empty(outShape, on: device), indices = try Tensor.empty(outShape, on: device)
         try device.maxPool2d(storage, y.storage, indices: indices.storage, geometry: g)
-        let values = record(y, inputs: [self]) { dy in
+        let values = record(y, op: "maxPool2d", inputs: [self]) { dy in
             let dx = try Tensor.empty(self.shape, on: dy.device)
             if g.strideH >= g.kernelH && g.strideW >= g.kernelW {
                 // Windows do not overlap, so every pixel gets at most one gradient: unpooling dy
@@ -55,7 +55,7 @@ extension Tensor {
         let planes = shape[0] * shape[1], inputSize = shape[2] * shape[3], outputSize2 = outputSize.0 * outputSize.1
         let y = try Tensor.empty([shape[0], shape[1], outputSize.0, outputSize.1], on: device)
         try device.scatterPlanes(storage, indices: indices.storage, y.storage, planes: planes, inputSize: inputSize, outputSize: outputSize2)
-        return record(y, inputs: [self]) { dy in
+        return record(y, op: "maxUnpool2d", inputs: [self]) { dy in
             let dx = try Tensor.empty(self.shape, on: dy.device)
             try dy.device.gatherPlanes(dy.storage, indices: indices.storage, dx.storage, planes: planes,
                                        inputSize: outputSize2, outputSize: inputSize)
@@ -69,7 +69,7 @@ extension Tensor {
         let g = try poolGeometry("avgPool2d", kernel: kernel, stride: stride, padding: padding)
         let y = try Tensor.empty([shape[0], shape[1], g.outHeight, g.outWidth], on: device)
         try device.avgPool2d(storage, y.storage, geometry: g)
-        return record(y, inputs: [self]) { dy in
+        return record(y, op: "avgPool2d", inputs: [self]) { dy in
             let dx = try Tensor.empty(self.shape, on: dy.device)
             try dy.device.avgPool2dBackward(dy.storage, dx.storage, geometry: g)
             return [dx]

@@ -39,7 +39,7 @@ extension Tensor {
         for axis in resolved { keptShape[axis] = 1 }
         let outShape = keepDims ? keptShape : Tensor.dropAxes(shape, resolved)
         let out = Tensor(shape: outShape, device: device, storage: y.storage)
-        return record(out, inputs: [self]) { g in [try g.reshape(keptShape).expand(self.shape)] }
+        return record(out, op: "sum", inputs: [self]) { g in [try g.reshape(keptShape).expand(self.shape)] }
     }
 
     /// Mean over `axes` (all when nil).
@@ -82,7 +82,7 @@ extension Tensor {
                           outer: shape[..<a].reduce(1, *), extent: shape[a], inner: shape[(a + 1)...].reduce(1, *))
         let outShape = keepDims ? keptShape : Tensor.dropAxes(shape, [a])
         let out = Tensor(shape: outShape, device: device, storage: values.storage)
-        let recorded = record(out, inputs: [self]) { g in
+        let recorded = record(out, op: "max", inputs: [self]) { g in
             let mask = try self.equal(values)
             return [try g.reshape(keptShape) * mask / mask.sum(axes: [a], keepDims: true)]
         }

@@ -1,6 +1,6 @@
 /// Convolution primitives of a device that runs a batch image by image (the CPU): each image's
 /// im2col block is built in cache and multiplied at once, so no batch-sized column matrix is
-/// written. Devices without them get im2col + one GEMM over the batch + col2im (`Ops/Conv2d.swift`).
+/// written. Devices without them get im2col + one GEMM over the batch + col2im (`Ops/Convolution.swift`).
 /// Layouts: x [N, C, H, W], weight [O, C/groups, kh, kw], y and dy [N, O, OH, OW].
 public protocol ImageConvolution {
     /// y = conv(x, weight) + bias.

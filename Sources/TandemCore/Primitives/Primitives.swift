@@ -1,3 +1,5 @@
+@_exported import TandemABI
+
 /// The closed set of computations a device implements. Every tensor op is built from these; each
 /// op's shape rule and gradient live once in `Ops/`, and each device supplies the forward
 /// computation (`CPU/` here, `TandemOpenCL/Ops/` with `Kernels/*.cl` for OpenCL).
@@ -8,38 +10,6 @@
 /// Buffers passed in always belong to the device called; outputs are fully overwritten unless a
 /// method says otherwise. Integer data (indices, labels) travels as exact floats (below 2^24).
 public typealias Buffer = any DeviceBuffer
-
-/// Elementwise functions of one input; `scalar` is the parameter of the ops that take one.
-public enum UnaryOp: Int32, Sendable, CaseIterable {
-    case neg, exp, log, sqrt, relu, sigmoid, tanh, abs
-    /// `x^scalar`.
-    case pow
-    /// `x + scalar`, `x · scalar`.
-    case addScalar, mulScalar
-    /// `max(x, scalar)`, `min(x, scalar)`.
-    case maxScalar, minScalar
-    /// 1 where `x > scalar`, `x == scalar`, `x != scalar`, else 0.
-    case greaterScalar, equalScalar, notEqualScalar
-    /// `sign(x)` (0 at 0), `1/x`, `x²`.
-    case sign, reciprocal, square
-    /// 1 where x is NaN, else 0; x with NaN replaced by `scalar`.
-    case isNaN, replaceNaN
-}
-
-/// Elementwise functions of two inputs, with NumPy broadcasting.
-public enum BinaryOp: Int32, Sendable, CaseIterable {
-    case add, sub, mul, div, max, min
-    /// 1 where `a > b`, `a == b`, else 0.
-    case greater, equal
-    /// `a` where `b > 0`, else 0: ReLU's gradient in one pass (no mask tensor, and a NaN or
-    /// infinite gradient stays out where the unit is off, as in PyTorch).
-    case gate
-}
-
-/// Reductions along one axis.
-public enum ReduceOp: Int32, Sendable {
-    case sum, max
-}
 
 /// Geometry of a 2-D convolution over NCHW input and [O, C/groups, kh, kw] weights.
 public struct ConvGeometry: Sendable, Equatable {
@@ -149,13 +119,13 @@ public protocol Primitives {
     /// Maximum and its index along the extent axis.
     func argmax(_ x: Buffer, values: Buffer, indices: Buffer, outer: Int, extent: Int, inner: Int) throws
 
-    // Convolution (`conv.cl`)
+    // Convolution (`convolution.cl`)
     /// col [C·kh·kw, N·OH·OW] from x [N, C, H, W] (zero outside the padded image).
     func im2col(_ x: Buffer, _ col: Buffer, geometry: ConvGeometry) throws
     /// x [N, C, H, W] = sum of the col entries that read each pixel (the adjoint of im2col).
     func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws
 
-    // Pooling and resampling (`pool.cl`), over planes of N·C images. Max-pool indices are flat into
+    // Pooling and resampling (`pooling.cl`, `resize.cl`), over planes of N·C images. Max-pool indices are flat into
     // each H·W input plane; padding is −∞ for max and counts in the average's kh·kw divisor.
     func maxPool2d(_ x: Buffer, _ y: Buffer, indices: Buffer, geometry: PoolGeometry) throws
     func maxPool2dBackward(_ dy: Buffer, indices: Buffer, _ dx: Buffer, geometry: PoolGeometry) throws
@@ -176,7 +146,7 @@ public protocol Primitives {
     func resizeNearest(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
                        backward: Bool) throws
 
-    // Classification losses (`loss.cl`): x [N, C, S], target [N, S].
+    // Classification losses (`losses.cl`): x [N, C, S], target [N, S].
     /// y[n, s] = x[n, target, s], 0 where the target is outside 0..<C (ignored labels).
     func gatherClass(_ x: Buffer, target: Buffer, _ y: Buffer, batch: Int, classes: Int, inner: Int) throws
     /// dx[n, c, s] = dy[n, s] where c == target, else 0.
@@ -186,7 +156,7 @@ public protocol Primitives {
     /// `count` floats uniform in [0, 1) for stream `seed`, starting at position `offset`.
     func uniform(_ y: Buffer, count: Int, seed: UInt64, offset: Int) throws
 
-    // Fused multi-task kernels (`mtl.cl`)
+    // Fused multi-task kernels (`attention_gate.cl`, `cross_stitch.cl`)
     /// MTAN gating: y = sigmoid(z) · f.
     func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws
     /// dz = dy · f · s(1 − s), df = dy · s, with s = sigmoid(z).
@@ -199,7 +169,7 @@ public protocol Primitives {
     func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int,
                                   inner: Int) throws
 
-    // Batch normalisation (`batchnorm.cl`) of x [N, C, S] per channel c over its M = N·S values, with
+    // Batch normalisation (`batch_norm.cl`) of x [N, C, S] per channel c over its M = N·S values, with
     // per-channel [C] buffers; a nil weight means 1, a nil bias 0.
     /// Writes y = (x − mean)·invstd·weight + bias and the statistics it used, which the backward reads.
     /// Training: mean[c] and invstd[c] = 1/√(biased variance + ε) are the batch statistics, and
@@ -216,7 +186,7 @@ public protocol Primitives {
     func batchNormBackward(_ x: Buffer, _ dy: Buffer, weight: Buffer?, mean: Buffer, invstd: Buffer,
                            dx: Buffer?, dweight: Buffer?, dbias: Buffer?, geometry: BatchNormGeometry) throws
 
-    // Optimizer updates (`optim.cl`), in place.
+    // Optimizer updates (`optimizer.cl`), in place.
     func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws
     func adamUpdate(_ parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) throws
 }

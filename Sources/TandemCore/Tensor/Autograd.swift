@@ -1,10 +1,13 @@
-/// One recorded operation: its inputs and how to turn the output's gradient into theirs.
+/// One recorded operation: its name, its inputs and how to turn the output's gradient into theirs.
 final class Node {
+    /// The op that recorded this node (`conv2d`, `mul`, ...), for errors raised in the backward.
+    let op: String
     private(set) var inputs: [Tensor]
     /// Gradients for `inputs`, in order; nil for an input that needs none. Nil once released.
     private var gradients: ((Tensor) throws -> [Tensor?])?
 
-    init(inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
+    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
+        self.op = op
         self.inputs = inputs
         self.gradients = backward
     }
@@ -12,7 +15,7 @@ final class Node {
     func backward(_ gradient: Tensor) throws -> [Tensor?] {
         guard let gradients else {
             throw TandemError.invalidArgument(
-                op: "backward", message: "this part of the graph was freed by an earlier backward(releasingGraph: true); run the forward again, or keep the graph for a second backward")
+                op: "backward", message: "the graph at \(op) was freed by an earlier backward(releasingGraph: true); run the forward again, or keep the graph for a second backward")
         }
         return try gradients(gradient)
     }
@@ -35,12 +38,12 @@ extension Tensor {
         try GradientMode.$isEnabled.withValue(false, operation: body)
     }
 
-    /// Attaches a graph node to `output` when recording is on and some input requires a gradient.
+    /// Attaches a graph node of op `op` to `output` when recording is on and some input requires a gradient.
     @discardableResult
-    func record(_ output: Tensor, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
+    func record(_ output: Tensor, op: String, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
         guard GradientMode.isEnabled, inputs.contains(where: \.requiresGrad) else { return output }
         return Tensor(shape: output.shape, device: output.device, storage: output.storage,
-                      node: Node(inputs: inputs, backward: backward))
+                      node: Node(op: op, inputs: inputs, backward: backward))
     }
 
     /// Reverse-mode differentiation from this scalar: every leaf that requires a gradient gets
@@ -93,7 +96,7 @@ extension Tensor {
                 for (input, inputGrad) in zip(inputs, inputGrads) {
                     guard input.requiresGrad, let inputGrad else { continue }
                     guard inputGrad.shape == input.shape else {
-                        fatalError("gradient of shape \(inputGrad.shape) for input of shape \(input.shape)")
+                        fatalError("\(node.op): gradient of shape \(inputGrad.shape) for input of shape \(input.shape)")
                     }
                     let key = ObjectIdentifier(input)
                     grads[key] = try grads[key].map { try $0 + inputGrad } ?? inputGrad

@@ -1,6 +1,6 @@
 import TandemCore
 
-/// Fused batch normalisation (`Kernels/batchnorm.cl`): per-channel sums, then the statistics, then
+/// Fused batch normalisation (`Kernels/batch_norm.cl`): per-channel sums, then the statistics, then
 /// one elementwise pass each way. The sums come from one work-group per channel on GPUs, and from
 /// one work-item per plane plus a sum over the batch on CPU drivers (PoCL runs a work-group's items
 /// as loops, where barriers are slow).
@@ -33,14 +33,14 @@ extension OpenCLDevice {
         }
         // Unused buffer arguments get a placeholder the kernels never touch.
         let sums = g.training ? try channelSums(x, dy: nil, mean: nil, geometry: g, workGroups: workGroupSums) : x
-        try launch("batch_norm_statistics_f32", program: "batchnorm", global: [g.channels],
+        try launch("batch_norm_statistics_f32", program: "batch_norm", global: [g.channels],
                    [.buffer(x), .buffer(sums), .buffer(mean), .buffer(invstd), .buffer(runningMean ?? x), .buffer(runningVar ?? x),
                     .int(g.channels), .int(g.inner), .int(g.count), .float(g.momentum), .float(g.epsilon), .int(flags)])
         var applyFlags = 0
         if weight != nil { applyFlags |= BatchNormFlags.weight }
         if bias != nil { applyFlags |= BatchNormFlags.bias }
         if g.relu { applyFlags |= BatchNormFlags.relu }
-        try launch("batch_norm_apply_f32", program: "batchnorm", global: [g.inner, g.channels, g.batch],
+        try launch("batch_norm_apply_f32", program: "batch_norm", global: [g.inner, g.channels, g.batch],
                    [.buffer(x), .buffer(mean), .buffer(invstd), .buffer(weight ?? mean), .buffer(bias ?? mean), .buffer(y),
                     .int(g.batch), .int(g.channels), .int(g.inner), .int(applyFlags)])
     }
@@ -56,13 +56,13 @@ extension OpenCLDevice {
             var flags = 0
             if dweight != nil { flags |= BatchNormFlags.weight }
             if dbias != nil { flags |= BatchNormFlags.bias }
-            try launch("batch_norm_parameter_gradients_f32", program: "batchnorm", global: [g.channels],
+            try launch("batch_norm_parameter_gradients_f32", program: "batch_norm", global: [g.channels],
                        [.buffer(sums), .buffer(invstd), .buffer(dweight ?? sums), .buffer(dbias ?? sums), .int(g.channels), .int(flags)])
         }
         if let dx {
             var flags = g.training ? BatchNormFlags.training : 0
             if weight != nil { flags |= BatchNormFlags.weight }
-            try launch("batch_norm_backward_data_f32", program: "batchnorm", global: [g.inner, g.channels, g.batch],
+            try launch("batch_norm_backward_data_f32", program: "batch_norm", global: [g.inner, g.channels, g.batch],
                        [.buffer(x), .buffer(dy), .buffer(mean), .buffer(invstd), .buffer(weight ?? mean), .buffer(sums), .buffer(dx),
                         .int(g.batch), .int(g.channels), .int(g.inner), .int(g.count), .int(flags)])
         }
@@ -82,12 +82,12 @@ extension OpenCLDevice {
             var local = 1
             let cap = Swift.min(256, Swift.max(1, info.maxWorkGroupSize), g.count)
             while local * 2 <= cap { local *= 2 }
-            try launch("batch_norm_channel_sums_f32", program: "batchnorm", global: [g.channels * local], local: [local],
+            try launch("batch_norm_channel_sums_f32", program: "batch_norm", global: [g.channels * local], local: [local],
                        [.buffer(x), .buffer(dy ?? x), .buffer(mean ?? x), .buffer(sums), .int(g.batch), .int(g.channels),
                         .int(g.inner), .int(gradient), .local(bytes: 2 * local * 4)])
         } else {
             let partial = try allocate(2 * g.channels * g.batch)
-            try launch("batch_norm_plane_sums_f32", program: "batchnorm", global: [g.batch, g.channels],
+            try launch("batch_norm_plane_sums_f32", program: "batch_norm", global: [g.batch, g.channels],
                        [.buffer(x), .buffer(dy ?? x), .buffer(mean ?? x), .buffer(partial), .int(g.batch), .int(g.channels),
                         .int(g.inner), .int(gradient)])
             try reduce(.sum, partial, sums, outer: g.channels, extent: g.batch, inner: 2)
@@ -96,7 +96,7 @@ extension OpenCLDevice {
     }
 }
 
-/// The `flags` bits of `Kernels/batchnorm.cl`.
+/// The `flags` bits of `Kernels/batch_norm.cl`.
 private enum BatchNormFlags {
     static let training = 1, runningMean = 2, runningVar = 4, weight = 8, bias = 16, relu = 32
 }

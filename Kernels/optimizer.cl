@@ -1,5 +1,5 @@
 // Fused optimizer updates, in place, one work-item per element. PyTorch's semantics; the host
-// passes bias corrections precomputed. Mirrors Sources/TandemCore/CPU/CPUOptimizer.swift.
+// passes bias corrections precomputed. Mirrors Sources/TandemCPU/CPUOptimizer.swift.
 
 // SGD with momentum, dampening, Nesterov and L2 weight decay. The momentum buffer is untouched
 // when momentum == 0.

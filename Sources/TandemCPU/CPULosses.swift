@@ -1,4 +1,6 @@
-/// Class gathers for the classification losses (`Kernels/loss.cl` mirrors these loops).
+import TandemCore
+
+/// Class gathers for the classification losses (`Kernels/losses.cl` mirrors these loops).
 extension CPUDevice {
     /// The class index a target float names, or nil when it is outside 0..<classes (ignored labels
     /// such as −1 or −100, NaN for a missing label).

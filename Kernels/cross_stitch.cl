@@ -1,24 +1,5 @@
-// Fused multi-task kernels: MTAN attention gating and cross-stitch mixing.
-// Cross-stitch tensors are stacked task columns x[T, N, C, S]; alpha is [C, T, T].
-// Mirrors Sources/TandemCore/CPU/CPUMultiTask.swift.
-
-// y = sigmoid(z) * f
-__kernel void attention_gate_f32(__global const float* z, __global const float* f, __global float* y, const int n) {
-    const int i = get_global_id(0);
-    if (i >= n) return;
-    y[i] = f[i] / (1.0f + exp(-z[i]));
-}
-
-// dz = dy * f * s(1 - s), df = dy * s with s = sigmoid(z)
-__kernel void attention_gate_backward_f32(__global const float* z, __global const float* f, __global const float* dy,
-                                          __global float* dz, __global float* df, const int n) {
-    const int i = get_global_id(0);
-    if (i >= n) return;
-    const float s = 1.0f / (1.0f + exp(-z[i]));
-    const float g = dy[i];
-    dz[i] = g * f[i] * s * (1.0f - s);
-    df[i] = g * s;
-}
+// Cross-stitch mixing: tensors are stacked task columns x[T, N, C, S]; alpha is [C, T, T].
+// Mirrors Sources/TandemCPU/CPUCrossStitch.swift.
 
 // y[t, n, c, p] = sum_s alpha[c, t, s] * x[s, n, c, p]  (alpha[c, s, t] when transposed != 0)
 // Global range [inner, channels, batch]: one work-item per position (n, c, p) writes all T outputs

@@ -13,7 +13,7 @@ extension Tensor {
         if let device = self.device as? any ImageConvolution, geometry.batch > 0 {
             let y = try Tensor.empty([geometry.batch, geometry.outChannels, geometry.outHeight, geometry.outWidth], on: self.device)
             try device.conv2dForward(storage, weight: weight.storage, bias: bias?.storage, y.storage, geometry: geometry)
-            return record(y, inputs: [self, weight] + (bias.map { [$0] } ?? [])) { g in
+            return record(y, op: "conv2d", inputs: [self, weight] + (bias.map { [$0] } ?? [])) { g in
                 var grads: [Tensor?] = [nil, nil]
                 if self.requiresGrad {
                     let dx = try Tensor.empty(self.shape, on: self.device)
@@ -36,7 +36,7 @@ extension Tensor {
         let (y, col) = try Tensor.convForward(self, weight, bias: bias, geometry)
         // The weight gradient needs the im2col matrix again: keep it when it is small, else recompute.
         let kept = weight.requiresGrad && GradientMode.isEnabled && col.count <= Tensor.keptColumnLimit ? col : nil
-        return record(y, inputs: [self, weight] + (bias.map { [$0] } ?? [])) { g in
+        return record(y, op: "conv2d", inputs: [self, weight] + (bias.map { [$0] } ?? [])) { g in
             let needsColumns = self.requiresGrad || weight.requiresGrad
             let dy = needsColumns ? try Tensor.convOutputToColumns(g, geometry) : g
             var grads = [self.requiresGrad ? try Tensor.convInputGradient(dy, weight, geometry) : nil,

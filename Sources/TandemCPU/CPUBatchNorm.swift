@@ -1,10 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TandemCore
 
 /// Fused batch normalisation on the CPU: each channel is one task of `Parallel.chunks`, its sums run
 /// over the N planes of S contiguous values in eight float lanes per block of 256 values, the
-/// blocks added in float64, so long channels keep float32 accuracy (`Kernels/batchnorm.cl` computes
+/// blocks added in float64, so long channels keep float32 accuracy (`Kernels/batch_norm.cl` computes
 /// the same expressions).
 extension CPUDevice {
     public func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,

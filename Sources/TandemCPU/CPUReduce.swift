@@ -1,3 +1,5 @@
+import TandemCore
+
 extension CPUDevice {
     /// Sums accumulate in float64, so long reductions keep float32 accuracy.
     public func reduce(_ op: ReduceOp, _ x: Buffer, _ y: Buffer, outer: Int, extent: Int, inner: Int) throws {

@@ -1,9 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TandemCore
 
-/// The fused multi-task primitives on the CPU: MTAN attention gating and cross-stitch mixing, each
-/// one pass over memory (the OpenCL kernels in `Kernels/mtl.cl` compute the same expressions).
+/// MTAN attention gating on the CPU, one pass over memory each way (`Kernels/attention_gate.cl`
+/// computes the same expressions on OpenCL).
 extension CPUDevice {
     public func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws {
         let profile = Profiler.begin()
@@ -76,58 +77,6 @@ extension CPUDevice {
                 pdz[i] = g * pf[i] * s * (1 - s)
                 pdf[i] = g * s
                 i &+= 1
-            }
-        }
-    }
-
-    /// Each worker mixes a range of (task, image) pairs; every output row is written by one worker.
-    public func crossStitch(_ x: Buffer, alpha: Buffer, _ y: Buffer, tasks: Int, batch: Int, channels: Int, inner: Int,
-                            transposed: Bool) throws {
-        let profile = Profiler.begin()
-        defer { Profiler.end(profile, device: "cpu", "crossStitch") }
-        let px = SharedPointer(host(x).pointer), pa = SharedPointer(host(alpha).pointer), py = SharedPointer(host(y).pointer)
-        let columnSize = batch * channels * inner
-        Parallel.chunks(tasks * batch, cost: channels * inner * tasks) { pairs in
-            let px = px.base, pa = pa.base, py = py.base
-            for pair in pairs {
-                let t = pair / batch, n = pair % batch
-                for c in 0..<channels {
-                    let base = (n * channels + c) * inner
-                    let out = py + t * columnSize + base
-                    for p in 0..<inner { out[p] = 0 }
-                    for s in 0..<tasks {
-                        let a = pa[c * tasks * tasks + (transposed ? s * tasks + t : t * tasks + s)]
-                        let source = px + s * columnSize + base
-                        for p in 0..<inner { out[p] += a * source[p] }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Each worker owns a range of channels, so every α entry is summed by one thread in a fixed order.
-    public func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int,
-                                         inner: Int) throws {
-        let profile = Profiler.begin()
-        defer { Profiler.end(profile, device: "cpu", "crossStitchAlphaGradient") }
-        let px = SharedPointer(host(x).pointer), pg = SharedPointer(host(dy).pointer), pd = SharedPointer(host(dalpha).pointer)
-        let columnSize = batch * channels * inner
-        Parallel.chunks(channels, cost: batch * inner * tasks * tasks) { range in
-            for c in range {
-                for t in 0..<tasks {
-                    for s in 0..<tasks {
-                        // Double accumulation: the sum runs over batch × spatial, easily 10⁵ terms.
-                        var sum = 0.0
-                        for n in 0..<batch {
-                            let base = (n * channels + c) * inner
-                            let g = pg.base + t * columnSize + base, v = px.base + s * columnSize + base
-                            var partial: Float = 0
-                            for p in 0..<inner { partial += g[p] * v[p] }
-                            sum += Double(partial)
-                        }
-                        pd.base[(c * tasks + t) * tasks + s] = Float(sum)
-                    }
-                }
             }
         }
     }

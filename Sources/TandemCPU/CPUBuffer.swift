@@ -1,3 +1,5 @@
+import TandemCore
+
 /// A block of host memory as a pool block.
 struct HostMemory: @unchecked Sendable { let pointer: UnsafeMutableRawPointer }
 

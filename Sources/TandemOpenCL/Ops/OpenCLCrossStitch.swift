@@ -1,21 +1,12 @@
 import TandemCore
 
+/// Cross-stitch mixing on OpenCL (`Kernels/cross_stitch.cl`).
 extension OpenCLDevice {
-    public func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws {
-        try launch("attention_gate_f32", program: "mtl", global: [count],
-                   [.buffer(z), .buffer(f), .buffer(y), .int(count)])
-    }
-
-    public func attentionGateBackward(_ z: Buffer, _ f: Buffer, _ dy: Buffer, dz: Buffer, df: Buffer, count: Int) throws {
-        try launch("attention_gate_backward_f32", program: "mtl", global: [count],
-                   [.buffer(z), .buffer(f), .buffer(dy), .buffer(dz), .buffer(df), .int(count)])
-    }
-
     public func crossStitch(_ x: Buffer, alpha: Buffer, _ y: Buffer, tasks: Int, batch: Int, channels: Int, inner: Int,
                             transposed: Bool) throws {
         guard tasks > 0 else { return }
         // One work-item per position (p, c, n), writing all T columns there.
-        try launch("cross_stitch_f32", program: "mtl", global: [inner, channels, batch],
+        try launch("cross_stitch_f32", program: "cross_stitch", global: [inner, channels, batch],
                    [.buffer(x), .buffer(alpha), .buffer(y), .int(tasks), .int(batch), .int(channels), .int(inner),
                     .int(transposed ? 1 : 0)])
     }
@@ -28,7 +19,7 @@ extension OpenCLDevice {
             // CPU drivers (PoCL) run a work-group as loops and handle barriers poorly: sum over
             // spatial positions per (entry, n), then reduce over the batch.
             let partial = try allocate(groups * batch)
-            try launch("cross_stitch_alpha_partial_f32", program: "mtl", global: [batch, groups],
+            try launch("cross_stitch_alpha_partial_f32", program: "cross_stitch", global: [batch, groups],
                        [.buffer(x), .buffer(dy), .buffer(partial), .int(tasks), .int(batch), .int(channels), .int(inner)])
             try reduce(.sum, partial, dalpha, outer: groups, extent: batch, inner: 1)
             return
@@ -38,7 +29,7 @@ extension OpenCLDevice {
         var local = 1
         let cap = Swift.min(256, Swift.max(1, info.maxWorkGroupSize), Swift.max(1, batch * inner))
         while local * 2 <= cap { local *= 2 }
-        try launch("cross_stitch_alpha_gradient_f32", program: "mtl", global: [groups * local], local: [local],
+        try launch("cross_stitch_alpha_gradient_f32", program: "cross_stitch", global: [groups * local], local: [local],
                    [.buffer(x), .buffer(dy), .buffer(dalpha), .int(tasks), .int(batch), .int(channels), .int(inner),
                     .local(bytes: local * 4)])
     }

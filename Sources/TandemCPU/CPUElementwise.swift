@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TandemCore
 
 /// Scalar definitions of the elementwise ops, shared by the CPU loops (the OpenCL kernels in
 /// `Kernels/elementwise.cl` mirror them line by line).

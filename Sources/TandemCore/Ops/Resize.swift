@@ -31,7 +31,7 @@ extension Tensor {
         let y = try Tensor.empty([n, c, size.0, size.1], on: device)
         try device.resizeBilinear(storage, y.storage, planes: n * c, height: h, width: w, outHeight: size.0, outWidth: size.1,
                                   alignCorners: alignCorners, backward: false)
-        return record(y, inputs: [self]) { dy in
+        return record(y, op: "upsampleBilinear", inputs: [self]) { dy in
             let dx = try Tensor.empty(self.shape, on: dy.device)
             try dy.device.resizeBilinear(dy.storage, dx.storage, planes: n * c, height: h, width: w, outHeight: size.0,
                                          outWidth: size.1, alignCorners: alignCorners, backward: true)
@@ -52,7 +52,7 @@ extension Tensor {
         let y = try Tensor.empty([n, c, size.0, size.1], on: device)
         try device.resizeNearest(storage, y.storage, planes: n * c, height: h, width: w, outHeight: size.0, outWidth: size.1,
                                  backward: false)
-        return record(y, inputs: [self]) { dy in
+        return record(y, op: "upsampleNearest", inputs: [self]) { dy in
             let dx = try Tensor.empty(self.shape, on: dy.device)
             try dy.device.resizeNearest(dy.storage, dx.storage, planes: n * c, height: h, width: w, outHeight: size.0,
                                         outWidth: size.1, backward: true)

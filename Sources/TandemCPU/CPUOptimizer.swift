@@ -1,8 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TandemCore
 
-/// The fused optimizer updates on the CPU, in place (`Kernels/optim.cl` mirrors them line by line).
+/// The fused optimizer updates on the CPU, in place (`Kernels/optimizer.cl` mirrors them line by line).
 extension CPUDevice {
     public func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws {
         let profile = Profiler.begin()

@@ -1,6 +1,6 @@
 // Fused batch normalisation of x viewed as [N, C, S] (S = H*W, 1 for [N, C] input), per channel c
 // over its M = N*S values, with per-channel [C] statistics. Mirrors
-// Sources/TandemCore/CPU/CPUBatchNorm.swift; Sources/TandemOpenCL/Ops/OpenCLBatchNorm.swift runs
+// Sources/TandemCPU/CPUBatchNorm.swift; Sources/TandemOpenCL/Ops/OpenCLBatchNorm.swift runs
 //   forward:  channel sums -> batch_norm_statistics_f32 -> batch_norm_apply_f32
 //   backward: channel sums -> batch_norm_parameter_gradients_f32, batch_norm_backward_data_f32
 // A channel's two sums ([C, 2]) are, with `gradient` == 0, S1 = sum(x - K) and S2 = sum((x - K)^2)

@@ -1,3 +1,5 @@
+import TandemCore
+
 /// Convolution on the CPU. Training runs a few images at a time (`ImageConvolution`): each worker
 /// takes a range of images, builds the im2col block of one image (or of up to four, side by side,
 /// when their output planes are small; `ConvChunks`) in a scratch buffer that stays in cache, and

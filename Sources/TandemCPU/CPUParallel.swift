@@ -1,4 +1,5 @@
 import Dispatch
+import TandemCore
 
 /// Splitting CPU loops over the cores. Dispatch's `concurrentPerform` runs the chunks on its worker
 /// threads and returns when all are done; below `minimumWork` elements a loop stays on the calling

@@ -1,3 +1,5 @@
+import TandemCore
+
 /// The counter-based random stream shared by every device (`Kernels/random.cl` mirrors it): element
 /// `i` of stream `seed` depends only on `(seed, i)`, so any slice of the stream can be produced by
 /// any device in any order, bit for bit.

@@ -1,0 +1,55 @@
+import CCLBlast
+import TandemCore
+
+/// GEMM on OpenCL: CLBlast on GPUs, Tandem's tiled kernel (`Kernels/matmul.cl`) on CPU devices.
+extension OpenCLDevice {
+    public func gemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
+        try g.validate(aCount: a.count, bCount: b.count, cCount: c.count, device: info.selector)
+        guard g.m > 0, g.n > 0 else { return }
+        GEMMCounter.add(g)
+        if g.k == 0 {
+            // CLBlast rejects k = 0; BLAS semantics say C = beta·C.
+            try launch("scale_matrix_f32", program: "matmul", global: [g.n, g.m, g.batchCount],
+                       [.buffer(c), .int(g.offsetC), .int(g.ldc), .int(g.strideC), .int(g.m), .int(g.n), .float(g.beta)])
+            return
+        }
+        switch gemmImplementation {
+        case .tiled:
+            // Tandem's CPU-style kernel in `Kernels/matmul.cl`: one 8×16 block of C per work-item.
+            try launch("gemm_tile_f32", program: "matmul",
+                       global: [(g.n + 15) / 16, (g.m + 7) / 8, g.batchCount], local: [1, 1, 1],
+                       [.buffer(a), .buffer(b), .buffer(c),
+                        .int8([g.m, g.n, g.k, g.transposeA ? 1 : 0, g.transposeB ? 1 : 0, g.strideA, g.strideB, g.strideC]),
+                        .int8([g.lda, g.ldb, g.ldc, g.offsetA, g.offsetB, g.offsetC]), .float(g.alpha), .float(g.beta)])
+        case .clblast:
+            try sgemm(g, a: a, b: b, c: c)
+        }
+    }
+
+    /// One CLBlast (strided-batched) GEMM, no shortcuts.
+    private func sgemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
+        var queue: cl_command_queue? = self.queue
+        let profile = profilingLaunch ? Profiler.nanoseconds() : 0
+        var event: cl_event? = nil
+        let ta = g.transposeA ? CLBlastTransposeYes : CLBlastTransposeNo
+        let tb = g.transposeB ? CLBlastTransposeYes : CLBlastTransposeNo
+        let status = withUnsafeMutablePointer(to: &event) { eventPointer -> CLBlastStatusCode in
+            let eventOut = profile != 0 ? eventPointer : nil
+            if g.batchCount == 1 {
+                return CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                                    cl(a).mem, g.offsetA, g.lda, cl(b).mem, g.offsetB, g.ldb, g.beta,
+                                    cl(c).mem, g.offsetC, g.ldc, &queue, eventOut)
+            }
+            return CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                                              cl(a).mem, g.offsetA, g.lda, g.strideA, cl(b).mem, g.offsetB, g.ldb, g.strideB,
+                                              g.beta, cl(c).mem, g.offsetC, g.ldc, g.strideC, g.batchCount, &queue, eventOut)
+        }
+        guard status == CLBlastSuccess else {
+            throw TandemError.backend(op: "\(g) (CLBlast)", device: info.description, message: "CLBlast status \(status.rawValue)")
+        }
+        if profile != 0 {
+            addProfiledEvent(g.batchCount == 1 ? "gemm (CLBlast)" : "gemm batched (CLBlast)", event,
+                             hostSeconds: Double(Profiler.nanoseconds() &- profile) * 1e-9, spansFromPrevious: true)
+        }
+    }
+}
