@@ -23,11 +23,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: systemLibraries + [
-        // Build-time embedding of Kernels/*.cl as Swift string literals.
-        .executableTarget(name: "KernelEmbedder", path: "Sources/KernelEmbedder"),
-        .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["KernelEmbedder"],
+        // Build time: Kernels/*.cl and Sources/TandemABI become the ABI header, the embedded
+        // sources and one typed Swift launch per kernel (Sources/KernelGenerator).
+        .executableTarget(name: "KernelGenerator", dependencies: ["TandemABI"], path: "Sources/KernelGenerator"),
+        .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["KernelGenerator"],
                 path: "Plugins/EmbedKernels"),
-        .target(name: "TandemKernels", path: "Kernels", plugins: ["EmbedKernels"]),
+        .target(name: "TandemKernels", dependencies: ["TandemCore"], path: "Kernels", plugins: ["EmbedKernels"]),
 
         // The Swift ↔ OpenCL C contract (op codes, flags, parameter blocks); no dependencies.
         .target(name: "TandemABI"),

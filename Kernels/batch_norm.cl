@@ -8,17 +8,11 @@
 // `gradient` != 0, S1 = sum(dy) and S2 = sum(dy * (x - mean)). They come either from one
 // work-group per channel (batch_norm_channel_sums_f32, a tree reduction in local memory: GPUs) or
 // from one work-item per plane (batch_norm_plane_sums_f32) followed by a sum over the batch
-// (CPU drivers such as PoCL, which run a work-group's items as loops).
-
-#define BN_TRAINING 1
-#define BN_RUNNING_MEAN 2
-#define BN_RUNNING_VAR 4
-#define BN_WEIGHT 8
-#define BN_BIAS 16
-#define BN_RELU 32
+// (CPU drivers such as PoCL, which run a work-group's items as loops). The BN_* flag bits come
+// from BatchNormFlag in Sources/TandemABI through the generated ABI header.
 
 // The two terms one element adds to its channel's sums.
-inline float2 bn_terms(const float v, const float g, const float k, const int gradient) {
+static inline float2 bn_terms(const float v, const float g, const float k, const int gradient) {
     if (gradient) return (float2)(g, g * (v - k));
     const float d = v - k;
     return (float2)(d, d * d);
@@ -106,7 +100,7 @@ __kernel void batch_norm_channel_sums_f32(__global const float* x, __global cons
 __kernel void batch_norm_statistics_f32(__global const float* x, __global const float* sums, __global float* mean,
                                         __global float* invstd, __global float* runningMean, __global float* runningVar,
                                         const int channels, const int inner, const int count, const float momentum,
-                                        const float epsilon, const int flags) {
+                                        const float epsilon, const BatchNormFlags flags) {
     const int c = get_global_id(0);
     if (c >= channels) return;
     if (!(flags & BN_TRAINING)) {
@@ -130,7 +124,7 @@ __kernel void batch_norm_statistics_f32(__global const float* x, __global const 
 // y = (x - mean) * invstd * weight + bias, then max(y, 0) with BN_RELU; global [inner, channels, batch].
 __kernel void batch_norm_apply_f32(__global const float* x, __global const float* mean, __global const float* invstd,
                                    __global const float* weight, __global const float* bias, __global float* y,
-                                   const int batch, const int channels, const int inner, const int flags) {
+                                   const int batch, const int channels, const int inner, const BatchNormFlags flags) {
     const int p = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
     if (p >= inner || c >= channels || n >= batch) return;
     const size_t i = ((size_t)n * channels + c) * inner + p;
@@ -143,7 +137,7 @@ __kernel void batch_norm_apply_f32(__global const float* x, __global const float
 // dbias = S1 = sum(dy), dweight = invstd * S2 = sum(dy * xhat); global [channels].
 __kernel void batch_norm_parameter_gradients_f32(__global const float* sums, __global const float* invstd,
                                                  __global float* dweight, __global float* dbias, const int channels,
-                                                 const int flags) {
+                                                 const BatchNormFlags flags) {
     const int c = get_global_id(0);
     if (c >= channels) return;
     if (flags & BN_WEIGHT) dweight[c] = sums[2 * c + 1] * invstd[c];
@@ -155,7 +149,7 @@ __kernel void batch_norm_parameter_gradients_f32(__global const float* sums, __g
 __kernel void batch_norm_backward_data_f32(__global const float* x, __global const float* dy, __global const float* mean,
                                            __global const float* invstd, __global const float* weight,
                                            __global const float* sums, __global float* dx, const int batch,
-                                           const int channels, const int inner, const int count, const int flags) {
+                                           const int channels, const int inner, const int count, const BatchNormFlags flags) {
     const int p = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
     if (p >= inner || c >= channels || n >= batch) return;
     const size_t i = ((size_t)n * channels + c) * inner + p;

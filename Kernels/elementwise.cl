@@ -1,51 +1,52 @@
 // Elementwise ops: unary, binary with broadcasting, select, and strided copy.
-// Operands are read through (shape, strides, offset) of up to 8 axes, as built by StridedLayout;
-// the op codes match UnaryOp and BinaryOp in Sources/TandemCore/Primitives/Primitives.swift.
+// Operands are read through (shape, strides, offset) of up to 8 axes, as built by StridedLayout
+// (shape and strides as int8 vectors, one lane per axis); the op codes (UNARY_*, BINARY_*) come
+// from Sources/TandemABI through the generated ABI header.
 
-inline float unary_op(const int op, const float x, const float p) {
+static inline float unary_op(const UnaryOp op, const float x, const float p) {
     switch (op) {
-    case 0: return -x;
-    case 1: return exp(x);
-    case 2: return log(x);
-    case 3: return sqrt(x);
-    case 4: return x > 0.0f ? x : 0.0f;
-    case 5: return 1.0f / (1.0f + exp(-x));
-    case 6: return tanh(x);
-    case 7: return fabs(x);
-    case 8: return pow(x, p);
-    case 9: return x + p;
-    case 10: return x * p;
-    case 11: return x > p ? x : p;
-    case 12: return x < p ? x : p;
-    case 13: return x > p ? 1.0f : 0.0f;
-    case 14: return x == p ? 1.0f : 0.0f;
-    case 15: return x != p ? 1.0f : 0.0f;
-    case 16: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
-    case 17: return 1.0f / x;
-    case 18: return x * x;
-    case 19: return isnan(x) ? 1.0f : 0.0f;
-    case 20: return isnan(x) ? p : x;
+    case UNARY_NEG: return -x;
+    case UNARY_EXP: return exp(x);
+    case UNARY_LOG: return log(x);
+    case UNARY_SQRT: return sqrt(x);
+    case UNARY_RELU: return x > 0.0f ? x : 0.0f;
+    case UNARY_SIGMOID: return 1.0f / (1.0f + exp(-x));
+    case UNARY_TANH: return tanh(x);
+    case UNARY_ABS: return fabs(x);
+    case UNARY_POW: return pow(x, p);
+    case UNARY_ADD_SCALAR: return x + p;
+    case UNARY_MUL_SCALAR: return x * p;
+    case UNARY_MAX_SCALAR: return x > p ? x : p;
+    case UNARY_MIN_SCALAR: return x < p ? x : p;
+    case UNARY_GREATER_SCALAR: return x > p ? 1.0f : 0.0f;
+    case UNARY_EQUAL_SCALAR: return x == p ? 1.0f : 0.0f;
+    case UNARY_NOT_EQUAL_SCALAR: return x != p ? 1.0f : 0.0f;
+    case UNARY_SIGN: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
+    case UNARY_RECIPROCAL: return 1.0f / x;
+    case UNARY_SQUARE: return x * x;
+    case UNARY_IS_NAN: return isnan(x) ? 1.0f : 0.0f;
+    case UNARY_REPLACE_NAN: return isnan(x) ? p : x;
     }
     return NAN;
 }
 
-inline float binary_op(const int op, const float a, const float b) {
+static inline float binary_op(const BinaryOp op, const float a, const float b) {
     switch (op) {
-    case 0: return a + b;
-    case 1: return a - b;
-    case 2: return a * b;
-    case 3: return a / b;
-    case 4: return a > b ? a : b;
-    case 5: return a < b ? a : b;
-    case 6: return a > b ? 1.0f : 0.0f;
-    case 7: return a == b ? 1.0f : 0.0f;
-    case 8: return b > 0.0f ? a : 0.0f;
+    case BINARY_ADD: return a + b;
+    case BINARY_SUB: return a - b;
+    case BINARY_MUL: return a * b;
+    case BINARY_DIV: return a / b;
+    case BINARY_MAX: return a > b ? a : b;
+    case BINARY_MIN: return a < b ? a : b;
+    case BINARY_GREATER: return a > b ? 1.0f : 0.0f;
+    case BINARY_EQUAL: return a == b ? 1.0f : 0.0f;
+    case BINARY_GATE: return b > 0.0f ? a : 0.0f;
     }
     return NAN;
 }
 
 // Element offset of flat index i for one operand.
-inline int strided_offset(int i, const int rank, const int8 shape, const int8 strides, const int base) {
+static inline int strided_offset(int i, const int rank, const int8 shape, const int8 strides, const int base) {
     int sh[8], st[8];
     vstore8(shape, 0, sh);
     vstore8(strides, 0, st);
@@ -57,13 +58,13 @@ inline int strided_offset(int i, const int rank, const int8 shape, const int8 st
     return offset;
 }
 
-__kernel void unary_f32(__global const float* x, __global float* y, const int n, const int op, const float p) {
+__kernel void unary_f32(__global const float* x, __global float* y, const int n, const UnaryOp op, const float p) {
     const int i = get_global_id(0);
     if (i < n) y[i] = unary_op(op, x[i], p);
 }
 
 __kernel void binary_f32(__global const float* a, __global const float* b, __global float* y, const int n,
-                         const int op, const int rank, const int8 shape, const int8 sa, const int8 sb,
+                         const BinaryOp op, const int rank, const int8 shape, const int8 sa, const int8 sb,
                          const int oa, const int ob) {
     const int i = get_global_id(0);
     if (i >= n) return;

@@ -1,7 +1,7 @@
 // Class gathers of the classification losses: x [N, C, S], target [N, S] as float class indices.
 // A target outside 0..<C (−1, −100, NaN) selects nothing: the gather gives 0, the scatter writes 0.
 
-inline int class_index(const float t, const int classes) {
+static inline int class_index(const float t, const int classes) {
     return (t >= 0.0f && t < (float)classes) ? (int)t : -1;
 }
 

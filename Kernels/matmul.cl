@@ -15,20 +15,19 @@ __kernel void scale_matrix_f32(__global float* c, const int offset, const int ld
 // registers, reading one row of op(B) as a vector and broadcasting one element of op(A) per row,
 // like a CPU BLAS micro-kernel. Rows beyond m repeat the last row (computed, never stored), so the
 // inner loop has no branches. Work-item (x, y, z) = (column block, row block, batch).
-// d = (m, n, k, transA, transB, strideA, strideB, strideC); l = (lda, ldb, ldc, offA, offB, offC).
 #define TILE_M 8
 #define TILE_N 16
 __kernel void gemm_tile_f32(__global const float* A, __global const float* B, __global float* C,
-                            const int8 d, const int8 l, const float alpha, const float beta) {
-    const int m = d.s0, n = d.s1, k = d.s2;
+                            const GEMMParameters g) {
+    const int m = g.m, n = g.n, k = g.k;
     const int j0 = get_global_id(0) * TILE_N, i0 = get_global_id(1) * TILE_M, batch = get_global_id(2);
     if (j0 >= n || i0 >= m) return;
-    A += l.s3 + batch * d.s5;
-    B += l.s4 + batch * d.s6;
-    C += l.s5 + batch * d.s7;
+    A += g.offsetA + batch * g.strideA;
+    B += g.offsetB + batch * g.strideB;
+    C += g.offsetC + batch * g.strideC;
     // Strides of op(A) along its rows i and depth p, and of op(B) along p and its columns j.
-    const int ai = d.s3 ? 1 : l.s0, ap = d.s3 ? l.s0 : 1;
-    const int bp = d.s4 ? 1 : l.s1, bj = d.s4 ? l.s1 : 1;
+    const int ai = g.transposeA ? 1 : g.lda, ap = g.transposeA ? g.lda : 1;
+    const int bp = g.transposeB ? 1 : g.ldb, bj = g.transposeB ? g.ldb : 1;
     const int cols = min(TILE_N, n - j0);
     __global const float* a[TILE_M];
     float16 acc[TILE_M];
@@ -36,7 +35,7 @@ __kernel void gemm_tile_f32(__global const float* A, __global const float* B, __
         a[r] = A + min(i0 + r, m - 1) * ai;
         acc[r] = (float16)(0.0f);
     }
-    if (cols == TILE_N && !d.s4) {
+    if (cols == TILE_N && !g.transposeB) {
         for (int p = 0; p < k; ++p) {
             const float16 b = vload16(0, B + p * bp + j0);
             for (int r = 0; r < TILE_M; ++r) acc[r] = fma((float16)(a[r][p * ap]), b, acc[r]);
@@ -57,7 +56,7 @@ __kernel void gemm_tile_f32(__global const float* A, __global const float* B, __
     for (int r = 0; r < rows; ++r) {
         float out[TILE_N];
         vstore16(acc[r], 0, out);
-        __global float* target = C + (i0 + r) * l.s2 + j0;
-        for (int c = 0; c < cols; ++c) target[c] = beta == 0.0f ? alpha * out[c] : alpha * out[c] + beta * target[c];
+        __global float* target = C + (i0 + r) * g.ldc + j0;
+        for (int c = 0; c < cols; ++c) target[c] = g.beta == 0.0f ? g.alpha * out[c] : g.alpha * out[c] + g.beta * target[c];
     }
 }

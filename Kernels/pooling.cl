@@ -1,31 +1,29 @@
 // Pooling and resampling over planes of N·C images. Every backward is a gather: one work-item per
 // input pixel sums the output gradients that read it, so no atomics are needed.
-// Pool geometry travels as two int8 vectors, matching PoolGeometry in Primitives.swift:
-//   a = (planes, height, width, outHeight, outWidth, -, -, -)
-//   b = (kernelH, kernelW, strideH, strideW, padH, padW, -, -)
-// The coordinate rules mirror `Resample` in Sources/TandemCPU/CPUPooling.swift line by line.
+// Geometry travels as PoolingParameters g (Sources/TandemABI); the window rules mirror
+// Sources/TandemCPU/CPUPooling.swift line by line.
 
 // First window (inclusive) and last whose span o·stride − pad ..< … + kernel covers i.
-inline int2 windows_covering(const int i, const int size, const int stride, const int pad, const int outputs) {
+static inline int2 windows_covering(const int i, const int size, const int stride, const int pad, const int outputs) {
     const int t = i + pad - size + 1;
     const int low = t <= 0 ? 0 : (t + stride - 1) / stride;
     return (int2)(low, min((i + pad) / stride, outputs - 1));
 }
 
 __kernel void max_pool2d_f32(__global const float* x, __global float* y, __global float* indices,
-                             const int total, const int8 a, const int8 b) {
+                             const int total, const PoolingParameters g) {
     const int index = get_global_id(0);
     if (index >= total) return;
-    const int H = a.s1, W = a.s2, OH = a.s3, OW = a.s4;
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
     const int c = index % OW, r = (index / OW) % OH, p = index / (OW * OH);
     __global const float* plane = x + p * H * W;
     float best = -INFINITY;
     int best_index = -1;
-    for (int i = 0; i < b.s0; ++i) {
-        const int h = r * b.s2 - b.s4 + i;
+    for (int i = 0; i < g.kernelH; ++i) {
+        const int h = r * g.strideH - g.padH + i;
         if (h < 0 || h >= H) continue;
-        for (int j = 0; j < b.s1; ++j) {
-            const int w = c * b.s3 - b.s5 + j;
+        for (int j = 0; j < g.kernelW; ++j) {
+            const int w = c * g.strideW - g.padW + j;
             if (w < 0 || w >= W) continue;
             const float v = plane[h * W + w];
             if (best_index < 0 || v > best || (isnan(v) && !isnan(best))) { best = v; best_index = h * W + w; }
@@ -38,10 +36,10 @@ __kernel void max_pool2d_f32(__global const float* x, __global float* y, __globa
 // The common 2×2, stride-2, unpadded window: four loads and selects instead of loops and branches
 // (the same rules: the first maximum wins, a NaN wins over numbers and the first NaN stays).
 __kernel void max_pool2x2_f32(__global const float* x, __global float* y, __global float* indices, const int total,
-                              const int8 a) {
+                              const PoolingParameters g) {
     const int index = get_global_id(0);
     if (index >= total) return;
-    const int H = a.s1, W = a.s2, OH = a.s3, OW = a.s4;
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
     const int c = index % OW, r = (index / OW) % OH, p = index / (OW * OH);
     __global const float* plane = x + p * H * W;
     const int first = 2 * r * W + 2 * c;
@@ -59,13 +57,13 @@ __kernel void max_pool2x2_f32(__global const float* x, __global float* y, __glob
 }
 
 __kernel void max_pool2d_backward_f32(__global const float* dy, __global const float* indices, __global float* dx,
-                                      const int total, const int8 a, const int8 b) {
+                                      const int total, const PoolingParameters g) {
     const int index = get_global_id(0);
     if (index >= total) return;
-    const int H = a.s1, W = a.s2, OH = a.s3, OW = a.s4;
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
     const int w = index % W, h = (index / W) % H, p = index / (W * H);
-    const int2 rows = windows_covering(h, b.s0, b.s2, b.s4, OH);
-    const int2 cols = windows_covering(w, b.s1, b.s3, b.s5, OW);
+    const int2 rows = windows_covering(h, g.kernelH, g.strideH, g.padH, OH);
+    const int2 cols = windows_covering(w, g.kernelW, g.strideW, g.padW, OW);
     const float me = (float)(h * W + w);
     float sum = 0.0f;
     for (int r = rows.x; r <= rows.y; ++r) {
@@ -78,36 +76,36 @@ __kernel void max_pool2d_backward_f32(__global const float* dy, __global const f
 }
 
 // count_include_pad: the divisor is always kernelH·kernelW.
-__kernel void avg_pool2d_f32(__global const float* x, __global float* y, const int total, const int8 a, const int8 b) {
+__kernel void avg_pool2d_f32(__global const float* x, __global float* y, const int total, const PoolingParameters g) {
     const int index = get_global_id(0);
     if (index >= total) return;
-    const int H = a.s1, W = a.s2, OH = a.s3, OW = a.s4;
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
     const int c = index % OW, r = (index / OW) % OH, p = index / (OW * OH);
     __global const float* plane = x + p * H * W;
     float sum = 0.0f;
-    for (int i = 0; i < b.s0; ++i) {
-        const int h = r * b.s2 - b.s4 + i;
+    for (int i = 0; i < g.kernelH; ++i) {
+        const int h = r * g.strideH - g.padH + i;
         if (h < 0 || h >= H) continue;
-        for (int j = 0; j < b.s1; ++j) {
-            const int w = c * b.s3 - b.s5 + j;
+        for (int j = 0; j < g.kernelW; ++j) {
+            const int w = c * g.strideW - g.padW + j;
             if (w >= 0 && w < W) sum += plane[h * W + w];
         }
     }
-    y[index] = sum / (float)(b.s0 * b.s1);
+    y[index] = sum / (float)(g.kernelH * g.kernelW);
 }
 
-__kernel void avg_pool2d_backward_f32(__global const float* dy, __global float* dx, const int total, const int8 a, const int8 b) {
+__kernel void avg_pool2d_backward_f32(__global const float* dy, __global float* dx, const int total, const PoolingParameters g) {
     const int index = get_global_id(0);
     if (index >= total) return;
-    const int H = a.s1, W = a.s2, OH = a.s3, OW = a.s4;
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
     const int w = index % W, h = (index / W) % H, p = index / (W * H);
-    const int2 rows = windows_covering(h, b.s0, b.s2, b.s4, OH);
-    const int2 cols = windows_covering(w, b.s1, b.s3, b.s5, OW);
+    const int2 rows = windows_covering(h, g.kernelH, g.strideH, g.padH, OH);
+    const int2 cols = windows_covering(w, g.kernelW, g.strideW, g.padW, OW);
     float sum = 0.0f;
     for (int r = rows.x; r <= rows.y; ++r) {
         for (int c = cols.x; c <= cols.y; ++c) sum += dy[(p * OH + r) * OW + c];
     }
-    dx[index] = sum / (float)(b.s0 * b.s1);
+    dx[index] = sum / (float)(g.kernelH * g.kernelW);
 }
 
 // y must be zero beforehand; indices outside 0..<output_size are skipped.

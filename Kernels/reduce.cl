@@ -4,7 +4,7 @@
 // Sums use Kahan compensation to keep float32 accuracy over long extents.
 
 __kernel void reduce_f32(__global const float* x, __global float* y, const int outer, const int extent,
-                         const int inner, const int chunks, const int op) {
+                         const int inner, const int chunks, const ReduceOp op) {
     const int gid = get_global_id(0);
     if (gid >= outer * chunks * inner) return;
     const int i = gid % inner;
@@ -14,7 +14,7 @@ __kernel void reduce_f32(__global const float* x, __global float* y, const int o
     const int start = c * length;
     const int end = min(extent, start + length);
     __global const float* base = x + (size_t)o * extent * inner + i;
-    if (op == 0) {
+    if (op == REDUCE_SUM) {
         float sum = 0.0f, compensation = 0.0f;
         for (int e = start; e < end; ++e) {
             const float v = base[(size_t)e * inner] - compensation;
@@ -23,7 +23,7 @@ __kernel void reduce_f32(__global const float* x, __global float* y, const int o
             sum = t;
         }
         y[gid] = sum;
-    } else {
+    } else if (op == REDUCE_MAX) {
         float best = -INFINITY;
         for (int e = start; e < end; ++e) {
             const float v = base[(size_t)e * inner];
@@ -31,6 +31,8 @@ __kernel void reduce_f32(__global const float* x, __global float* y, const int o
             if (isnan(best)) break;
         }
         y[gid] = best;
+    } else {
+        y[gid] = NAN;
     }
 }
 

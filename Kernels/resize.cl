@@ -1,27 +1,27 @@
 // Bilinear and nearest-neighbour resizing over planes of N*C images; every backward is a gather.
 // The coordinate rules mirror `Resample` in Sources/TandemCPU/CPUResize.swift line by line.
 
-inline float bilinear_scale(const int input, const int output, const int align_corners) {
+static inline float bilinear_scale(const int input, const int output, const int align_corners) {
     if (align_corners) return output > 1 ? (float)(input - 1) / (float)(output - 1) : 0.0f;
     return (float)input / (float)output;
 }
 
 // Taps i0, i1 of output coordinate o; returns the weight of i1.
-inline float bilinear_taps(const int o, const int input, const float scale, const int align_corners, int* i0, int* i1) {
+static inline float bilinear_taps(const int o, const int input, const float scale, const int align_corners, int* i0, int* i1) {
     const float source = align_corners ? (float)o * scale : fmax(0.0f, ((float)o + 0.5f) * scale - 0.5f);
     *i0 = min((int)source, input - 1);
     *i1 = min(*i0 + 1, input - 1);
     return source - (float)(*i0);
 }
 
-inline float bilinear_weight(const int o, const int i, const int input, const float scale, const int align_corners) {
+static inline float bilinear_weight(const int o, const int i, const int input, const float scale, const int align_corners) {
     int i0, i1;
     const float lambda = bilinear_taps(o, input, scale, align_corners, &i0, &i1);
     return (i0 == i ? 1.0f - lambda : 0.0f) + (i1 == i ? lambda : 0.0f);
 }
 
 // Output coordinates that may read input coordinate i (a superset; each is checked).
-inline int2 bilinear_candidates(const int i, const int output, const float scale, const int align_corners) {
+static inline int2 bilinear_candidates(const int i, const int output, const float scale, const int align_corners) {
     if (scale == 0.0f) return (int2)(0, output - 1);
     const float offset = align_corners ? 0.0f : 0.5f;
     const int low = i <= 1 ? 0 : (int)floor(((float)(i - 1) + offset) / scale - offset) - 1;
@@ -29,11 +29,10 @@ inline int2 bilinear_candidates(const int i, const int output, const float scale
     return (int2)(max(low, 0), min(high, output - 1));
 }
 
-// a = (planes, height, width, outHeight, outWidth, alignCorners, -, -)
-__kernel void resize_bilinear_f32(__global const float* x, __global float* y, const int total, const int8 a) {
+__kernel void resize_bilinear_f32(__global const float* x, __global float* y, const int total, const ResizeParameters g) {
     const int index = get_global_id(0);
     if (index >= total) return;
-    const int H = a.s1, W = a.s2, OH = a.s3, OW = a.s4, align = a.s5;
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth, align = g.alignCorners;
     const int c = index % OW, r = (index / OW) % OH, p = index / (OW * OH);
     int h0, h1, w0, w1;
     const float ly = bilinear_taps(r, H, bilinear_scale(H, OH, align), align, &h0, &h1);
@@ -45,10 +44,10 @@ __kernel void resize_bilinear_f32(__global const float* x, __global float* y, co
 }
 
 // dy [planes, OH, OW] → dx [planes, H, W]; one work-item per dx element.
-__kernel void resize_bilinear_backward_f32(__global const float* dy, __global float* dx, const int total, const int8 a) {
+__kernel void resize_bilinear_backward_f32(__global const float* dy, __global float* dx, const int total, const ResizeParameters g) {
     const int index = get_global_id(0);
     if (index >= total) return;
-    const int H = a.s1, W = a.s2, OH = a.s3, OW = a.s4, align = a.s5;
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth, align = g.alignCorners;
     const int w = index % W, h = (index / W) % H, p = index / (W * H);
     const float sh = bilinear_scale(H, OH, align), sw = bilinear_scale(W, OW, align);
     const int2 rows = bilinear_candidates(h, OH, sh, align);
@@ -66,19 +65,19 @@ __kernel void resize_bilinear_backward_f32(__global const float* dy, __global fl
 }
 
 // Output r reads input ⌊r·in/out⌋.
-__kernel void resize_nearest_f32(__global const float* x, __global float* y, const int total, const int8 a) {
+__kernel void resize_nearest_f32(__global const float* x, __global float* y, const int total, const ResizeParameters g) {
     const int index = get_global_id(0);
     if (index >= total) return;
-    const int H = a.s1, W = a.s2, OH = a.s3, OW = a.s4;
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
     const int c = index % OW, r = (index / OW) % OH, p = index / (OW * OH);
     y[index] = x[(p * H + r * H / OH) * W + c * W / OW];
 }
 
 // Input h is read by outputs ⌈h·out/in⌉ ..< ⌈(h+1)·out/in⌉.
-__kernel void resize_nearest_backward_f32(__global const float* dy, __global float* dx, const int total, const int8 a) {
+__kernel void resize_nearest_backward_f32(__global const float* dy, __global float* dx, const int total, const ResizeParameters g) {
     const int index = get_global_id(0);
     if (index >= total) return;
-    const int H = a.s1, W = a.s2, OH = a.s3, OW = a.s4;
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
     const int w = index % W, h = (index / W) % H, p = index / (W * H);
     const int r0 = (h * OH + H - 1) / H, r1 = ((h + 1) * OH + H - 1) / H;
     const int c0 = (w * OW + W - 1) / W, c1 = ((w + 1) * OW + W - 1) / W;

@@ -41,14 +41,20 @@ public protocol KernelFlagSet: CaseIterable, RawRepresentable, Sendable where Ra
 extension KernelFlagSet {
     /// The bit of this flag in a flags word.
     public var mask: Int32 { 1 << rawValue }
+}
 
-    /// The flags word with exactly `flags` set.
-    public static func word(_ flags: [Self]) -> Int32 { flags.reduce(0) { $0 | $1.mask } }
+/// A flags word of one flag set, as a kernel parameter of the set's C type takes it.
+public struct KernelFlags<Flag: KernelFlagSet>: Sendable, Equatable {
+    public private(set) var word: Int32 = 0
 
-    /// The flags word with each flag set where its condition holds.
-    public static func word(_ flags: KeyValuePairs<Self, Bool>) -> Int32 {
-        flags.reduce(0) { $1.value ? $0 | $1.key.mask : $0 }
+    /// The word with each flag set where its condition holds.
+    public init(_ flags: KeyValuePairs<Flag, Bool> = [:]) {
+        for (flag, on) in flags where on { word |= flag.mask }
     }
+
+    public func contains(_ flag: Flag) -> Bool { word & flag.mask != 0 }
+
+    public mutating func insert(_ flag: Flag) { word |= flag.mask }
 }
 
 /// A block of parameters passed by value to a kernel, as a C struct of the same name. Only

@@ -15,7 +15,7 @@ public struct TransferStatistics: Sendable, Equatable {
 /// One OpenCL device: a context, one in-order queue, a buffer pool and a program cache.
 ///
 /// Work is queued asynchronously; the host waits only in `download` and `synchronize`.
-public final class OpenCLDevice: Device, @unchecked Sendable {
+public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
     public let info: DeviceInfo
     let context: cl_context
     let queue: cl_command_queue
@@ -23,7 +23,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     let pool: BufferPool
     let programs: ProgramCache
     /// `cl_kernel` objects are not thread-safe: argument setting and enqueueing happen under this lock.
-    private let kernels = Mutex<[String: cl_kernel]>([:])
+    private let kernels = Mutex<[cl_kernel?]>(Array(repeating: nil, count: KernelID.all.count))
     private let transfers = Mutex(TransferStatistics())
     /// Whether the queue records profiling timestamps (`Profiler` was on when the device opened).
     let profiling: Bool
@@ -96,7 +96,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     deinit {
         clFinish(queue)
         pendingEvents.withLock { for pending in $0 { clReleaseEvent(pending.event) } }
-        kernels.withLock { for kernel in $0.values { clReleaseKernel(kernel) } }
+        kernels.withLock { for case let kernel? in $0 { clReleaseKernel(kernel) } }
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
     }
@@ -183,8 +183,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {
         try checkRange("fill", buffer, offset: offset, count: count)
         guard count > 0 else { return }
-        try launch("fill_f32", program: "fill", global: [count],
-                   [.buffer(buffer), .int(offset), .int(count), .float(value)])
+        try fill_f32(global: [count], y: buffer, offset: offset, count: count, value: value)
     }
 
     public func synchronize() throws {
@@ -228,9 +227,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
 
     // MARK: Programs and kernels
 
-    /// The embedded program `Kernels/<name>.cl`, built (or loaded from the cache) on first use.
+    /// The embedded program `Kernels/<name>.cl` (with the generated ABI header in front), built
+    /// (or loaded from the cache) on first use.
     func program(named name: String) throws -> Program {
-        guard let source = EmbeddedKernels.sources[name] else {
+        guard let source = EmbeddedKernels.program(named: name) else {
             throw TandemError.invalidArgument(
                 op: "program", message: "no kernel file '\(name).cl'; embedded: \(EmbeddedKernels.sources.keys.sorted().joined(separator: ", "))")
         }
@@ -250,64 +250,56 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
             .split(separator: ";").map(String.init)
     }
 
-    /// An argument of a kernel launch.
-    public enum KernelArgument {
-        case buffer(any DeviceBuffer)
-        case int(Int)
-        case float(Float)
-        /// Up to eight ints as an OpenCL `int8` (missing lanes are 0).
-        case int8([Int])
-        /// Work-group local memory of this many bytes.
-        case local(bytes: Int)
+    /// The compiled kernel `kernel`, made on first use (its program built or loaded then); a
+    /// `cl_kernel` keeps its program alive, so later launches look up neither source nor program.
+    private func kernelHandle(_ kernel: KernelID, in cache: inout [cl_kernel?]) throws -> cl_kernel {
+        if let cached = cache[kernel.index] { return cached }
+        let built = try program(named: kernel.program)
+        var status: cl_int = 0
+        guard let made = clCreateKernel(built.handle, kernel.name, &status), status == CL_SUCCESS else {
+            throw TandemError.backend(op: "kernel \(kernel)", device: info.description, message: openCLStatusName(status))
+        }
+        cache[kernel.index] = made
+        return made
     }
 
-    /// Queues `kernel` from the embedded program `program` over `global` work items (rounded up to
-    /// whole work-groups when `local` is given; kernels bounds-check their index).
-    public func launch(_ kernel: String, program: String, global: [Int], local: [Int]? = nil,
-                       _ arguments: [KernelArgument]) throws {
+    /// Queues `kernel` over `global` work items (rounded up to whole work-groups when `local` is
+    /// given; kernels bounds-check their index). Called through the generated typed methods
+    /// (`try im2col_f32(global:..., x: ..., ...)`), which build `arguments` in the kernel's order.
+    package func launch(_ kernel: KernelID, global: [Int], local: [Int]?, _ arguments: [KernelArgument]) throws {
         let op = "kernel \(kernel)"
         guard global.allSatisfy({ $0 > 0 }) else { return }
         let profile = profilingLaunch ? Profiler.nanoseconds() : 0
-        let built = try self.program(named: program)
         let queued = try kernels.withLock { cache -> EventHandle in
             var event: cl_event? = nil
-            let key = program + "/" + kernel
-            let handle: cl_kernel
-            if let cached = cache[key] {
-                handle = cached
-            } else {
-                var status: cl_int = 0
-                guard let made = clCreateKernel(built.handle, kernel, &status), status == CL_SUCCESS else {
-                    throw TandemError.backend(op: op, device: info.description, message: openCLStatusName(status))
-                }
-                cache[key] = made
-                handle = made
-            }
+            let handle = try kernelHandle(kernel, in: &cache)
             for (index, argument) in arguments.enumerated() {
                 let status: cl_int
+                let name = index < kernel.parameters.count ? kernel.parameters[index] : "\(index)"
                 switch argument {
                 case let .buffer(buffer):
                     var mem: cl_mem? = cl(buffer).mem
                     status = clSetKernelArg(handle, cl_uint(index), MemoryLayout<cl_mem>.size, &mem)
                 case let .int(value):
-                    guard let narrow = Int32(exactly: value) else {
-                        throw TandemError.invalidArgument(op: op, message: "argument \(index) = \(value) exceeds 32 bits on \(info.selector)")
+                    guard var narrow = Int32(exactly: value) else {
+                        throw TandemError.invalidArgument(op: op, message: "argument \(name) = \(value) exceeds 32 bits on \(info.selector)")
                     }
-                    var v = narrow
-                    status = clSetKernelArg(handle, cl_uint(index), 4, &v)
+                    status = clSetKernelArg(handle, cl_uint(index), 4, &narrow)
                 case let .float(value):
                     var v = value
                     status = clSetKernelArg(handle, cl_uint(index), 4, &v)
-                case let .int8(values):
-                    guard values.count <= 8, let lanes = Optional(values.compactMap { Int32(exactly: $0) }), lanes.count == values.count else {
-                        throw TandemError.invalidArgument(op: op, message: "argument \(index) \(values) does not fit an int8 on \(info.selector)")
-                    }
-                    var v = lanes + [Int32](repeating: 0, count: 8 - lanes.count)
-                    status = v.withUnsafeMutableBytes { clSetKernelArg(handle, cl_uint(index), 32, $0.baseAddress) }
+                case let .ulong(value):
+                    var v = value
+                    status = clSetKernelArg(handle, cl_uint(index), 8, &v)
+                case let .int8(value):
+                    var v = value
+                    status = withUnsafeBytes(of: &v) { clSetKernelArg(handle, cl_uint(index), 32, $0.baseAddress) }
                 case let .local(bytes):
                     status = clSetKernelArg(handle, cl_uint(index), max(bytes, 4), nil)
+                case let .parameters(block):
+                    status = block.withBytes { clSetKernelArg(handle, cl_uint(index), $0.count, $0.baseAddress) }
                 }
-                try check(status, "\(op) argument \(index)", device: info.description)
+                try check(status, "\(op) argument \(name)", device: info.description)
             }
             var globalSize = global
             if let local {
@@ -328,7 +320,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
             return EventHandle(event: event)
         }
         if profile != 0 {
-            addProfiledEvent(kernel, queued.event, hostSeconds: Double(Profiler.nanoseconds() &- profile) * 1e-9)
+            addProfiledEvent(kernel.name, queued.event, hostSeconds: Double(Profiler.nanoseconds() &- profile) * 1e-9)
         }
     }
 }

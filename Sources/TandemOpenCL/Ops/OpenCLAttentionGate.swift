@@ -1,13 +1,12 @@
 import TandemCore
 
+/// MTAN attention gating on OpenCL (`Kernels/attention_gate.cl`).
 extension OpenCLDevice {
     public func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws {
-        try launch("attention_gate_f32", program: "attention_gate", global: [count],
-                   [.buffer(z), .buffer(f), .buffer(y), .int(count)])
+        try attention_gate_f32(global: [count], z: z, f: f, y: y, n: count)
     }
 
     public func attentionGateBackward(_ z: Buffer, _ f: Buffer, _ dy: Buffer, dz: Buffer, df: Buffer, count: Int) throws {
-        try launch("attention_gate_backward_f32", program: "attention_gate", global: [count],
-                   [.buffer(z), .buffer(f), .buffer(dy), .buffer(dz), .buffer(df), .int(count)])
+        try attention_gate_backward_f32(global: [count], z: z, f: f, dy: dy, dz: dz, df: df, n: count)
     }
 }

@@ -23,26 +23,19 @@ extension OpenCLDevice {
         let op = "batchNormForward"
         try g.validate(op: op, device: info.selector, data: [x, y], perChannel: [weight, bias, mean, invstd, runningMean, runningVar])
         guard g.channels > 0 else { return }
-        var flags = 0
-        if g.training {
-            flags |= BatchNormFlags.training
-            if runningMean != nil { flags |= BatchNormFlags.runningMean }
-            if runningVar != nil { flags |= BatchNormFlags.runningVar }
-        } else if runningMean == nil || runningVar == nil {
+        if !g.training, runningMean == nil || runningVar == nil {
             throw TandemError.invalidArgument(op: op, message: "evaluation mode needs running statistics (on \(info.selector))")
         }
         // Unused buffer arguments get a placeholder the kernels never touch.
         let sums = g.training ? try channelSums(x, dy: nil, mean: nil, geometry: g, workGroups: workGroupSums) : x
-        try launch("batch_norm_statistics_f32", program: "batch_norm", global: [g.channels],
-                   [.buffer(x), .buffer(sums), .buffer(mean), .buffer(invstd), .buffer(runningMean ?? x), .buffer(runningVar ?? x),
-                    .int(g.channels), .int(g.inner), .int(g.count), .float(g.momentum), .float(g.epsilon), .int(flags)])
-        var applyFlags = 0
-        if weight != nil { applyFlags |= BatchNormFlags.weight }
-        if bias != nil { applyFlags |= BatchNormFlags.bias }
-        if g.relu { applyFlags |= BatchNormFlags.relu }
-        try launch("batch_norm_apply_f32", program: "batch_norm", global: [g.inner, g.channels, g.batch],
-                   [.buffer(x), .buffer(mean), .buffer(invstd), .buffer(weight ?? mean), .buffer(bias ?? mean), .buffer(y),
-                    .int(g.batch), .int(g.channels), .int(g.inner), .int(applyFlags)])
+        let statistics = KernelFlags<BatchNormFlag>([.training: g.training, .runningMean: g.training && runningMean != nil,
+                                                     .runningVar: g.training && runningVar != nil])
+        try batch_norm_statistics_f32(global: [g.channels], x: x, sums: sums, mean: mean, invstd: invstd,
+                                      runningMean: runningMean ?? x, runningVar: runningVar ?? x, channels: g.channels,
+                                      inner: g.inner, count: g.count, momentum: g.momentum, epsilon: g.epsilon, flags: statistics)
+        let apply = KernelFlags<BatchNormFlag>([.weight: weight != nil, .bias: bias != nil, .relu: g.relu])
+        try batch_norm_apply_f32(global: [g.inner, g.channels, g.batch], x: x, mean: mean, invstd: invstd, weight: weight ?? mean,
+                                 bias: bias ?? mean, y: y, batch: g.batch, channels: g.channels, inner: g.inner, flags: apply)
     }
 
     /// The backward with the way of summing chosen (tests run both on any device).
@@ -53,18 +46,15 @@ extension OpenCLDevice {
         let needSums = dweight != nil || dbias != nil || (dx != nil && g.training)
         let sums = needSums ? try channelSums(x, dy: dy, mean: mean, geometry: g, workGroups: workGroupSums) : x
         if dweight != nil || dbias != nil {
-            var flags = 0
-            if dweight != nil { flags |= BatchNormFlags.weight }
-            if dbias != nil { flags |= BatchNormFlags.bias }
-            try launch("batch_norm_parameter_gradients_f32", program: "batch_norm", global: [g.channels],
-                       [.buffer(sums), .buffer(invstd), .buffer(dweight ?? sums), .buffer(dbias ?? sums), .int(g.channels), .int(flags)])
+            try batch_norm_parameter_gradients_f32(global: [g.channels], sums: sums, invstd: invstd, dweight: dweight ?? sums,
+                                                   dbias: dbias ?? sums, channels: g.channels,
+                                                   flags: KernelFlags([.weight: dweight != nil, .bias: dbias != nil]))
         }
         if let dx {
-            var flags = g.training ? BatchNormFlags.training : 0
-            if weight != nil { flags |= BatchNormFlags.weight }
-            try launch("batch_norm_backward_data_f32", program: "batch_norm", global: [g.inner, g.channels, g.batch],
-                       [.buffer(x), .buffer(dy), .buffer(mean), .buffer(invstd), .buffer(weight ?? mean), .buffer(sums), .buffer(dx),
-                        .int(g.batch), .int(g.channels), .int(g.inner), .int(g.count), .int(flags)])
+            try batch_norm_backward_data_f32(global: [g.inner, g.channels, g.batch], x: x, dy: dy, mean: mean, invstd: invstd,
+                                             weight: weight ?? mean, sums: sums, dx: dx, batch: g.batch, channels: g.channels,
+                                             inner: g.inner, count: g.count,
+                                             flags: KernelFlags([.training: g.training, .weight: weight != nil]))
         }
     }
 
@@ -82,21 +72,16 @@ extension OpenCLDevice {
             var local = 1
             let cap = Swift.min(256, Swift.max(1, info.maxWorkGroupSize), g.count)
             while local * 2 <= cap { local *= 2 }
-            try launch("batch_norm_channel_sums_f32", program: "batch_norm", global: [g.channels * local], local: [local],
-                       [.buffer(x), .buffer(dy ?? x), .buffer(mean ?? x), .buffer(sums), .int(g.batch), .int(g.channels),
-                        .int(g.inner), .int(gradient), .local(bytes: 2 * local * 4)])
+            try batch_norm_channel_sums_f32(global: [g.channels * local], local: [local], x: x, dy: dy ?? x, mean: mean ?? x,
+                                            sums: sums, batch: g.batch, channels: g.channels, inner: g.inner, gradient: gradient,
+                                            scratch: .floats(2 * local))
         } else {
             let partial = try allocate(2 * g.channels * g.batch)
-            try launch("batch_norm_plane_sums_f32", program: "batch_norm", global: [g.batch, g.channels],
-                       [.buffer(x), .buffer(dy ?? x), .buffer(mean ?? x), .buffer(partial), .int(g.batch), .int(g.channels),
-                        .int(g.inner), .int(gradient)])
+            try batch_norm_plane_sums_f32(global: [g.batch, g.channels], x: x, dy: dy ?? x, mean: mean ?? x, partial: partial,
+                                          batch: g.batch, channels: g.channels, inner: g.inner, gradient: gradient)
             try reduce(.sum, partial, sums, outer: g.channels, extent: g.batch, inner: 2)
         }
         return sums
     }
 }
 
-/// The `flags` bits of `Kernels/batch_norm.cl`.
-private enum BatchNormFlags {
-    static let training = 1, runningMean = 2, runningVar = 4, weight = 8, bias = 16, relu = 32
-}

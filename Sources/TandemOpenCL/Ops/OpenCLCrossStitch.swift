@@ -6,9 +6,8 @@ extension OpenCLDevice {
                             transposed: Bool) throws {
         guard tasks > 0 else { return }
         // One work-item per position (p, c, n), writing all T columns there.
-        try launch("cross_stitch_f32", program: "cross_stitch", global: [inner, channels, batch],
-                   [.buffer(x), .buffer(alpha), .buffer(y), .int(tasks), .int(batch), .int(channels), .int(inner),
-                    .int(transposed ? 1 : 0)])
+        try cross_stitch_f32(global: [inner, channels, batch], x: x, alpha: alpha, y: y, tasks: tasks, batch: batch,
+                             channels: channels, inner: inner, transposed: transposed ? 1 : 0)
     }
 
     public func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int,
@@ -19,8 +18,8 @@ extension OpenCLDevice {
             // CPU drivers (PoCL) run a work-group as loops and handle barriers poorly: sum over
             // spatial positions per (entry, n), then reduce over the batch.
             let partial = try allocate(groups * batch)
-            try launch("cross_stitch_alpha_partial_f32", program: "cross_stitch", global: [batch, groups],
-                       [.buffer(x), .buffer(dy), .buffer(partial), .int(tasks), .int(batch), .int(channels), .int(inner)])
+            try cross_stitch_alpha_partial_f32(global: [batch, groups], x: x, dy: dy, partial: partial, tasks: tasks, batch: batch,
+                                               channels: channels, inner: inner)
             try reduce(.sum, partial, dalpha, outer: groups, extent: batch, inner: 1)
             return
         }
@@ -29,8 +28,7 @@ extension OpenCLDevice {
         var local = 1
         let cap = Swift.min(256, Swift.max(1, info.maxWorkGroupSize), Swift.max(1, batch * inner))
         while local * 2 <= cap { local *= 2 }
-        try launch("cross_stitch_alpha_gradient_f32", program: "cross_stitch", global: [groups * local], local: [local],
-                   [.buffer(x), .buffer(dy), .buffer(dalpha), .int(tasks), .int(batch), .int(channels), .int(inner),
-                    .local(bytes: local * 4)])
+        try cross_stitch_alpha_gradient_f32(global: [groups * local], local: [local], x: x, dy: dy, dalpha: dalpha, tasks: tasks,
+                                            batch: batch, channels: channels, inner: inner, partial: .floats(local))
     }
 }

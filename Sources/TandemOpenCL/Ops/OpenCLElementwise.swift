@@ -1,31 +1,47 @@
 import TandemCore
 
+/// Elementwise primitives on OpenCL (`Kernels/elementwise.cl`): unary, binary and select with
+/// broadcasting, and the strided copy behind every layout op.
 extension OpenCLDevice {
-    /// Shape, strides and offset arguments of one strided launch, padded to the kernel's 8 axes.
-    func layoutArguments(_ layout: StridedLayout) throws -> (rank: KernelArgument, shape: KernelArgument, strides: [KernelArgument], offsets: [KernelArgument]) {
-        guard layout.rank <= StridedLayout.maxRank else {
-            throw TandemError.invalidArgument(op: "strided launch", message: "layout of rank \(layout.rank) exceeds \(StridedLayout.maxRank) axes after merging (shape \(layout.shape))")
+    /// A strided layout as the kernels take it: shape and each operand's strides as int8 vectors
+    /// (one lane per axis, at most `StridedLayout.maxRank`), and each operand's offset.
+    struct LayoutLanes {
+        var rank: Int
+        var shape: SIMD8<Int32>
+        var strides: [SIMD8<Int32>]
+        var offsets: [Int]
+
+        init(_ layout: StridedLayout, op: String, device: String) throws {
+            guard layout.rank <= StridedLayout.maxRank else {
+                throw TandemError.invalidArgument(
+                    op: op, message: "layout of rank \(layout.rank) exceeds \(StridedLayout.maxRank) axes after merging (shape \(layout.shape)) on \(device)")
+            }
+            func lanes(_ values: [Int], _ what: String) throws -> SIMD8<Int32> {
+                var out = SIMD8<Int32>()
+                for (axis, value) in values.enumerated() { out[axis] = try kernelInt(value, what, op: op, device: device) }
+                return out
+            }
+            rank = layout.rank
+            shape = try lanes(layout.shape, "shape")
+            strides = try layout.strides.map { try lanes($0, "stride") }
+            offsets = layout.offsets
         }
-        return (.int(layout.rank), .int8(layout.shape), layout.strides.map { .int8($0) }, layout.offsets.map { .int($0) })
     }
 
     public func unary(_ op: UnaryOp, _ x: Buffer, _ y: Buffer, count: Int, scalar: Float) throws {
-        try launch("unary_f32", program: "elementwise", global: [count],
-                   [.buffer(x), .buffer(y), .int(count), .int(Int(op.rawValue)), .float(scalar)])
+        try unary_f32(global: [count], x: x, y: y, n: count, op: op, p: scalar)
     }
 
     public func binary(_ op: BinaryOp, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws {
-        let l = try layoutArguments(layout)
-        try launch("binary_f32", program: "elementwise", global: [layout.count],
-                   [.buffer(a), .buffer(b), .buffer(y), .int(layout.count), .int(Int(op.rawValue)), l.rank, l.shape]
-                   + l.strides + l.offsets)
+        let l = try LayoutLanes(layout, op: "binary \(op)", device: info.selector)
+        try binary_f32(global: [layout.count], a: a, b: b, y: y, n: layout.count, op: op, rank: l.rank, shape: l.shape,
+                       sa: l.strides[0], sb: l.strides[1], oa: l.offsets[0], ob: l.offsets[1])
     }
 
     public func select(_ condition: Buffer, _ a: Buffer, _ b: Buffer, _ y: Buffer, layout: StridedLayout) throws {
-        let l = try layoutArguments(layout)
-        try launch("select_f32", program: "elementwise", global: [layout.count],
-                   [.buffer(condition), .buffer(a), .buffer(b), .buffer(y), .int(layout.count), l.rank, l.shape]
-                   + l.strides + l.offsets)
+        let l = try LayoutLanes(layout, op: "select", device: info.selector)
+        try select_f32(global: [layout.count], c: condition, a: a, b: b, y: y, n: layout.count, rank: l.rank, shape: l.shape,
+                       sc: l.strides[0], sa: l.strides[1], sb: l.strides[2], oc: l.offsets[0], oa: l.offsets[1], ob: l.offsets[2])
     }
 
     public func copy(_ x: Buffer, _ y: Buffer, layout: StridedLayout) throws {
@@ -36,13 +52,13 @@ extension OpenCLDevice {
             var rows = layout
             rows.shape.removeLast()
             rows.strides = rows.strides.map { Array($0.dropLast()) }
-            let l = try layoutArguments(rows)
-            try launch("copy_rows_f32", program: "elementwise", global: [rows.count],
-                       [.buffer(x), .buffer(y), .int(rows.count), .int(inner), l.rank, l.shape] + l.strides + l.offsets)
+            let l = try LayoutLanes(rows, op: "copy", device: info.selector)
+            try copy_rows_f32(global: [rows.count], x: x, y: y, rows: rows.count, inner: inner, rank: l.rank, shape: l.shape,
+                              sx: l.strides[0], sy: l.strides[1], ox: l.offsets[0], oy: l.offsets[1])
             return
         }
-        let l = try layoutArguments(layout)
-        try launch("copy_f32", program: "elementwise", global: [layout.count],
-                   [.buffer(x), .buffer(y), .int(layout.count), l.rank, l.shape] + l.strides + l.offsets)
+        let l = try LayoutLanes(layout, op: "copy", device: info.selector)
+        try copy_f32(global: [layout.count], x: x, y: y, n: layout.count, rank: l.rank, shape: l.shape, sx: l.strides[0],
+                     sy: l.strides[1], ox: l.offsets[0], oy: l.offsets[1])
     }
 }

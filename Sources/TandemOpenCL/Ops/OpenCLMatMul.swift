@@ -9,18 +9,15 @@ extension OpenCLDevice {
         GEMMCounter.add(g)
         if g.k == 0 {
             // CLBlast rejects k = 0; BLAS semantics say C = beta·C.
-            try launch("scale_matrix_f32", program: "matmul", global: [g.n, g.m, g.batchCount],
-                       [.buffer(c), .int(g.offsetC), .int(g.ldc), .int(g.strideC), .int(g.m), .int(g.n), .float(g.beta)])
+            try scale_matrix_f32(global: [g.n, g.m, g.batchCount], c: c, offset: g.offsetC, ldc: g.ldc, stride: g.strideC, m: g.m,
+                                 n: g.n, beta: g.beta)
             return
         }
         switch gemmImplementation {
         case .tiled:
             // Tandem's CPU-style kernel in `Kernels/matmul.cl`: one 8×16 block of C per work-item.
-            try launch("gemm_tile_f32", program: "matmul",
-                       global: [(g.n + 15) / 16, (g.m + 7) / 8, g.batchCount], local: [1, 1, 1],
-                       [.buffer(a), .buffer(b), .buffer(c),
-                        .int8([g.m, g.n, g.k, g.transposeA ? 1 : 0, g.transposeB ? 1 : 0, g.strideA, g.strideB, g.strideC]),
-                        .int8([g.lda, g.ldb, g.ldc, g.offsetA, g.offsetB, g.offsetC]), .float(g.alpha), .float(g.beta)])
+            try gemm_tile_f32(global: [(g.n + 15) / 16, (g.m + 7) / 8, g.batchCount], local: [1, 1, 1], A: a, B: b, C: c,
+                              g: try GEMMParameters(g, device: info.selector))
         case .clblast:
             try sgemm(g, a: a, b: b, c: c)
         }

@@ -3,23 +3,19 @@ import TandemCore
 /// Reductions along one axis on OpenCL (`Kernels/reduce.cl`).
 extension OpenCLDevice {
     public func reduce(_ op: ReduceOp, _ x: Buffer, _ y: Buffer, outer: Int, extent: Int, inner: Int) throws {
-        let code = Int(op.rawValue)
         // Few long reductions: split the extent into chunks first so enough work-items run.
         if extent >= 4096 && outer * inner < 4096 {
             let chunks = Swift.min(256, extent / 64)
             let partial = try allocate(outer * chunks * inner)
-            try launch("reduce_f32", program: "reduce", global: [outer * chunks * inner],
-                       [.buffer(x), .buffer(partial), .int(outer), .int(extent), .int(inner), .int(chunks), .int(code)])
-            try launch("reduce_f32", program: "reduce", global: [outer * inner],
-                       [.buffer(partial), .buffer(y), .int(outer), .int(chunks), .int(inner), .int(1), .int(code)])
+            try reduce_f32(global: [outer * chunks * inner], x: x, y: partial, outer: outer, extent: extent, inner: inner,
+                           chunks: chunks, op: op)
+            try reduce_f32(global: [outer * inner], x: partial, y: y, outer: outer, extent: chunks, inner: inner, chunks: 1, op: op)
             return
         }
-        try launch("reduce_f32", program: "reduce", global: [outer * inner],
-                   [.buffer(x), .buffer(y), .int(outer), .int(extent), .int(inner), .int(1), .int(code)])
+        try reduce_f32(global: [outer * inner], x: x, y: y, outer: outer, extent: extent, inner: inner, chunks: 1, op: op)
     }
 
     public func argmax(_ x: Buffer, values: Buffer, indices: Buffer, outer: Int, extent: Int, inner: Int) throws {
-        try launch("argmax_f32", program: "reduce", global: [outer * inner],
-                   [.buffer(x), .buffer(values), .buffer(indices), .int(outer), .int(extent), .int(inner)])
+        try argmax_f32(global: [outer * inner], x: x, values: values, indices: indices, outer: outer, extent: extent, inner: inner)
     }
 }

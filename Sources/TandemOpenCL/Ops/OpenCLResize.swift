@@ -5,14 +5,24 @@ extension OpenCLDevice {
     public func resizeBilinear(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
                                alignCorners: Bool, backward: Bool) throws {
         let total = planes * (backward ? height * width : outHeight * outWidth)
-        try launch(backward ? "resize_bilinear_backward_f32" : "resize_bilinear_f32", program: "resize", global: [total],
-                   [.buffer(x), .buffer(y), .int(total), .int8([planes, height, width, outHeight, outWidth, alignCorners ? 1 : 0])])
+        let g = try ResizeParameters(planes: planes, height: height, width: width, outHeight: outHeight, outWidth: outWidth,
+                                     alignCorners: alignCorners, op: "resizeBilinear", device: info.selector)
+        if backward {
+            try resize_bilinear_backward_f32(global: [total], dy: x, dx: y, total: total, g: g)
+        } else {
+            try resize_bilinear_f32(global: [total], x: x, y: y, total: total, g: g)
+        }
     }
 
     public func resizeNearest(_ x: Buffer, _ y: Buffer, planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
                               backward: Bool) throws {
         let total = planes * (backward ? height * width : outHeight * outWidth)
-        try launch(backward ? "resize_nearest_backward_f32" : "resize_nearest_f32", program: "resize", global: [total],
-                   [.buffer(x), .buffer(y), .int(total), .int8([planes, height, width, outHeight, outWidth])])
+        let g = try ResizeParameters(planes: planes, height: height, width: width, outHeight: outHeight, outWidth: outWidth,
+                                     alignCorners: false, op: "resizeNearest", device: info.selector)
+        if backward {
+            try resize_nearest_backward_f32(global: [total], dy: x, dx: y, total: total, g: g)
+        } else {
+            try resize_nearest_f32(global: [total], x: x, y: y, total: total, g: g)
+        }
     }
 }
