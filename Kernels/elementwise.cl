@@ -26,6 +26,7 @@ static inline float unary_op(const UnaryOp op, const float x, const float p) {
     case UNARY_SQUARE: return x * x;
     case UNARY_IS_NAN: return isnan(x) ? 1.0f : 0.0f;
     case UNARY_REPLACE_NAN: return isnan(x) ? p : x;
+    case UNARY_SOFTPLUS: return fmax(x, 0.0f) + log1p(exp(-fabs(x)));
     }
     return NAN;
 }

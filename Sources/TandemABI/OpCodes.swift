@@ -14,6 +14,8 @@ public enum UnaryOp: Int32, KernelEnumeration {
     case sign, reciprocal, square
     /// 1 where x is NaN, else 0; x with NaN replaced by `scalar`.
     case isNaN, replaceNaN
+    /// log(1 + eˣ).
+    case softplus
 
     public static let cPrefix = "UNARY"
     public static let kernelsHandleEveryCase = true

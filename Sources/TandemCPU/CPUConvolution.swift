@@ -1,40 +1,12 @@
 import TandemCore
 
-/// Convolution on the CPU. Training runs a few images at a time (`ImageConvolution`): each worker
+/// The three convolution passes on the CPU (`FusedPrimitives`), its own algorithm: each worker
 /// takes a range of images, builds the im2col block of one image (or of up to four, side by side,
-/// when their output planes are small; `ConvChunks`) in a scratch buffer that stays in cache, and
-/// multiplies it with single-threaded OpenBLAS, so no batch-sized column matrix is ever written.
-/// The batch-wide `im2col`/`col2im` primitives belong to the closed set every device implements;
-/// `Tensor.conv2d` does not call them on the CPU, and they are thin loops over the same per-image
-/// functions that the convolution checks exercise.
-extension CPUDevice: ImageConvolution {
-    public func im2col(_ x: Buffer, _ col: Buffer, geometry g: ConvGeometry) throws {
-        let profile = Profiler.begin()
-        defer { Profiler.end(profile, device: "cpu", "im2col") }
-        let px = SharedPointer(host(x).pointer), pc = SharedPointer(host(col).pointer)
-        let plane = g.outHeight * g.outWidth, imageSize = g.channels * g.height * g.width
-        // Rows of the column matrix are independent: split them over the cores.
-        Parallel.chunks(g.colRows, cost: g.colCols) { rows in
-            for n in 0..<g.batch {
-                Self.im2colImage(px.base + n * imageSize, into: pc.base + n * plane, rowLength: g.colCols, rows: rows, g)
-            }
-        }
-    }
-
-    /// The adjoint of im2col: every pixel sums the column entries that read it, in (channel, kernel
-    /// row, kernel column) order. Each worker owns a range of images.
-    public func col2im(_ col: Buffer, _ x: Buffer, geometry g: ConvGeometry) throws {
-        let profile = Profiler.begin()
-        defer { Profiler.end(profile, device: "cpu", "col2im") }
-        let pc = SharedPointer(host(col).pointer), px = SharedPointer(host(x).pointer)
-        let plane = g.outHeight * g.outWidth, imageSize = g.channels * g.height * g.width
-        Parallel.chunks(g.batch, cost: g.colRows * plane) { images in
-            for n in images {
-                Self.col2imImage(pc.base + n * plane, rowLength: g.colCols, into: px.base + n * imageSize, g)
-            }
-        }
-    }
-
+/// when their output planes are small) in a scratch buffer that stays in cache, and multiplies it
+/// with single-threaded OpenBLAS, so no batch-sized column matrix is ever written and nothing is
+/// kept from the forward. The batch-wide `im2col`/`col2im` are not needed here: the CPU keeps
+/// their reference compositions, which only the self-test's composed checks run.
+extension CPUDevice {
     /// Rows `rows` of one image's im2col block: row r = (c, i, j) holds, for every output pixel, the
     /// input pixel that kernel tap (i, j) of channel c reads (0 in the padding). Row r starts at
     /// `target + r · rowLength`.
@@ -229,7 +201,8 @@ extension CPUDevice: ImageConvolution {
         return gathered
     }
 
-    public func conv2dForward(_ x: Buffer, weight: Buffer, bias: Buffer?, _ y: Buffer, geometry g: ConvGeometry) throws {
+    public func conv2dForward(_ x: Buffer, weight: Buffer, bias: Buffer?, _ y: Buffer, geometry g: ConvGeometry,
+                              keep: Bool) throws -> Buffer? {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "conv2d") }
         let px = SharedPointer(host(x).pointer), pw = SharedPointer(host(weight).pointer), py = SharedPointer(host(y).pointer)
@@ -260,6 +233,7 @@ extension CPUDevice: ImageConvolution {
                 }
             }
         }
+        return nil  // The weight gradient rebuilds each image's columns in cache.
     }
 
     public func conv2dInputGradient(_ dy: Buffer, weight: Buffer, _ dx: Buffer, geometry g: ConvGeometry) throws {
@@ -291,7 +265,7 @@ extension CPUDevice: ImageConvolution {
     }
 
     public func conv2dWeightGradient(_ x: Buffer, _ dy: Buffer, _ dw: Buffer, biasGradient db: Buffer?,
-                                     geometry g: ConvGeometry) throws {
+                                     geometry g: ConvGeometry, saved: Buffer?) throws {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "conv2d weight gradient") }
         let px = SharedPointer(host(x).pointer), pdy = SharedPointer(host(dy).pointer), pdw = host(dw).pointer

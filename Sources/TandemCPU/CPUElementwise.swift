@@ -29,6 +29,7 @@ func applyUnary(_ op: UnaryOp, _ x: Float, _ p: Float) -> Float {
     case .square: return x * x
     case .isNaN: return x.isNaN ? 1 : 0
     case .replaceNaN: return x.isNaN ? p : x
+    case .softplus: return max(x, 0) + log1pf(expf(-fabsf(x)))
     }
 }
 

@@ -50,6 +50,13 @@ struct GEMMTests {
         #expect(throws: TandemError.self) { try device.gemm(g, a: a, b: b, c: c) }
         g = GEMM(m: -1, n: 3, k: 4)
         #expect(throws: TandemError.self) { try device.gemm(g, a: a, b: b, c: c) }
+        // Blocks of C side by side in the same rows are fine when they do not overlap.
+        let wide = try device.allocate(3 * 7)
+        g = GEMM(m: 3, n: 3, k: 1, batchCount: 2)
+        (g.ldc, g.strideC, g.strideA, g.strideB) = (7, 3, 0, 0)
+        try device.gemm(g, a: a, b: b, c: wide)
+        g.strideC = 2
+        #expect(throws: TandemError.self) { try device.gemm(g, a: a, b: b, c: wide) }
     }
 
     @Test("the error of a refused GEMM names the op, the sizes and the device")

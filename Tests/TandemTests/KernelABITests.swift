@@ -123,10 +123,10 @@ struct KernelABITests {
     @Test("an op code the ABI does not define fails the build, naming it")
     func unknownOpCode() throws {
         let (status, output) = try Self.generate(extra: """
-            __kernel void softplus_f32(__global float* y, const int n) { if (n > 0) y[0] = UNARY_SOFTPLUS; }
+            __kernel void softsign_f32(__global float* y, const int n) { if (n > 0) y[0] = UNARY_SOFTSIGN; }
             """)
         #expect(status != 0)
-        #expect(output.contains("UNARY_SOFTPLUS"), "\(output)")
+        #expect(output.contains("UNARY_SOFTSIGN"), "\(output)")
     }
 
     @Test("a hand-written copy of an ABI constant fails the build")

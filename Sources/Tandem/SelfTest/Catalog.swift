@@ -11,6 +11,10 @@ public enum OpCatalog {
         elementwise + layout + reductions + products + normalization + convolution + pooling + losses + fused + optimizers
     }
 
+    /// The checks whose ops run fused primitives (`FusedPrimitives`): convolution, batch norm,
+    /// attention gates, cross-stitch and the optimizer updates.
+    public static var usingFusedPrimitives: [OpCase] { normalization + convolution + fused + optimizers }
+
     static func unary(_ name: String, kind: InputKind = .uniform, shape: [Int] = [3, 7, 5],
                       _ op: @escaping @Sendable (Tensor) throws -> Tensor, _ f: @escaping @Sendable (Double) -> Double) -> OpCase {
         OpCase(name, [InputSpec(shape, kind)], run: { try op($0[0]) }, reference: { $0[0].map(f) })
@@ -32,6 +36,7 @@ public enum OpCatalog {
         cases.append(unary("relu", { try $0.relu() }) { Swift.max($0, 0) })
         cases.append(unary("sigmoid", { try $0.sigmoid() }) { Reference.sigmoid($0) })
         cases.append(unary("tanh", { try $0.tanh() }) { Glibc.tanh($0) })
+        cases.append(unary("softplus", shape: [4, 9, 5], { try ($0 * 6).softplus() }) { Reference.softplus(6 * $0) })
         cases.append(unary("abs", { try $0.abs() }) { Swift.abs($0) })
         cases.append(unary("pow 2.5", kind: .positive, { try $0.pow(2.5) }) { Glibc.pow($0, 2.5) })
         cases.append(unary("square", { try $0.square() }) { $0 * $0 })

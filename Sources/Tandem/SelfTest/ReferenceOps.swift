@@ -88,4 +88,5 @@ extension Reference {
     }
 
     public static func sigmoid(_ x: Double) -> Double { 1 / (1 + Glibc.exp(-x)) }
+    public static func softplus(_ x: Double) -> Double { Swift.max(x, 0) + Glibc.log1p(Glibc.exp(-Swift.abs(x))) }
 }

@@ -42,6 +42,11 @@ public enum SelfTest {
         var wide = GEMM(m: 5, n: 40, k: 7, alpha: 1, beta: 0.5, batchCount: 3)
         (wide.strideA, wide.ldb, wide.strideB, wide.strideC) = (0, 121, 40, 203)
         cases.append(("gemm shared-A wide 3x5x40x7", wide))
+        // Blocks of C side by side in the rows of one wide matrix (a composed convolution's input
+        // gradient: each image's columns of the column matrix).
+        var beside = GEMM(m: 6, n: 5, k: 4, transposeA: true, alpha: 1, beta: 0, batchCount: 3)
+        (beside.strideA, beside.ldb, beside.strideB, beside.ldc, beside.strideC) = (0, 5, 23, 17, 5)
+        cases.append(("gemm side-by-side C 3x6x5x4 TN", beside))
         // A shared A against transposed B blocks stacked row-wise (MMoE's experts [E, h, in]), one
         // wide GEMM on the CPU; and many tiny products (its per-sample gate mixtures), plain loops.
         var experts = GEMM(m: 37, n: 16, k: 100, transposeB: true, alpha: 1, beta: 0.5, batchCount: 8)
@@ -89,10 +94,23 @@ public enum SelfTest {
         }
     }
 
-    /// Every check on `device`.
+    /// Every check on `device`, then the ops built on fused primitives again with those composed.
     public static func run(on device: any Device, seed: UInt64 = 1) -> [SelfTestResult] {
         gemm(on: device, seed: seed) + OpCatalog.all.enumerated().map { index, op in
             op.check(on: device, seed: seed &+ UInt64(index) &* 7919)
+        } + composed(on: device, seed: seed)
+    }
+
+    /// The checks of the ops built on fused primitives (`OpCatalog.usingFusedPrimitives`) on
+    /// `ComposedDevice(device)`: every fused primitive replaced by its reference composition of the
+    /// basic set, compared with the CPU's fused form and the float64 reference. Rows end in
+    /// "(composed)".
+    public static func composed(on device: any Device, seed: UInt64 = 1) -> [SelfTestResult] {
+        let composed = ComposedDevice(device)
+        return OpCatalog.usingFusedPrimitives.enumerated().map { index, op in
+            var result = op.check(on: composed, seed: seed &+ UInt64(index) &* 104_729)
+            result.op += " (composed)"
+            return result
         }
     }
 }

@@ -10,7 +10,7 @@ public protocol DeviceBuffer: AnyObject, Sendable {
 /// A place where tensors live and computation happens: the CPU, or one OpenCL device.
 ///
 /// Calls may be queued asynchronously; `download` and `synchronize` are the points where the host waits.
-public protocol Device: AnyObject, Sendable, Primitives {
+public protocol Device: AnyObject, Sendable, Primitives, FusedPrimitives {
     var info: DeviceInfo { get }
 
     /// A new buffer of `count` floats with unspecified contents.

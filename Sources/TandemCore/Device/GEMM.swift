@@ -59,8 +59,11 @@ public struct GEMM: Sendable, Equatable, CustomStringConvertible {
         guard lda >= max(1, storedA.cols) else { throw fail("lda \(lda) < \(storedA.cols)") }
         guard ldb >= max(1, storedB.cols) else { throw fail("ldb \(ldb) < \(storedB.cols)") }
         guard ldc >= max(1, n) else { throw fail("ldc \(ldc) < \(n)") }
-        if batchCount > 1, m > 0, n > 0, strideC < (m - 1) * ldc + n {
-            // Batches of C must not overlap, or results would depend on execution order.
+        // Batches of C must not overlap, or results would depend on execution order: each block
+        // lies below the previous one (stacked), or beside it within the same rows (side by side).
+        let stacked = strideC >= (m - 1) * ldc + n
+        let sideBySide = strideC >= n && (batchCount - 1) * strideC + n <= ldc
+        if batchCount > 1, m > 0, n > 0, !stacked, !sideBySide {
             throw fail("strideC \(strideC) makes batches of C overlap")
         }
         func extent(_ rows: Int, _ cols: Int, _ ld: Int, _ offset: Int, _ stride: Int) -> Int {

@@ -16,6 +16,8 @@ extension Tensor {
     public func relu() throws -> Tensor { try unary(.relu) { x, _, g in try Tensor.binary(.gate, g, x, gradient: nil) } }
     public func sigmoid() throws -> Tensor { try unary(.sigmoid) { _, y, g in try g * y * (1 - y) } }
     public func tanh() throws -> Tensor { try unary(.tanh) { _, y, g in try g * (1 - y.square()) } }
+    /// log(1 + eˣ), a smooth ReLU; its derivative is sigmoid(x).
+    public func softplus() throws -> Tensor { try unary(.softplus) { x, _, g in try g * x.sigmoid() } }
     public func abs() throws -> Tensor { try unary(.abs) { x, _, g in try g * x.sign() } }
     public func square() throws -> Tensor { try unary(.square) { x, _, g in try g * x * 2 } }
     public func reciprocal() throws -> Tensor { try unary(.reciprocal) { _, y, g in try (g * y.square()).neg() } }

@@ -1,0 +1,52 @@
+/// The reference compositions of the fused primitives (`FusedPrimitives`), written with the basic
+/// primitives, `fill` and GEMM of any device: what a device runs for a fused primitive it does not
+/// implement, and the second form the self-test checks (`ComposedDevice`). They favour clarity
+/// over speed and allocate their temporaries from the device's pool.
+public enum Composed {
+    /// A buffer of `count` floats with unspecified contents.
+    static func scratch(_ device: any Device, _ count: Int) throws -> Buffer {
+        try device.allocate(count)
+    }
+
+    /// The layout of an elementwise op over `count` elements read in order from every operand.
+    static func flat(_ count: Int, operands: Int = 2) -> StridedLayout {
+        StridedLayout(shape: [count], strides: Array(repeating: [1], count: operands))
+    }
+
+    /// `op(x, scalar)` into a new buffer.
+    static func unary(_ device: any Device, _ op: UnaryOp, _ x: Buffer, count: Int, scalar: Float = 0) throws -> Buffer {
+        let y = try scratch(device, count)
+        try device.unary(op, x, y, count: count, scalar: scalar)
+        return y
+    }
+
+    /// `a op b` elementwise over `count` elements into a new buffer.
+    static func binary(_ device: any Device, _ op: BinaryOp, _ a: Buffer, _ b: Buffer, count: Int) throws -> Buffer {
+        let y = try scratch(device, count)
+        try device.binary(op, a, b, y, layout: flat(count))
+        return y
+    }
+
+    /// `x` copied into `y` (both `count` contiguous elements).
+    static func copy(_ device: any Device, _ x: Buffer, into y: Buffer, count: Int) throws {
+        try device.copy(x, y, layout: flat(count))
+    }
+
+    /// a [batch, channels, inner] `op` b [channels], b broadcast over batch and inner, into a new buffer.
+    static func perChannel(_ device: any Device, _ op: BinaryOp, _ a: Buffer, _ b: Buffer, batch: Int, channels: Int,
+                           inner: Int) throws -> Buffer {
+        let y = try scratch(device, batch * channels * inner)
+        try device.binary(op, a, b, y, layout: StridedLayout(shape: [batch, channels, inner],
+                                                              strides: [[channels * inner, inner, 1], [0, 1, 0]]))
+        return y
+    }
+
+    /// Σ over batch and inner of x [batch, channels, inner], into a new [channels] buffer.
+    static func channelSums(_ device: any Device, _ x: Buffer, batch: Int, channels: Int, inner: Int) throws -> Buffer {
+        let planes = try scratch(device, batch * channels)
+        try device.reduce(.sum, x, planes, outer: batch * channels, extent: inner, inner: 1)
+        let sums = try scratch(device, channels)
+        try device.reduce(.sum, planes, sums, outer: 1, extent: batch, inner: channels)
+        return sums
+    }
+}

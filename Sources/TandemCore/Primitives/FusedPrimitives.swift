@@ -1,0 +1,129 @@
+/// Computations that run as one pass (or one algorithm of its device's choosing) where a device
+/// implements them, and as a reference composition of the basic `Primitives` and GEMM where it
+/// does not (MLX's `fast::` ops with their fallbacks): a new device inherits every one of them and
+/// trains every model from the basic set alone, then replaces those that dominate its profile. The
+/// compositions live in `Primitives/Compositions/` as `Composed.<name>`, which any caller (the
+/// self-test, a device that wants the reference for some shapes) may run directly; the self-test
+/// checks each device's fused form against the float64 reference and its composed form against the
+/// same (`ComposedDevice`).
+///
+/// Buffer rules are those of `Primitives`.
+public protocol FusedPrimitives {
+    // Convolution (`convolution.cl`): x [N, C, H, W], weight [O, C/groups, kh, kw], y and dy
+    // [N, O, OH, OW]. Each backend owns its algorithm; the composition is im2col + GEMM + col2im.
+
+    /// y = conv(x, weight) + bias. Returns what the device keeps for `conv2dWeightGradient` when
+    /// `keep` is set (the composition keeps its im2col matrix when it is small), or nil.
+    func conv2dForward(_ x: Buffer, weight: Buffer, bias: Buffer?, _ y: Buffer, geometry: ConvGeometry, keep: Bool) throws -> Buffer?
+    /// dx = the adjoint of the convolution applied to dy.
+    func conv2dInputGradient(_ dy: Buffer, weight: Buffer, _ dx: Buffer, geometry: ConvGeometry) throws
+    /// dw = Σ over images of dy · im2col(x)ᵀ, and, when `biasGradient` is given, the bias gradient
+    /// (dy summed over images and pixels). `saved` is what `conv2dForward` returned, or nil.
+    func conv2dWeightGradient(_ x: Buffer, _ dy: Buffer, _ dw: Buffer, biasGradient: Buffer?, geometry: ConvGeometry,
+                              saved: Buffer?) throws
+    /// col [C·kh·kw, N·OH·OW] from x [N, C, H, W] (zero outside the padded image).
+    func im2col(_ x: Buffer, _ col: Buffer, geometry: ConvGeometry) throws
+    /// x [N, C, H, W] = sum of the col entries that read each pixel (the adjoint of im2col).
+    func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws
+
+    // Multi-task kernels (`attention_gate.cl`, `cross_stitch.cl`).
+
+    /// MTAN gating: y = sigmoid(z) · f.
+    func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws
+    /// dz = dy · f · s(1 − s), df = dy · s, with s = sigmoid(z).
+    func attentionGateBackward(_ z: Buffer, _ f: Buffer, _ dy: Buffer, dz: Buffer, df: Buffer, count: Int) throws
+    /// x [T, N, C, S], alpha [C, T, T]: y[t, n, c] = Σ_s alpha[c, t, s] · x[s, n, c] (alpha[c, s, t]
+    /// when `transposed`, which is the input gradient).
+    func crossStitch(_ x: Buffer, alpha: Buffer, _ y: Buffer, tasks: Int, batch: Int, channels: Int, inner: Int,
+                     transposed: Bool) throws
+    /// dalpha[c, t, s] = Σ_{n, p} dy[t, n, c, p] · x[s, n, c, p].
+    func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int,
+                                  inner: Int) throws
+
+    // Batch normalisation (`batch_norm.cl`) of x [N, C, S] per channel c over its M = N·S values, with
+    // per-channel [C] buffers; a nil weight means 1, a nil bias 0.
+
+    /// Writes y = (x − mean)·invstd·weight + bias and the statistics it used, which the backward reads.
+    /// Training: mean[c] and invstd[c] = 1/√(biased variance + ε) are the batch statistics, and
+    /// `runningMean`/`runningVar`, where given, are updated in place to (1 − momentum)·running +
+    /// momentum·batch (the variance unbiased, ·M/(M − 1), as PyTorch does; M must exceed 1).
+    /// Evaluation: both running buffers are required inputs; mean = runningMean and
+    /// invstd = 1/√(runningVar + ε).
+    func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,
+                          runningMean: Buffer?, runningVar: Buffer?, geometry: BatchNormGeometry) throws
+    /// Gradients of `batchNormForward` from dy, with x̂ = (x − mean)·invstd and the forward's saved
+    /// mean and invstd: dbias[c] = Σ dy, dweight[c] = Σ dy·x̂, and dx = weight·invstd/M ·
+    /// (M·dy − Σ dy − x̂·Σ dy·x̂) in training (the statistics depend on x), weight·invstd·dy in
+    /// evaluation. Only the non-nil outputs are written.
+    func batchNormBackward(_ x: Buffer, _ dy: Buffer, weight: Buffer?, mean: Buffer, invstd: Buffer,
+                           dx: Buffer?, dweight: Buffer?, dbias: Buffer?, geometry: BatchNormGeometry) throws
+
+    // Optimizer updates (`optimizer.cl`), in place, PyTorch's semantics.
+    func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws
+    func adamUpdate(_ parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) throws
+}
+
+/// Every fused primitive a device does not implement runs its reference composition.
+extension FusedPrimitives where Self: Device {
+    public func conv2dForward(_ x: Buffer, weight: Buffer, bias: Buffer?, _ y: Buffer, geometry: ConvGeometry,
+                              keep: Bool) throws -> Buffer? {
+        try Composed.conv2dForward(on: self, x, weight: weight, bias: bias, y, geometry: geometry, keep: keep)
+    }
+
+    public func conv2dInputGradient(_ dy: Buffer, weight: Buffer, _ dx: Buffer, geometry: ConvGeometry) throws {
+        try Composed.conv2dInputGradient(on: self, dy, weight: weight, dx, geometry: geometry)
+    }
+
+    public func conv2dWeightGradient(_ x: Buffer, _ dy: Buffer, _ dw: Buffer, biasGradient: Buffer?, geometry: ConvGeometry,
+                                     saved: Buffer?) throws {
+        try Composed.conv2dWeightGradient(on: self, x, dy, dw, biasGradient: biasGradient, geometry: geometry, saved: saved)
+    }
+
+    public func im2col(_ x: Buffer, _ col: Buffer, geometry: ConvGeometry) throws {
+        try Composed.im2col(on: self, x, col, geometry: geometry)
+    }
+
+    public func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws {
+        try Composed.col2im(on: self, col, x, geometry: geometry)
+    }
+
+    public func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws {
+        try Composed.attentionGate(on: self, z, f, y, count: count)
+    }
+
+    public func attentionGateBackward(_ z: Buffer, _ f: Buffer, _ dy: Buffer, dz: Buffer, df: Buffer, count: Int) throws {
+        try Composed.attentionGateBackward(on: self, z, f, dy, dz: dz, df: df, count: count)
+    }
+
+    public func crossStitch(_ x: Buffer, alpha: Buffer, _ y: Buffer, tasks: Int, batch: Int, channels: Int, inner: Int,
+                            transposed: Bool) throws {
+        try Composed.crossStitch(on: self, x, alpha: alpha, y, tasks: tasks, batch: batch, channels: channels, inner: inner,
+                                 transposed: transposed)
+    }
+
+    public func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int,
+                                         inner: Int) throws {
+        try Composed.crossStitchAlphaGradient(on: self, x, dy, dalpha: dalpha, tasks: tasks, batch: batch, channels: channels,
+                                              inner: inner)
+    }
+
+    public func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,
+                                 runningMean: Buffer?, runningVar: Buffer?, geometry: BatchNormGeometry) throws {
+        try Composed.batchNormForward(on: self, x, y, weight: weight, bias: bias, mean: mean, invstd: invstd,
+                                      runningMean: runningMean, runningVar: runningVar, geometry: geometry)
+    }
+
+    public func batchNormBackward(_ x: Buffer, _ dy: Buffer, weight: Buffer?, mean: Buffer, invstd: Buffer,
+                                  dx: Buffer?, dweight: Buffer?, dbias: Buffer?, geometry: BatchNormGeometry) throws {
+        try Composed.batchNormBackward(on: self, x, dy, weight: weight, mean: mean, invstd: invstd, dx: dx, dweight: dweight,
+                                       dbias: dbias, geometry: geometry)
+    }
+
+    public func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws {
+        try Composed.sgdUpdate(on: self, parameter, gradient: gradient, momentum: momentum, count: count, step: step)
+    }
+
+    public func adamUpdate(_ parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) throws {
+        try Composed.adamUpdate(on: self, parameter, gradient: gradient, m: m, v: v, count: count, step: step)
+    }
+}
