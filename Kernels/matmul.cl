@@ -11,16 +11,15 @@ __kernel void scale_matrix_f32(__global float* c, const int offset, const int ld
 }
 
 // C = alpha·op(A)·op(B) + beta·C for OpenCL devices that run on a CPU (PoCL), where CLBlast's
-// GPU-tuned kernels are slow: one work-item computes an 8×16 block of C in eight float16
-// registers, reading one row of op(B) as a vector and broadcasting one element of op(A) per row,
+// GPU-tuned kernels are slow: one work-item computes a GEMM_TILE_ROWS × GEMM_TILE_COLUMNS block of
+// C (8×16, KernelConstants in Sources/TandemABI) in eight float16 registers, reading one row of op(B)
+// as a vector and broadcasting one element of op(A) per row,
 // like a CPU BLAS micro-kernel. Rows beyond m repeat the last row (computed, never stored), so the
 // inner loop has no branches. Work-item (x, y, z) = (column block, row block, batch).
-#define TILE_M 8
-#define TILE_N 16
 __kernel void gemm_tile_f32(__global const float* A, __global const float* B, __global float* C,
                             const GEMMParameters g) {
     const int m = g.m, n = g.n, k = g.k;
-    const int j0 = get_global_id(0) * TILE_N, i0 = get_global_id(1) * TILE_M, batch = get_global_id(2);
+    const int j0 = get_global_id(0) * GEMM_TILE_COLUMNS, i0 = get_global_id(1) * GEMM_TILE_ROWS, batch = get_global_id(2);
     if (j0 >= n || i0 >= m) return;
     A += g.offsetA + batch * g.strideA;
     B += g.offsetB + batch * g.strideB;
@@ -28,33 +27,33 @@ __kernel void gemm_tile_f32(__global const float* A, __global const float* B, __
     // Strides of op(A) along its rows i and depth p, and of op(B) along p and its columns j.
     const int ai = g.transposeA ? 1 : g.lda, ap = g.transposeA ? g.lda : 1;
     const int bp = g.transposeB ? 1 : g.ldb, bj = g.transposeB ? g.ldb : 1;
-    const int cols = min(TILE_N, n - j0);
-    __global const float* a[TILE_M];
-    float16 acc[TILE_M];
-    for (int r = 0; r < TILE_M; ++r) {
+    const int cols = min(GEMM_TILE_COLUMNS, n - j0);
+    __global const float* a[GEMM_TILE_ROWS];
+    float16 acc[GEMM_TILE_ROWS];
+    for (int r = 0; r < GEMM_TILE_ROWS; ++r) {
         a[r] = A + min(i0 + r, m - 1) * ai;
         acc[r] = (float16)(0.0f);
     }
-    if (cols == TILE_N && !g.transposeB) {
+    if (cols == GEMM_TILE_COLUMNS && !g.transposeB) {
         for (int p = 0; p < k; ++p) {
             const float16 b = vload16(0, B + p * bp + j0);
-            for (int r = 0; r < TILE_M; ++r) acc[r] = fma((float16)(a[r][p * ap]), b, acc[r]);
+            for (int r = 0; r < GEMM_TILE_ROWS; ++r) acc[r] = fma((float16)(a[r][p * ap]), b, acc[r]);
         }
     } else {
         // op(B) transposed or a partial block: gather the row, columns beyond n repeat the last.
-        int column[TILE_N];
-        for (int c = 0; c < TILE_N; ++c) column[c] = min(j0 + c, n - 1) * bj;
+        int column[GEMM_TILE_COLUMNS];
+        for (int c = 0; c < GEMM_TILE_COLUMNS; ++c) column[c] = min(j0 + c, n - 1) * bj;
         for (int p = 0; p < k; ++p) {
             __global const float* row = B + p * bp;
-            float values[TILE_N];
-            for (int c = 0; c < TILE_N; ++c) values[c] = row[column[c]];
+            float values[GEMM_TILE_COLUMNS];
+            for (int c = 0; c < GEMM_TILE_COLUMNS; ++c) values[c] = row[column[c]];
             const float16 b = vload16(0, values);
-            for (int r = 0; r < TILE_M; ++r) acc[r] = fma((float16)(a[r][p * ap]), b, acc[r]);
+            for (int r = 0; r < GEMM_TILE_ROWS; ++r) acc[r] = fma((float16)(a[r][p * ap]), b, acc[r]);
         }
     }
-    const int rows = min(TILE_M, m - i0);
+    const int rows = min(GEMM_TILE_ROWS, m - i0);
     for (int r = 0; r < rows; ++r) {
-        float out[TILE_N];
+        float out[GEMM_TILE_COLUMNS];
         vstore16(acc[r], 0, out);
         __global float* target = C + (i0 + r) * g.ldc + j0;
         for (int c = 0; c < cols; ++c) target[c] = g.beta == 0.0f ? g.alpha * out[c] : g.alpha * out[c] + g.beta * target[c];

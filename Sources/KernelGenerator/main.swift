@@ -63,6 +63,15 @@ func header() -> String {
         out += "\n// \(type) (Sources/TandemABI): bits of a flags word\ntypedef int \(type.cTypeName);\n"
         for (name, mask) in flagCases(type) { out += "#define \(name) \(mask)\n" }
     }
+    out += "\n// KernelConstants (Sources/TandemABI)\n"
+    for child in Mirror(reflecting: KernelConstants.kernels).children {
+        guard let name = child.label else { fail("KernelConstants has an unnamed field") }
+        switch child.value {
+        case let value as Int32: out += "#define \(name.upperSnakeCase) \(value)\n"
+        case let value as UInt64: out += "#define \(name.upperSnakeCase) \(value)UL\n"
+        default: fail("KernelConstants.\(name) must be Int32 or UInt64")
+        }
+    }
     for type in KernelABI.parameterBlocks {
         out += "\n// \(type) (Sources/TandemABI)\ntypedef struct {\n"
         for field in fields(of: type) { out += "    \(field.cType) \(field.name);\n" }

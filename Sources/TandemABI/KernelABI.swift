@@ -8,6 +8,7 @@
 /// (`Kernels/Kernels.swift` says how), so a launch with the wrong arguments does not compile.
 ///
 /// The module has no dependencies: it is built for the build machine as part of the generator.
+/// `KernelConstants` (plain numbers both sides use) is read by the generator through its fields.
 public enum KernelABI {
     /// Op-code enumerations, in the order the header lists them.
     public static let enumerations: [any KernelEnumeration.Type] = [UnaryOp.self, BinaryOp.self, ReduceOp.self]

@@ -7,7 +7,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
 
     public let info: DeviceInfo
     /// Freed buffers kept for the next step's requests (at most 1 GiB or a quarter of the memory).
-    let pool = MemoryPool<HostMemory>.host(cacheLimit: min(1 << 30, max(1, System.physicalMemoryBytes / 4)))
+    let pool = MemoryPool.host(cacheLimit: min(1 << 30, max(1, System.physicalMemoryBytes / 4)))
 
     /// Counters of the buffer pool.
     public var poolStatistics: BufferPoolStatistics { pool.statistics }

@@ -7,26 +7,27 @@ import TandemCore
 /// Construction: the seed is first scrambled by the SplitMix64 finaliser into a key; element `i`
 /// is the finaliser applied to `key + (i + 1) · φ` (φ = 2^64 / golden ratio, the SplitMix64
 /// increment), and its top 24 bits scaled by 2^-24 give a float in [0, 1) that is exact in float32.
+/// The constants are `KernelConstants` (Sources/TandemABI), shared with the kernel.
 enum RandomStream {
-    static let increment: UInt64 = 0x9E37_79B9_7F4A_7C15
+    static let constants = KernelConstants.kernels
 
     /// The SplitMix64 output function (Stafford's "Mix13" variant).
     @inline(__always)
     static func mix(_ value: UInt64) -> UInt64 {
         var z = value
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        z = (z ^ (z >> constants.randomMixShift1)) &* constants.randomMixMultiplier1
+        z = (z ^ (z >> constants.randomMixShift2)) &* constants.randomMixMultiplier2
+        return z ^ (z >> constants.randomMixShift3)
     }
 
     /// The key of stream `seed`.
     @inline(__always)
-    static func key(_ seed: UInt64) -> UInt64 { mix(seed ^ 0x6A09_E667_F3BC_C909) }
+    static func key(_ seed: UInt64) -> UInt64 { mix(seed ^ constants.randomSeedScramble) }
 
     /// Element `index` of the stream with `key`, uniform in [0, 1).
     @inline(__always)
     static func uniform(key: UInt64, index: UInt64) -> Float {
-        let bits = mix(key &+ (index &+ 1) &* increment) >> 40
+        let bits = mix(key &+ (index &+ 1) &* constants.randomIncrement) >> 40
         return Float(UInt32(truncatingIfNeeded: bits)) * (1 / 16_777_216)
     }
 }

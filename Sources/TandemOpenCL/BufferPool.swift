@@ -2,24 +2,21 @@ import COpenCL
 import Synchronization
 import TandemCore
 
-/// An OpenCL memory object as a pool block (`cl_mem` handles may move between threads: OpenCL
-/// memory objects are thread-safe).
-struct OpenCLMemory: @unchecked Sendable { let handle: cl_mem }
-
 /// A context handle captured by the pool's allocator (OpenCL contexts are thread-safe).
 private struct OpenCLContextHandle: @unchecked Sendable { let handle: cl_context }
 
-/// The pool of an OpenCL context's buffers.
-typealias BufferPool = MemoryPool<OpenCLMemory>
+/// The pool of an OpenCL context's buffers; a block is a `cl_mem` handle (OpenCL memory objects are
+/// thread-safe, so handles may move between threads).
+typealias BufferPool = MemoryPool
 
-extension MemoryPool where Block == OpenCLMemory {
+extension MemoryPool {
     convenience init(context: cl_context, deviceName: String) {
         let owner = OpenCLContextHandle(handle: context)
         self.init(deviceName: deviceName, create: { bytes in
             var status: cl_int = 0
             let mem = clCreateBuffer(owner.handle, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status)
-            return status == CL_SUCCESS ? mem.map(OpenCLMemory.init) : nil
-        }, release: { clReleaseMemObject($0.handle) })
+            return status == CL_SUCCESS ? mem.map { Block(UnsafeMutableRawPointer($0)) } : nil
+        }, release: { clReleaseMemObject(OpaquePointer($0.raw)) })
     }
 }
 
@@ -36,8 +33,8 @@ public final class OpenCLBuffer: DeviceBuffer, @unchecked Sendable {
         self.count = count
         self.pool = pool
         let (block, bytes) = try pool.take(bytes: count * MemoryLayout<Float>.stride)
-        (mem, self.bytes) = (block.handle, bytes)
+        (mem, self.bytes) = (OpaquePointer(block.raw), bytes)
     }
 
-    deinit { pool.give(OpenCLMemory(handle: mem), bytes: bytes) }
+    deinit { pool.give(MemoryPool.Block(UnsafeMutableRawPointer(mem)), bytes: bytes) }
 }

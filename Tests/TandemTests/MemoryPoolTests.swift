@@ -7,11 +7,13 @@ struct MemoryPoolTests {
     /// A pool over counters instead of memory, recording what it creates and releases.
     final class Ledger: Sendable {
         let created = Atomic<Int>(0), released = Atomic<Int>(0)
-        func pool(cacheLimit: Int = .max, failAbove: Int = .max) -> MemoryPool<Int> {
+        func pool(cacheLimit: Int = .max, failAbove: Int = .max) -> MemoryPool {
             MemoryPool(deviceName: "ledger", cacheLimit: cacheLimit,
                        create: { bytes in
                            guard bytes <= failAbove else { return nil }
-                           return self.created.add(1, ordering: .relaxed).newValue
+                           // Distinct fake addresses (never dereferenced).
+                           return UnsafeMutableRawPointer(bitPattern: 4096 * self.created.add(1, ordering: .relaxed).newValue)
+                               .map(MemoryPool.Block.init)
                        },
                        release: { _ in self.released.add(1, ordering: .relaxed) })
         }

@@ -38,3 +38,40 @@ struct SelfTestTests {
         }
     }
 }
+
+/// Each backend runs its own fused kernels; only the primitives it leaves to the reference
+/// compositions show up in `Composed.defaults(of:)`.
+@Suite("Fused primitives")
+struct FusedPrimitiveTests {
+    /// The fused primitives each kind of device deliberately takes from `Composed`.
+    static func composedByDesign(_ device: any Device) -> Set<String> {
+        device.info.kind == .cpu ? ["im2col", "col2im"] : ["conv2dForward", "conv2dInputGradient", "conv2dWeightGradient"]
+    }
+
+    @Test("the ops built on fused primitives run the device's own kernels, except those it composes by design",
+          arguments: allSelectors)
+    func ownKernels(selector: String) throws {
+        let device = try Devices.select(selector)
+        let seed = TestSeed()
+        for (index, op) in OpCatalog.usingFusedPrimitives.enumerated() {
+            #expect(op.check(on: device, seed: seed.derived(index)).passed, "\(op.name) (\(seed))")
+        }
+        let composed = Set(Composed.defaults(of: device).keys)
+        #expect(composed.isSubset(of: Self.composedByDesign(device)), "\(selector) composed \(composed.sorted())")
+        if device.info.kind == .opencl {
+            #expect(composed == Self.composedByDesign(device), "\(selector) composed \(composed.sorted())")
+        }
+    }
+
+    @Test("a device with only the basic primitives composes every fused one it is asked for")
+    func composedDevice() throws {
+        let device = ComposedDevice(CPUDevice.shared)
+        for (index, op) in OpCatalog.usingFusedPrimitives.enumerated() {
+            _ = op.check(on: device, seed: UInt64(index + 1))
+        }
+        let expected: Set<String> = ["conv2dForward", "conv2dInputGradient", "conv2dWeightGradient", "im2col", "col2im",
+                                     "batchNormForward", "batchNormBackward", "attentionGate", "attentionGateBackward",
+                                     "crossStitch", "crossStitchAlphaGradient", "sgdUpdate", "adamUpdate"]
+        #expect(Set(Composed.defaults(of: device).keys) == expected)
+    }
+}

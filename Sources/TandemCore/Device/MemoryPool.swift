@@ -21,7 +21,17 @@ public struct BufferPoolStatistics: Sendable, Equatable {
 /// the first step nothing is allocated (on the CPU that also saves the page faults of fresh memory).
 /// Blocks come back when their buffer dies (ARC makes that deterministic); beyond `cacheLimit` cached
 /// bytes they are released instead, and everything cached is released when the pool goes away.
-public final class MemoryPool<Block: Sendable>: Sendable {
+///
+/// A block is an address or a handle (a host pointer, a `cl_mem`), so the pool is one concrete type:
+/// a generic pool used from the device modules ran unspecialised, looking up type metadata on every
+/// take and give (about 7,000 instructions per buffer).
+public final class MemoryPool: Sendable {
+    /// A block of memory: its address, or the handle of a device memory object.
+    public struct Block: @unchecked Sendable, Equatable {
+        public let raw: UnsafeMutableRawPointer
+        public init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
+    }
+
     private struct State {
         var free: [Int: [Block]] = [:]
         var statistics = BufferPoolStatistics()

@@ -6,7 +6,7 @@ extension Tensor {
         let y = try Tensor.empty(shape, on: device)
         try device.unary(op, storage, y.storage, count: count, scalar: scalar)
         guard let gradient else { return y }
-        return record(y, op: "\(op)", inputs: [self]) { g in [try gradient(self, y, g)] }
+        return record(y, op: .unary(op), inputs: [self]) { g in [try gradient(self, y, g)] }
     }
 
     public func neg() throws -> Tensor { try unary(.neg) { _, _, g in try g.neg() } }
@@ -71,7 +71,7 @@ extension Tensor {
                                                            Shapes.broadcastStrides(b.shape, to: shape)])
         try a.device.binary(op, a.storage, b.storage, y.storage, layout: layout)
         guard let gradient else { return y }
-        return a.record(y, op: "\(op)", inputs: [a, b]) { g in
+        return a.record(y, op: .binary(op), inputs: [a, b]) { g in
             let (ga, gb) = try gradient(a, b, g)
             return [try ga.map { try $0.sum(to: a.shape) }, try gb.map { try $0.sum(to: b.shape) }]
         }

@@ -63,67 +63,81 @@ public protocol FusedPrimitives {
     func adamUpdate(_ parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) throws
 }
 
-/// Every fused primitive a device does not implement runs its reference composition.
+/// Every fused primitive a device does not implement runs its reference composition, and is
+/// counted in `Composed.defaults(of:)`.
 extension FusedPrimitives where Self: Device {
     public func conv2dForward(_ x: Buffer, weight: Buffer, bias: Buffer?, _ y: Buffer, geometry: ConvGeometry,
                               keep: Bool) throws -> Buffer? {
-        try Composed.conv2dForward(on: self, x, weight: weight, bias: bias, y, geometry: geometry, keep: keep)
+        Composed.countDefault(self, "conv2dForward")
+        return try Composed.conv2dForward(on: self, x, weight: weight, bias: bias, y, geometry: geometry, keep: keep)
     }
 
     public func conv2dInputGradient(_ dy: Buffer, weight: Buffer, _ dx: Buffer, geometry: ConvGeometry) throws {
-        try Composed.conv2dInputGradient(on: self, dy, weight: weight, dx, geometry: geometry)
+        Composed.countDefault(self, "conv2dInputGradient")
+        return try Composed.conv2dInputGradient(on: self, dy, weight: weight, dx, geometry: geometry)
     }
 
     public func conv2dWeightGradient(_ x: Buffer, _ dy: Buffer, _ dw: Buffer, biasGradient: Buffer?, geometry: ConvGeometry,
                                      saved: Buffer?) throws {
-        try Composed.conv2dWeightGradient(on: self, x, dy, dw, biasGradient: biasGradient, geometry: geometry, saved: saved)
+        Composed.countDefault(self, "conv2dWeightGradient")
+        return try Composed.conv2dWeightGradient(on: self, x, dy, dw, biasGradient: biasGradient, geometry: geometry, saved: saved)
     }
 
     public func im2col(_ x: Buffer, _ col: Buffer, geometry: ConvGeometry) throws {
-        try Composed.im2col(on: self, x, col, geometry: geometry)
+        Composed.countDefault(self, "im2col")
+        return try Composed.im2col(on: self, x, col, geometry: geometry)
     }
 
     public func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws {
-        try Composed.col2im(on: self, col, x, geometry: geometry)
+        Composed.countDefault(self, "col2im")
+        return try Composed.col2im(on: self, col, x, geometry: geometry)
     }
 
     public func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws {
-        try Composed.attentionGate(on: self, z, f, y, count: count)
+        Composed.countDefault(self, "attentionGate")
+        return try Composed.attentionGate(on: self, z, f, y, count: count)
     }
 
     public func attentionGateBackward(_ z: Buffer, _ f: Buffer, _ dy: Buffer, dz: Buffer, df: Buffer, count: Int) throws {
-        try Composed.attentionGateBackward(on: self, z, f, dy, dz: dz, df: df, count: count)
+        Composed.countDefault(self, "attentionGateBackward")
+        return try Composed.attentionGateBackward(on: self, z, f, dy, dz: dz, df: df, count: count)
     }
 
     public func crossStitch(_ x: Buffer, alpha: Buffer, _ y: Buffer, tasks: Int, batch: Int, channels: Int, inner: Int,
                             transposed: Bool) throws {
-        try Composed.crossStitch(on: self, x, alpha: alpha, y, tasks: tasks, batch: batch, channels: channels, inner: inner,
+        Composed.countDefault(self, "crossStitch")
+        return try Composed.crossStitch(on: self, x, alpha: alpha, y, tasks: tasks, batch: batch, channels: channels, inner: inner,
                                  transposed: transposed)
     }
 
     public func crossStitchAlphaGradient(_ x: Buffer, _ dy: Buffer, dalpha: Buffer, tasks: Int, batch: Int, channels: Int,
                                          inner: Int) throws {
-        try Composed.crossStitchAlphaGradient(on: self, x, dy, dalpha: dalpha, tasks: tasks, batch: batch, channels: channels,
+        Composed.countDefault(self, "crossStitchAlphaGradient")
+        return try Composed.crossStitchAlphaGradient(on: self, x, dy, dalpha: dalpha, tasks: tasks, batch: batch, channels: channels,
                                               inner: inner)
     }
 
     public func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,
                                  runningMean: Buffer?, runningVar: Buffer?, geometry: BatchNormGeometry) throws {
-        try Composed.batchNormForward(on: self, x, y, weight: weight, bias: bias, mean: mean, invstd: invstd,
+        Composed.countDefault(self, "batchNormForward")
+        return try Composed.batchNormForward(on: self, x, y, weight: weight, bias: bias, mean: mean, invstd: invstd,
                                       runningMean: runningMean, runningVar: runningVar, geometry: geometry)
     }
 
     public func batchNormBackward(_ x: Buffer, _ dy: Buffer, weight: Buffer?, mean: Buffer, invstd: Buffer,
                                   dx: Buffer?, dweight: Buffer?, dbias: Buffer?, geometry: BatchNormGeometry) throws {
-        try Composed.batchNormBackward(on: self, x, dy, weight: weight, mean: mean, invstd: invstd, dx: dx, dweight: dweight,
+        Composed.countDefault(self, "batchNormBackward")
+        return try Composed.batchNormBackward(on: self, x, dy, weight: weight, mean: mean, invstd: invstd, dx: dx, dweight: dweight,
                                        dbias: dbias, geometry: geometry)
     }
 
     public func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws {
-        try Composed.sgdUpdate(on: self, parameter, gradient: gradient, momentum: momentum, count: count, step: step)
+        Composed.countDefault(self, "sgdUpdate")
+        return try Composed.sgdUpdate(on: self, parameter, gradient: gradient, momentum: momentum, count: count, step: step)
     }
 
     public func adamUpdate(_ parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) throws {
-        try Composed.adamUpdate(on: self, parameter, gradient: gradient, m: m, v: v, count: count, step: step)
+        Composed.countDefault(self, "adamUpdate")
+        return try Composed.adamUpdate(on: self, parameter, gradient: gradient, m: m, v: v, count: count, step: step)
     }
 }

@@ -1,12 +1,30 @@
+/// The name of a recorded op, turned into text only when an error needs it (recording happens for
+/// every op of every step, and describing an enum case is not free).
+enum OpName: CustomStringConvertible, ExpressibleByStringLiteral, Sendable {
+    case named(StaticString)
+    case unary(UnaryOp)
+    case binary(BinaryOp)
+
+    init(stringLiteral value: StaticString) { self = .named(value) }
+
+    var description: String {
+        switch self {
+        case let .named(name): return "\(name)"
+        case let .unary(op): return "\(op)"
+        case let .binary(op): return "\(op)"
+        }
+    }
+}
+
 /// One recorded operation: its name, its inputs and how to turn the output's gradient into theirs.
 final class Node {
     /// The op that recorded this node (`conv2d`, `mul`, ...), for errors raised in the backward.
-    let op: String
+    let op: OpName
     private(set) var inputs: [Tensor]
     /// Gradients for `inputs`, in order; nil for an input that needs none. Nil once released.
     private var gradients: ((Tensor) throws -> [Tensor?])?
 
-    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
+    init(op: OpName, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
         self.op = op
         self.inputs = inputs
         self.gradients = backward
@@ -40,7 +58,7 @@ extension Tensor {
 
     /// Attaches a graph node of op `op` to `output` when recording is on and some input requires a gradient.
     @discardableResult
-    func record(_ output: Tensor, op: String, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
+    func record(_ output: Tensor, op: OpName, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
         guard GradientMode.isEnabled, inputs.contains(where: \.requiresGrad) else { return output }
         return Tensor(shape: output.shape, device: output.device, storage: output.storage,
                       node: Node(op: op, inputs: inputs, backward: backward))

@@ -106,7 +106,7 @@ public final class Tensor {
     public func to(_ target: any Device) throws -> Tensor {
         if target === device { return self }
         let moved = Tensor(shape: shape, device: target, storage: try target.buffer(try values()))
-        return record(moved, op: "to(\(target.info.selector))", inputs: [self]) { grad in [try grad.to(self.device)] }
+        return record(moved, op: "to(device)", inputs: [self]) { grad in [try grad.to(self.device)] }
     }
 
     /// Overwrites this tensor's elements with `source`'s (same shape and device), outside the graph:

@@ -15,9 +15,10 @@ extension OpenCLDevice {
         }
         switch gemmImplementation {
         case .tiled:
-            // Tandem's CPU-style kernel in `Kernels/matmul.cl`: one 8×16 block of C per work-item.
-            try gemm_tile_f32(global: [(g.n + 15) / 16, (g.m + 7) / 8, g.batchCount], local: [1, 1, 1], A: a, B: b, C: c,
-                              g: try GEMMParameters(g, device: info.selector))
+            // Tandem's CPU-style kernel in `Kernels/matmul.cl`: one tile of C per work-item.
+            let rows = Int(KernelConstants.kernels.gemmTileRows), columns = Int(KernelConstants.kernels.gemmTileColumns)
+            try gemm_tile_f32(global: [(g.n + columns - 1) / columns, (g.m + rows - 1) / rows, g.batchCount], local: [1, 1, 1],
+                              A: a, B: b, C: c, g: try GEMMParameters(g, device: info.selector))
         case .clblast:
             try sgemm(g, a: a, b: b, c: c)
         }

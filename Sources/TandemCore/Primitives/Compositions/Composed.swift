@@ -1,8 +1,23 @@
+import Synchronization
+
 /// The reference compositions of the fused primitives (`FusedPrimitives`), written with the basic
 /// primitives, `fill` and GEMM of any device: what a device runs for a fused primitive it does not
 /// implement, and the second form the self-test checks (`ComposedDevice`). They favour clarity
 /// over speed and allocate their temporaries from the device's pool.
 public enum Composed {
+    private static let defaultCalls = Mutex<[ObjectIdentifier: [String: Int]]>([:])
+
+    /// How often each fused primitive ran as its composition on `device` because the device does
+    /// not implement it (the protocol's default): what a backend still lacks, and a check that a
+    /// device's own kernels are the ones that run.
+    public static func defaults(of device: any Device) -> [String: Int] {
+        defaultCalls.withLock { $0[ObjectIdentifier(device)] ?? [:] }
+    }
+
+    static func countDefault(_ device: any Device, _ primitive: String) {
+        defaultCalls.withLock { $0[ObjectIdentifier(device), default: [:]][primitive, default: 0] += 1 }
+    }
+
     /// A buffer of `count` floats with unspecified contents.
     static func scratch(_ device: any Device, _ count: Int) throws -> Buffer {
         try device.allocate(count)

@@ -47,7 +47,7 @@ extension Composed {
     }
 
     /// dW = dY'·colᵀ per group, dY' = dy as [O, N·OH·OW] (one permuting copy), col the forward's
-    /// when it was kept, else recomputed; the bias gradient is the row sums of dY'.
+    /// when it was kept, else recomputed; the bias gradient is dy summed over pixels, then images.
     public static func conv2dWeightGradient(on device: any Device, _ x: Buffer, _ dy: Buffer, _ dw: Buffer,
                                             biasGradient: Buffer?, geometry g: ConvGeometry, saved: Buffer?) throws {
         let og = g.outChannels / g.groups, depth = g.colRows / g.groups, plane = g.outHeight * g.outWidth
@@ -71,7 +71,8 @@ extension Composed {
         (gemm.strideA, gemm.strideB, gemm.strideC) = (og * g.colCols, depth * g.colCols, og * depth)
         try device.gemm(gemm, a: rows, b: col, c: dw)
         if let biasGradient {
-            try device.reduce(.sum, rows, biasGradient, outer: g.outChannels, extent: g.colCols, inner: 1)
+            let sums = try channelSums(device, dy, batch: g.batch, channels: g.outChannels, inner: plane)
+            try copy(device, sums, into: biasGradient, count: g.outChannels)
         }
     }
 
