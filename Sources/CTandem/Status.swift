@@ -64,7 +64,8 @@ struct APIError: Error {
         if let error = error as? TandemError {
             let status: Int32
             switch error {
-            case .deviceNotFound, .backend, .buildFailed, .outOfMemory:
+            case .deviceNotFound, .backend, .buildFailed, .outOfMemory, .outOfMemoryRunning, .allocationTooLarge, .launchLimit,
+                 .kernelFault:
                 status = ioContext ? Status.io : Status.device
             case .invalidArgument:
                 status = ioContext ? Status.io : (configContext ? Status.config : Status.invalidArgument)

@@ -19,7 +19,8 @@ struct DevicesCommand: ParsableCommand {
             return
         }
         let rows = devices.enumerated().map { index, d in
-            [String(index), d.selector, d.kind.rawValue + "/" + d.type.rawValue, d.name, d.platform, d.driver,
+            [String(index), d.selector, d.kind.rawValue + "/" + d.type.rawValue + (d.type == .gpu && d.hostUnifiedMemory ? " (integrated)" : ""),
+             d.name, d.platform, d.driver,
              String(d.computeUnits), formatBytes(d.globalMemoryBytes), String(d.maxWorkGroupSize),
              formatBytes(d.localMemoryBytes)]
         }
@@ -34,6 +35,7 @@ struct DevicesCommand: ParsableCommand {
             ("name", .string(d.name)), ("platform", .string(d.platform)), ("driver", .string(d.driver)),
             ("compute_units", .int(d.computeUnits)), ("global_memory_bytes", .int(d.globalMemoryBytes)),
             ("max_work_group_size", .int(d.maxWorkGroupSize)), ("local_memory_bytes", .int(d.localMemoryBytes)),
+            ("max_allocation_bytes", .int(d.maxAllocationBytes)), ("host_unified_memory", .bool(d.hostUnifiedMemory)),
         ])
     }
 }

@@ -11,6 +11,18 @@ public enum TandemError: Error, Equatable, CustomStringConvertible {
     case buildFailed(program: String, device: String, log: String)
     /// The device could not allocate `bytes`.
     case outOfMemory(device: String, bytes: Int)
+    /// The device ran out of memory while running `op` (devices that allocate lazily, such as
+    /// NVIDIA's, find out at a launch, not when the buffer was made); `bytes` is what the op's
+    /// buffers hold in all.
+    case outOfMemoryRunning(op: String, device: String, bytes: Int)
+    /// One buffer of `bytes` is larger than the largest the device allows (`limit`), however much
+    /// memory is free.
+    case allocationTooLarge(device: String, bytes: Int, limit: Int)
+    /// A launch asks for more than the device or kernel allows (work-group size, local memory).
+    case launchLimit(kernel: String, device: String, message: String)
+    /// The device failed while running queued work: most likely `kernel`, the last one queued, read
+    /// or wrote outside its buffers, or the device ran out of resources.
+    case kernelFault(kernel: String, device: String, status: String)
 
     public var description: String {
         switch self {
@@ -24,6 +36,18 @@ public enum TandemError: Error, Equatable, CustomStringConvertible {
             return "OpenCL program '\(program)' failed to build on \(device):\n\(log)"
         case let .outOfMemory(device, bytes):
             return "out of memory on \(device): could not allocate \(bytes) bytes"
+        case let .outOfMemoryRunning(op, device, bytes):
+            return "out of memory on \(device) while running \(op) (its buffers hold \(bytes) bytes; the device allocates "
+                + "memory when a kernel first uses it, so this shows at a launch): use a smaller batch or model"
+        case let .allocationTooLarge(device, bytes, limit):
+            return "a buffer of \(bytes) bytes is larger than the largest single buffer \(device) allows (\(limit) bytes, "
+                + "CL_DEVICE_MAX_MEM_ALLOC_SIZE), however much memory is free: use a smaller batch or tensor"
+        case let .launchLimit(kernel, device, message):
+            return "kernel \(kernel) on \(device): \(message)"
+        case let .kernelFault(kernel, device, status):
+            return "\(device) failed while running queued work (\(status)): most likely kernel \(kernel), the last one "
+                + "queued, read or wrote outside its buffers, or the device ran out of resources; the device cannot be used "
+                + "further in this process"
         }
     }
 }

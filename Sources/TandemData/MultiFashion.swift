@@ -14,8 +14,11 @@ import Darwin
 ///
 /// The composites are computed once at load time and kept as bytes (784 per sample).
 public struct MultiFashion: MultiTaskDataset {
-    /// Where Debian's `dataset-fashion-mnist` installs the files.
-    public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
+    /// `$TANDEM_FASHION_MNIST_DIR` when set (the GPU bundle carries a copy), else where Debian's
+    /// `dataset-fashion-mnist` installs the files.
+    public static var defaultDirectory: String {
+        System.environment("TANDEM_FASHION_MNIST_DIR") ?? "/usr/share/datasets/fashion-mnist"
+    }
     /// The task names.
     public static let taskNames = ["left", "right"]
 
@@ -97,7 +100,8 @@ public struct MultiFashion: MultiTaskDataset {
         for path in [imagePath, labelPath] where access(path, R_OK) != 0 {
             throw TandemError.invalidArgument(
                 op: "multifashion",
-                message: "Fashion-MNIST file \(path) is missing; install it with `apt-get install dataset-fashion-mnist`")
+                message: "Fashion-MNIST file \(path) is missing; install it with `apt-get install dataset-fashion-mnist`, "
+                    + "or point TANDEM_FASHION_MNIST_DIR at a folder with the four .gz files")
         }
         let images = try IDX.read(imagePath)
         let labels = try IDX.read(labelPath)

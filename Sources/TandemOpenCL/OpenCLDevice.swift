@@ -23,7 +23,18 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
     let pool: BufferPool
     let programs: ProgramCache
     /// `cl_kernel` objects are not thread-safe: argument setting and enqueueing happen under this lock.
-    private let kernels = Mutex<[cl_kernel?]>(Array(repeating: nil, count: KernelID.all.count))
+    private let kernels = Mutex(KernelTable())
+
+    /// The compiled kernels (by `KernelID.index`), each one's largest work-group, and what was
+    /// queued last (named when the device later reports a failure).
+    private struct KernelTable: @unchecked Sendable {
+        var handles = [cl_kernel?](repeating: nil, count: KernelID.all.count)
+        var maxWorkGroup = [Int](repeating: 0, count: KernelID.all.count)
+        var localMemoryUsed = [Int](repeating: 0, count: KernelID.all.count)
+        var last: KernelID?
+        /// Statuses the next launches report instead of enqueueing (fault injection for tests).
+        var injected: [cl_int] = []
+    }
     private let transfers = Mutex(TransferStatistics())
     /// Whether the queue records profiling timestamps (`Profiler` was on when the device opened).
     let profiling: Bool
@@ -96,7 +107,7 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
     deinit {
         clFinish(queue)
         pendingEvents.withLock { for pending in $0 { clReleaseEvent(pending.event) } }
-        kernels.withLock { for case let kernel? in $0 { clReleaseKernel(kernel) } }
+        kernels.withLock { for case let kernel? in $0.handles { clReleaseKernel(kernel) } }
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
     }
@@ -148,16 +159,31 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
         guard count >= 0 else {
             throw TandemError.invalidArgument(op: "allocate", message: "negative element count \(count) on \(info.selector)")
         }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        if overflow || (info.maxAllocationBytes > 0 && bytes > info.maxAllocationBytes) {
+            throw TandemError.allocationTooLarge(device: info.description, bytes: overflow ? .max : bytes, limit: info.maxAllocationBytes)
+        }
         return try OpenCLBuffer(count: count, pool: pool)
     }
 
     public func upload(_ values: [Float], to buffer: any DeviceBuffer, offset: Int) throws {
         try checkRange("upload", buffer, offset: offset, count: values.count)
         guard !values.isEmpty else { return }
-        let status = values.withUnsafeBytes {
-            clEnqueueWriteBuffer(queue, cl(buffer).mem, cl_bool(CL_TRUE), offset * 4, $0.count, $0.baseAddress, 0, nil, nil)
+        func write() -> cl_int {
+            values.withUnsafeBytes {
+                clEnqueueWriteBuffer(queue, cl(buffer).mem, cl_bool(CL_TRUE), offset * 4, $0.count, $0.baseAddress, 0, nil, nil)
+            }
         }
-        try check(status, "upload \(values.count) floats", device: info.description)
+        var status = write()
+        if status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES {
+            // A lazily allocating driver makes the buffer's memory here: give the cache back, retry.
+            pool.trim()
+            status = write()
+            if status == CL_MEM_OBJECT_ALLOCATION_FAILURE {
+                throw TandemError.outOfMemory(device: info.description, bytes: buffer.count * 4)
+            }
+        }
+        try checkQueue(status, "upload \(values.count) floats")
         transfers.withLock {
             $0.uploads += 1
             $0.bytesUploaded += values.count * 4
@@ -171,7 +197,7 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
         let status = values.withUnsafeMutableBytes {
             clEnqueueReadBuffer(queue, cl(buffer).mem, cl_bool(CL_TRUE), offset * 4, $0.count, $0.baseAddress, 0, nil, nil)
         }
-        try check(status, "download \(count) floats", device: info.description)
+        try checkQueue(status, "download \(count) floats")
         collectProfile()
         transfers.withLock {
             $0.downloads += 1
@@ -187,8 +213,18 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
     }
 
     public func synchronize() throws {
-        try check(clFinish(queue), "synchronize", device: info.description)
+        try checkQueue(clFinish(queue), "synchronize")
         collectProfile()
+    }
+
+    /// Throws for a failed wait on the queue: a fault of queued work names the last kernel queued.
+    private func checkQueue(_ status: cl_int, _ op: String) throws {
+        guard status != CL_SUCCESS else { return }
+        if status == CL_OUT_OF_RESOURCES || status == CL_INVALID_COMMAND_QUEUE || status == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST,
+           let last = lastKernel {
+            throw TandemError.kernelFault(kernel: "\(last)", device: info.description, status: "\(openCLStatusName(status)) at \(op)")
+        }
+        try check(status, op, device: info.description)
     }
 
     // MARK: Profiling
@@ -252,75 +288,140 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
 
     /// The compiled kernel `kernel`, made on first use (its program built or loaded then); a
     /// `cl_kernel` keeps its program alive, so later launches look up neither source nor program.
-    private func kernelHandle(_ kernel: KernelID, in cache: inout [cl_kernel?]) throws -> cl_kernel {
-        if let cached = cache[kernel.index] { return cached }
+    private func kernelHandle(_ kernel: KernelID, in table: inout KernelTable) throws -> cl_kernel {
+        if let cached = table.handles[kernel.index] { return cached }
         let built = try program(named: kernel.program)
         var status: cl_int = 0
         guard let made = clCreateKernel(built.handle, kernel.name, &status), status == CL_SUCCESS else {
             throw TandemError.backend(op: "kernel \(kernel)", device: info.description, message: openCLStatusName(status))
         }
-        cache[kernel.index] = made
+        var size = 0
+        var local: cl_ulong = 0
+        clGetKernelWorkGroupInfo(made, device, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE), MemoryLayout<Int>.size, &size, nil)
+        clGetKernelWorkGroupInfo(made, device, cl_kernel_work_group_info(CL_KERNEL_LOCAL_MEM_SIZE), 8, &local, nil)
+        table.handles[kernel.index] = made
+        table.maxWorkGroup[kernel.index] = size > 0 ? min(size, Swift.max(1, info.maxWorkGroupSize)) : Swift.max(1, info.maxWorkGroupSize)
+        table.localMemoryUsed[kernel.index] = Int(local)
         return made
     }
+
+    /// Throws unless a work-group of `local` items with `localBytes` of local memory fits the
+    /// device and the kernel, naming the kernel and the limit.
+    private func checkLimits(_ kernel: KernelID, local: [Int]?, localBytes: Int, table: KernelTable) throws {
+        if let local {
+            let items = local.reduce(1, *)
+            let limit = table.maxWorkGroup[kernel.index]
+            guard items <= limit else {
+                throw TandemError.launchLimit(kernel: "\(kernel)", device: info.description,
+                                              message: "a work-group of \(items) items exceeds the \(limit) this kernel allows on this device")
+            }
+        }
+        let available = info.localMemoryBytes - table.localMemoryUsed[kernel.index]
+        guard localBytes <= Swift.max(available, 0) || localBytes == 0 else {
+            throw TandemError.launchLimit(kernel: "\(kernel)", device: info.description,
+                                          message: "\(localBytes) bytes of local memory exceed the \(available) the device leaves this kernel")
+        }
+    }
+
+    /// Makes the next `statuses.count` launches report these statuses instead of running (tests:
+    /// what a lazily allocating driver says when memory runs out at a launch).
+    package func injectLaunchFailures(_ statuses: [Int32]) {
+        kernels.withLock { $0.injected += statuses.map { cl_int($0) } }
+    }
+
+    /// The kernel queued last, if any.
+    var lastKernel: KernelID? { kernels.withLock { $0.last } }
 
     /// Queues `kernel` over `global` work items (rounded up to whole work-groups when `local` is
     /// given; kernels bounds-check their index). Called through the generated typed methods
     /// (`try im2col_f32(global:..., x: ..., ...)`), which build `arguments` in the kernel's order.
+    ///
+    /// A launch the driver refuses for lack of memory (NVIDIA allocates buffers when a kernel first
+    /// uses them) is retried once after the pool has given its cached buffers back; if it fails
+    /// again the error says out of memory and names the kernel.
     package func launch(_ kernel: KernelID, global: [Int], local: [Int]?, _ arguments: [KernelArgument]) throws {
         let op = "kernel \(kernel)"
         guard global.allSatisfy({ $0 > 0 }) else { return }
         let profile = profilingLaunch ? Profiler.nanoseconds() : 0
-        let queued = try kernels.withLock { cache -> EventHandle in
-            var event: cl_event? = nil
-            let handle = try kernelHandle(kernel, in: &cache)
-            for (index, argument) in arguments.enumerated() {
-                let status: cl_int
-                let name = index < kernel.parameters.count ? kernel.parameters[index] : "\(index)"
-                switch argument {
-                case let .buffer(buffer):
-                    var mem: cl_mem? = cl(buffer).mem
-                    status = clSetKernelArg(handle, cl_uint(index), MemoryLayout<cl_mem>.size, &mem)
-                case let .int(value):
-                    guard var narrow = Int32(exactly: value) else {
-                        throw TandemError.invalidArgument(op: op, message: "argument \(name) = \(value) exceeds 32 bits on \(info.selector)")
-                    }
-                    status = clSetKernelArg(handle, cl_uint(index), 4, &narrow)
-                case let .float(value):
-                    var v = value
-                    status = clSetKernelArg(handle, cl_uint(index), 4, &v)
-                case let .ulong(value):
-                    var v = value
-                    status = clSetKernelArg(handle, cl_uint(index), 8, &v)
-                case let .int8(value):
-                    var v = value
-                    status = withUnsafeBytes(of: &v) { clSetKernelArg(handle, cl_uint(index), 32, $0.baseAddress) }
-                case let .local(bytes):
-                    status = clSetKernelArg(handle, cl_uint(index), max(bytes, 4), nil)
-                case let .parameters(block):
-                    status = block.withBytes { clSetKernelArg(handle, cl_uint(index), $0.count, $0.baseAddress) }
-                }
-                try check(status, "\(op) argument \(name)", device: info.description)
-            }
-            var globalSize = global
-            if let local {
-                globalSize = zip(global, local).map { ($0 + $1 - 1) / $1 * $1 }
-            }
-            let status = withUnsafeMutablePointer(to: &event) { eventPointer in
-                let eventOut = profile != 0 ? eventPointer : nil
-                return globalSize.withUnsafeBufferPointer { g in
-                    if let local {
-                        return local.withUnsafeBufferPointer { l in
-                            clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, l.baseAddress, 0, nil, eventOut)
+        var globalSize = global
+        if let local {
+            globalSize = zip(global, local).map { ($0 + $1 - 1) / $1 * $1 }
+        }
+        var retried = false
+        while true {
+            let (status, queued) = try kernels.withLock { table -> (cl_int, EventHandle) in
+                var event: cl_event? = nil
+                let handle = try kernelHandle(kernel, in: &table)
+                var localBytes = 0
+                for (index, argument) in arguments.enumerated() {
+                    let status: cl_int
+                    let name = index < kernel.parameters.count ? kernel.parameters[index] : "\(index)"
+                    switch argument {
+                    case let .buffer(buffer):
+                        var mem: cl_mem? = cl(buffer).mem
+                        status = clSetKernelArg(handle, cl_uint(index), MemoryLayout<cl_mem>.size, &mem)
+                    case let .int(value):
+                        guard var narrow = Int32(exactly: value) else {
+                            throw TandemError.invalidArgument(op: op, message: "argument \(name) = \(value) exceeds 32 bits on \(info.selector)")
                         }
+                        status = clSetKernelArg(handle, cl_uint(index), 4, &narrow)
+                    case let .float(value):
+                        var v = value
+                        status = clSetKernelArg(handle, cl_uint(index), 4, &v)
+                    case let .ulong(value):
+                        var v = value
+                        status = clSetKernelArg(handle, cl_uint(index), 8, &v)
+                    case let .int8(value):
+                        var v = value
+                        status = withUnsafeBytes(of: &v) { clSetKernelArg(handle, cl_uint(index), 32, $0.baseAddress) }
+                    case let .local(bytes):
+                        localBytes += bytes
+                        status = clSetKernelArg(handle, cl_uint(index), Swift.max(bytes, 4), nil)
+                    case let .parameters(block):
+                        status = block.withBytes { clSetKernelArg(handle, cl_uint(index), $0.count, $0.baseAddress) }
                     }
-                    return clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, nil, 0, nil, eventOut)
+                    try check(status, "\(op) argument \(name)", device: info.description)
                 }
+                try checkLimits(kernel, local: local, localBytes: localBytes, table: table)
+                if !table.injected.isEmpty { return (table.injected.removeFirst(), EventHandle(event: nil)) }
+                let status = withUnsafeMutablePointer(to: &event) { eventPointer in
+                    let eventOut = profile != 0 ? eventPointer : nil
+                    return globalSize.withUnsafeBufferPointer { g in
+                        if let local {
+                            return local.withUnsafeBufferPointer { l in
+                                clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, l.baseAddress, 0, nil, eventOut)
+                            }
+                        }
+                        return clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, nil, 0, nil, eventOut)
+                    }
+                }
+                if status == CL_SUCCESS { table.last = kernel }
+                return (status, EventHandle(event: event))
+            }
+            if status == CL_SUCCESS {
+                if profile != 0 {
+                    addProfiledEvent(kernel.name, queued.event, hostSeconds: Double(Profiler.nanoseconds() &- profile) * 1e-9)
+                }
+                return
+            }
+            let memory = status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES
+            if memory && !retried {
+                retried = true
+                pool.trim()
+                continue
+            }
+            if status == CL_MEM_OBJECT_ALLOCATION_FAILURE {
+                let bytes = arguments.reduce(0) { total, argument in
+                    if case let .buffer(buffer) = argument { return total + buffer.count * 4 }
+                    return total
+                }
+                throw TandemError.outOfMemoryRunning(op: "\(kernel)", device: info.description, bytes: bytes)
+            }
+            if status == CL_OUT_OF_RESOURCES {
+                throw TandemError.kernelFault(kernel: "\(lastKernel ?? kernel)", device: info.description,
+                                              status: "\(openCLStatusName(status)) when queuing \(kernel)")
             }
             try check(status, op, device: info.description)
-            return EventHandle(event: event)
-        }
-        if profile != 0 {
-            addProfiledEvent(kernel.name, queued.event, hostSeconds: Double(Profiler.nanoseconds() &- profile) * 1e-9)
         }
     }
 }

@@ -53,7 +53,9 @@ public struct OpenCLDiscovery: Sendable {
                     computeUnits: Int(deviceValue(id, cl_device_info(CL_DEVICE_MAX_COMPUTE_UNITS), cl_uint(0))),
                     globalMemoryBytes: Int(deviceValue(id, cl_device_info(CL_DEVICE_GLOBAL_MEM_SIZE), cl_ulong(0))),
                     maxWorkGroupSize: Int(deviceValue(id, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE), Int(0))),
-                    localMemoryBytes: Int(deviceValue(id, cl_device_info(CL_DEVICE_LOCAL_MEM_SIZE), cl_ulong(0))))
+                    localMemoryBytes: Int(deviceValue(id, cl_device_info(CL_DEVICE_LOCAL_MEM_SIZE), cl_ulong(0))),
+                    maxAllocationBytes: Int(deviceValue(id, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE), cl_ulong(0))),
+                    hostUnifiedMemory: deviceValue(id, cl_device_info(CL_DEVICE_HOST_UNIFIED_MEMORY), cl_bool(0)) != 0)
                 found.append(OpenCLDeviceHandle(info: info, platform: platform, device: id))
             }
         }

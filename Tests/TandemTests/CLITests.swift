@@ -29,7 +29,8 @@ struct CLITests {
         let devices = try #require(object["devices"] as? [[String: Any]])
         #expect(devices.first?["selector"] as? String == "cpu")
         let keys: Set = ["selector", "kind", "type", "name", "platform", "driver", "compute_units",
-                         "global_memory_bytes", "max_work_group_size", "local_memory_bytes"]
+                         "global_memory_bytes", "max_work_group_size", "local_memory_bytes", "max_allocation_bytes",
+                         "host_unified_memory"]
         for device in devices {
             #expect(Set(device.keys) == keys)
             #expect(["cpu", "opencl"].contains(device["kind"] as? String ?? ""))

@@ -36,6 +36,28 @@ struct DeviceSelectionTests {
         #expect(try DeviceSelector.auto.resolve(in: [Self.cpu]).selector == "cpu")
     }
 
+    @Test("auto and gpu pick a discrete GPU over an integrated one listed first; name: picks by name")
+    func ranksDiscreteFirst() throws {
+        func gpu(_ index: Int, integrated: Bool, memory: Int, name: String) -> DeviceInfo {
+            DeviceInfo(selector: "opencl:\(index)", kind: .opencl, type: .gpu, name: name, platform: "p", driver: "",
+                       computeUnits: 1, globalMemoryBytes: memory, maxWorkGroupSize: 256, localMemoryBytes: 0,
+                       hostUnifiedMemory: integrated)
+        }
+        let laptop = [Self.cpu, gpu(0, integrated: true, memory: 16 << 30, name: "Intel Iris Xe"),
+                      Self.cl(1, .cpu), gpu(2, integrated: false, memory: 8 << 30, name: "NVIDIA RTX 3060"),
+                      gpu(3, integrated: false, memory: 24 << 30, name: "NVIDIA RTX 4090")]
+        #expect(try DeviceSelector.auto.resolve(in: laptop).selector == "opencl:3")
+        #expect(try DeviceSelector.gpu.resolve(in: laptop).selector == "opencl:3")
+        #expect(DeviceSelector.ranked(laptop.filter { $0.kind == .opencl }).map(\.selector) == ["opencl:3", "opencl:2", "opencl:0", "opencl:1"])
+        #expect(try DeviceSelector(parsing: "name:3060").resolve(in: laptop).selector == "opencl:2")
+        #expect(try DeviceSelector(parsing: "name:iris").resolve(in: laptop).selector == "opencl:0")
+        #expect(try DeviceSelector(parsing: "name:nvidia").resolve(in: laptop).selector == "opencl:3")
+        #expect(throws: TandemError.self) { try DeviceSelector(parsing: "name:radeon").resolve(in: laptop) }
+        #expect(throws: TandemError.self) { try DeviceSelector(parsing: "name:") }
+        // Only an integrated GPU: it is still the GPU auto picks.
+        #expect(try DeviceSelector.auto.resolve(in: Array(laptop.prefix(3))).selector == "opencl:0")
+    }
+
     @Test("a missing device is an error that lists what exists")
     func missingListsAvailable() {
         let machine = [Self.cpu, Self.cl(0, .cpu)]

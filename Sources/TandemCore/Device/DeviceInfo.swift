@@ -26,10 +26,17 @@ public struct DeviceInfo: Sendable, Equatable {
     public var globalMemoryBytes: Int
     public var maxWorkGroupSize: Int
     public var localMemoryBytes: Int
+    /// The largest single buffer the device allows (OpenCL's CL_DEVICE_MAX_MEM_ALLOC_SIZE, a quarter
+    /// of the memory on NVIDIA); 0 when there is no limit below the memory itself.
+    public var maxAllocationBytes: Int
+    /// Whether the device shares the host's memory: an integrated GPU (or a CPU device).
+    public var hostUnifiedMemory: Bool
 
     public init(selector: String, kind: DeviceKind, type: DeviceType, name: String, platform: String,
                 driver: String, computeUnits: Int, globalMemoryBytes: Int, maxWorkGroupSize: Int,
-                localMemoryBytes: Int) {
+                localMemoryBytes: Int, maxAllocationBytes: Int = 0, hostUnifiedMemory: Bool = false) {
+        self.maxAllocationBytes = maxAllocationBytes
+        self.hostUnifiedMemory = hostUnifiedMemory
         self.selector = selector
         self.kind = kind
         self.type = type
@@ -41,6 +48,11 @@ public struct DeviceInfo: Sendable, Equatable {
         self.maxWorkGroupSize = maxWorkGroupSize
         self.localMemoryBytes = localMemoryBytes
     }
+}
+
+extension DeviceInfo {
+    /// A GPU with memory of its own (not sharing the host's).
+    public var isDiscreteGPU: Bool { type == .gpu && !hostUnifiedMemory }
 }
 
 extension DeviceInfo: CustomStringConvertible {
