@@ -76,7 +76,8 @@ step() {
     uname -a
     [ -r /etc/os-release ] && grep PRETTY_NAME /etc/os-release
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-    echo "ICD files:"; ls -la /etc/OpenCL/vendors 2>/dev/null; cat /etc/OpenCL/vendors/*.icd 2>/dev/null
+    echo "ICD files:"; ls -la /etc/OpenCL/vendors 2>/dev/null
+    for f in /etc/OpenCL/vendors/*.icd; do [ -r "$f" ] && echo "$f: $(cat "$f")"; done
     echo "tandem: $tandem"
 } > "$out/machine.txt" 2>&1
 
@@ -107,7 +108,7 @@ step selftest 150 "$tandem" selftest --device "$device"
 
 # 4. Throughput, CPU against the device, and where the time goes.
 if [ $quick = 1 ]; then bench=(--steps 3 --warmup 1); batches=8,32; epochs=(--epochs 1 --limit 1200 --batch-size 64)
-else bench=(); batches=8,16,32,64,128,256,512; epochs=(--epochs 10); fi
+else bench=(); batches=8,16,32,64,128,256,512; epochs=(--epochs 10 --batch-size 256); fi
 step bench 200 "$tandem" bench --devices "cpu,$device" "${bench[@]}" --json "$out/bench.json" --chart "$out/bench.svg"
 step profile 120 "$tandem" bench --workloads lenet-hps,mtan-segnet --devices "$device" --profile "${bench[@]}"
 step batch-sweep 90 "$tandem" bench --batch-sweep lenet-hps --batches "$batches" --devices "cpu,$device" "${bench[@]}" \
@@ -115,9 +116,9 @@ step batch-sweep 90 "$tandem" bench --batch-sweep lenet-hps --batches "$batches"
 
 # 5. A real training run on the device and on the CPU: the same accuracy, and the time each takes.
 step train-device 150 "$tandem" train --model lenet-hps --data multifashion --device "$device" --optimizer adam --lr 0.001 \
-    --batch-size 256 "${epochs[@]}" --seed 0 --report "$out/train-device.json"
+    "${epochs[@]}" --seed 0 --report "$out/train-device.json"
 step train-cpu 150 "$tandem" train --model lenet-hps --data multifashion --device cpu --optimizer adam --lr 0.001 \
-    --batch-size 256 "${epochs[@]}" --seed 0 --report "$out/train-cpu.json"
+    "${epochs[@]}" --seed 0 --report "$out/train-cpu.json"
 
 # 6. The PyTorch peer on CUDA (fp32, TF32 off), where PyTorch sees a GPU.
 if command -v python3 >/dev/null && python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
@@ -165,8 +166,9 @@ for name in ("train-device", "train-cpu"):
     report = load(name + ".json")
     if not report:
         continue
-    final = report.get("final") or report.get("test") or {}
-    print(f"\n{name}: {json.dumps(final)[:400]}")
+    final = report.get("final") or {}
+    accuracy = ", ".join(f"{task} {values.get('accuracy', float('nan')):.2%}" for task, values in final.items() if isinstance(values, dict))
+    print(f"\n{name}: test accuracy {accuracy}; {report.get('samples_per_second', 0):.0f} samples/s on {report.get('device', '?')}")
 PY
     fi
     echo
