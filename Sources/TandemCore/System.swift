@@ -13,6 +13,12 @@ public enum System {
         return text.isEmpty ? nil : text
     }
 
+    /// Writes `line` and a newline to standard error (diagnostics that must not mix with output).
+    public static func printError(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+
     /// The whole contents of a file, or nil when it cannot be read.
     public static func readFile(_ path: String) -> [UInt8]? {
         guard let file = fopen(path, "rb") else { return nil }

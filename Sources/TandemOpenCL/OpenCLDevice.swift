@@ -38,6 +38,10 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
     private let transfers = Mutex(TransferStatistics())
     /// Whether the queue records profiling timestamps (`Profiler` was on when the device opened).
     let profiling: Bool
+    /// Whether every launch is written to standard error (`TANDEM_TRACE_LAUNCHES=1`): which kernels a
+    /// step queues, in order, with their global sizes.
+    let tracing = System.environment("TANDEM_TRACE_LAUNCHES") == "1"
+
     /// Commands queued with a profiling event whose times are not yet read back.
     private let pendingEvents = Mutex<[PendingEvent]>([])
 
@@ -399,6 +403,7 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
                 return (status, EventHandle(event: event))
             }
             if status == CL_SUCCESS {
+                if tracing { System.printError("launch \(kernel.name) \(global)") }
                 if profile != 0 {
                     addProfiledEvent(kernel.name, queued.event, hostSeconds: Double(Profiler.nanoseconds() &- profile) * 1e-9)
                 }

@@ -79,6 +79,49 @@ struct OptimizerTests {
         #expect(a.grad == nil && b.grad == nil)
     }
 
+    /// Eleven tensors of odd sizes in two groups, one of them without a gradient on alternate steps
+    /// (so the tensors' Adam step counts differ): a step batches their updates (one launch per
+    /// eight tensors on OpenCL), and must give exactly what updating them one at a time gives.
+    @Test("batched updates of many tensors equal one update at a time", arguments: Kind.allCases, openCLSelectors)
+    func batched(kind: Kind, selector: String) throws {
+        let device = try Devices.select(selector)
+        let seed = TestSeed()
+        var random = seed.generator
+        let sizes = [1, 7, 3, 33, 129, 2, 5, 17, 64, 9, 1]
+        let starts = sizes.map { random.uniform($0) }
+        /// The optimizer of `kind` over `groups`.
+        func optimizer(_ groups: [ParameterGroup]) throws -> any Optimizer {
+            switch kind {
+            case .sgd: return try SGD(groups, learningRate: 0.1, weightDecay: 0.01)
+            case .sgdMomentum: return try SGD(groups, learningRate: 0.05, momentum: 0.9, dampening: 0.2, weightDecay: 0.01)
+            case .nesterov: return try SGD(groups, learningRate: 0.05, momentum: 0.9, weightDecay: 0.01, nesterov: true)
+            case .adam: return try Adam(groups, learningRate: 0.01)
+            case .adamL2: return try Adam(groups, learningRate: 0.01, beta1: 0.8, beta2: 0.99, weightDecay: 0.1)
+            case .adamW: return try AdamW(groups, learningRate: 0.01, weightDecay: 0.1)
+            }
+        }
+        /// The first six tensors use the base settings, the rest half the rate and no weight decay.
+        func group(_ parameters: [Tensor], first: Bool) -> ParameterGroup {
+            first ? ParameterGroup(parameters) : ParameterGroup(parameters, learningRateMultiplier: 0.5, weightDecay: 0)
+        }
+        let batched = try zip(starts, sizes).map { try Tensor($0, shape: [$1], on: device, requiresGrad: true) }
+        let single = try zip(starts, sizes).map { try Tensor($0, shape: [$1], on: device, requiresGrad: true) }
+        let together = try optimizer([group(Array(batched[..<6]), first: true), group(Array(batched[6...]), first: false)])
+        let apart = try single.enumerated().map { index, q in try optimizer([group([q], first: index < 6)]) }
+        for step in 0..<4 {
+            for (index, (p, q)) in zip(batched, single).enumerated() {
+                let idle = index == 4 && step % 2 == 1
+                p.grad = idle ? nil : try Tensor(random.uniform(sizes[index]), shape: [sizes[index]], on: device)
+                q.grad = p.grad
+            }
+            try together.step()
+            for one in apart { try one.step() }
+        }
+        for (index, (p, q)) in zip(batched, single).enumerated() {
+            #expect(try p.values() == q.values(), "\(kind) on \(selector): tensor \(index) of \(sizes[index]); \(seed)")
+        }
+    }
+
     @Test("invalid settings and non-leaf parameters are reported")
     func errors() throws {
         let cpu = CPUDevice.shared

@@ -3,7 +3,8 @@ import Glibc
 #endif
 
 /// Adam with PyTorch's semantics (`torch.optim.Adam`): bias-corrected first and second moments,
-/// L2 weight decay added to the gradient. Each parameter's update is one fused kernel (`adamUpdate`);
+/// L2 weight decay added to the gradient. Each step's updates go to a device as one batch (`adamUpdates`: one
+/// launch per eight tensors on OpenCL);
 /// the moments are device buffers created, zeroed, on a parameter's first step.
 public class Adam: Optimizer {
     /// The parameters, grouped by their settings.
@@ -51,6 +52,7 @@ public class Adam: Optimizer {
     /// counts its own steps for bias correction (a parameter without a gradient does not advance).
     public func step() throws {
         let op = decoupled ? "AdamW.step" : "Adam.step"
+        var batches = OptimizerChecks.DeviceBatches<AdamUpdate>()
         for group in parameterGroups {
             for parameter in group.parameters {
                 guard let grad = try OptimizerChecks.gradient(of: parameter, op: op) else { continue }
@@ -67,10 +69,11 @@ public class Adam: Optimizer {
                 let step = AdamStep(lr: learningRate * group.learningRateMultiplier, beta1: beta1, beta2: beta2,
                                     epsilon: epsilon, weightDecay: group.weightDecay ?? weightDecay, decoupled: decoupled,
                                     step: state.step)
-                try parameter.device.adamUpdate(parameter.storage, gradient: grad.storage, m: state.m, v: state.v,
-                                                count: parameter.count, step: step)
+                batches.append(AdamUpdate(parameter: parameter.storage, gradient: grad.storage, m: state.m, v: state.v,
+                                          count: parameter.count, step: step), on: parameter.device)
             }
         }
+        for (device, updates) in batches.batches { try device.adamUpdates(updates) }
     }
 }
 

@@ -75,4 +75,17 @@ enum OptimizerChecks {
         try device.fill(buffer, value: 0, offset: 0, count: count)
         return buffer
     }
+
+    /// Updates gathered per device, in the order their devices first appear.
+    struct DeviceBatches<Update> {
+        private(set) var batches: [(device: any Device, updates: [Update])] = []
+
+        mutating func append(_ update: Update, on device: any Device) {
+            if let index = batches.firstIndex(where: { $0.device === device }) {
+                batches[index].updates.append(update)
+            } else {
+                batches.append((device, [update]))
+            }
+        }
+    }
 }

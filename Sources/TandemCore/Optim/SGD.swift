@@ -1,6 +1,6 @@
 /// Stochastic gradient descent with PyTorch's semantics (`torch.optim.SGD`): L2 weight decay added
 /// to the gradient, momentum buffer b = μ·b + (1 − dampening)·g (b = g on the first step), and
-/// Nesterov's variant g + μ·b. Each parameter's update is one fused kernel (`sgdUpdate`).
+/// Nesterov's variant g + μ·b. Each step's updates go to a device as one batch (`sgdUpdates`).
 public final class SGD: Optimizer {
     /// The parameters, grouped by their settings.
     public private(set) var parameterGroups: [ParameterGroup]
@@ -43,8 +43,10 @@ public final class SGD: Optimizer {
                       weightDecay: weightDecay, nesterov: nesterov)
     }
 
-    /// One update of every parameter that has a gradient, in place on its device.
+    /// One update of every parameter that has a gradient, in place on its device: the updates of
+    /// each device go to it as one batch (`sgdUpdates`: one launch per eight tensors on OpenCL).
     public func step() throws {
+        var batches = OptimizerChecks.DeviceBatches<SGDUpdate>()
         for group in parameterGroups {
             for parameter in group.parameters {
                 guard let grad = try OptimizerChecks.gradient(of: parameter, op: "SGD.step") else { continue }
@@ -63,9 +65,10 @@ public final class SGD: Optimizer {
                 }
                 let step = SGDStep(lr: learningRate * group.learningRateMultiplier, momentum: momentum, dampening: dampening,
                                    weightDecay: group.weightDecay ?? weightDecay, nesterov: nesterov, first: first)
-                try parameter.device.sgdUpdate(parameter.storage, gradient: grad.storage, momentum: buffer,
-                                               count: parameter.count, step: step)
+                batches.append(SGDUpdate(parameter: parameter.storage, gradient: grad.storage, momentum: buffer,
+                                         count: parameter.count, step: step), on: parameter.device)
             }
         }
+        for (device, updates) in batches.batches { try device.sgdUpdates(updates) }
     }
 }

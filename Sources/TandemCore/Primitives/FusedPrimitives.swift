@@ -61,6 +61,12 @@ public protocol FusedPrimitives {
     // Optimizer updates (`optimizer.cl`), in place, PyTorch's semantics.
     func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws
     func adamUpdate(_ parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) throws
+    /// Every parameter's SGD update of an optimizer step, in as few passes as the device can (a
+    /// launch per tensor costs a GPU step more host time than the update itself); the default runs
+    /// `sgdUpdate` for each.
+    func sgdUpdates(_ updates: [SGDUpdate]) throws
+    /// Every parameter's Adam update of a step, batched as `sgdUpdates` is.
+    func adamUpdates(_ updates: [AdamUpdate]) throws
 }
 
 /// Every fused primitive a device does not implement runs its reference composition, and is
@@ -139,5 +145,13 @@ extension FusedPrimitives where Self: Device {
     public func adamUpdate(_ parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) throws {
         Composed.countDefault(self, "adamUpdate")
         return try Composed.adamUpdate(on: self, parameter, gradient: gradient, m: m, v: v, count: count, step: step)
+    }
+
+    public func sgdUpdates(_ updates: [SGDUpdate]) throws {
+        for u in updates { try sgdUpdate(u.parameter, gradient: u.gradient, momentum: u.momentum, count: u.count, step: u.step) }
+    }
+
+    public func adamUpdates(_ updates: [AdamUpdate]) throws {
+        for u in updates { try adamUpdate(u.parameter, gradient: u.gradient, m: u.m, v: u.v, count: u.count, step: u.step) }
     }
 }

@@ -90,3 +90,25 @@ public struct AdamStep: Sendable {
         self.weightDecay = weightDecay; self.decoupled = decoupled; self.step = step
     }
 }
+
+/// One parameter's SGD update in a batch of updates (`FusedPrimitives.sgdUpdates`).
+public struct SGDUpdate {
+    public var parameter, gradient, momentum: Buffer
+    public var count: Int
+    public var step: SGDStep
+    public init(parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) {
+        self.parameter = parameter; self.gradient = gradient; self.momentum = momentum
+        self.count = count; self.step = step
+    }
+}
+
+/// One parameter's Adam update in a batch of updates (`FusedPrimitives.adamUpdates`).
+public struct AdamUpdate {
+    public var parameter, gradient, m, v: Buffer
+    public var count: Int
+    public var step: AdamStep
+    public init(parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) {
+        self.parameter = parameter; self.gradient = gradient; self.m = m; self.v = v
+        self.count = count; self.step = step
+    }
+}
