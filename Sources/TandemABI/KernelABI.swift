@@ -17,7 +17,7 @@ public enum KernelABI {
     /// Parameter blocks passed by value to kernels.
     public static let parameterBlocks: [any KernelParameters.Type] = [
         ConvolutionParameters.self, PoolingParameters.self, ResizeParameters.self, GEMMParameters.self,
-        SGDParameters.self, AdamParameters.self,
+        SGDParameters.self, AdamParameters.self, ClassLossParameters.self,
     ]
 }
 

@@ -56,3 +56,14 @@ public struct AdamParameters: KernelParameters, Equatable {
     public var decoupled: Int32 = 0
     public init() {}
 }
+
+/// A classification loss over log-probabilities x [batch, classes, inner] at float class indices
+/// target [batch, inner] (`Kernels/losses.cl`).
+public struct ClassLossParameters: KernelParameters, Equatable {
+    public var batch: Int32 = 0, classes: Int32 = 0, inner: Int32 = 0
+    /// A label equal to this one does not count (when it names a class).
+    public var ignoreIndex: Int32 = 0
+    /// 0: no mask; 1: a mask per sample [batch]; 2: a mask per element [batch, inner].
+    public var maskKind: Int32 = 0
+    public init() {}
+}

@@ -77,3 +77,15 @@ extension AdamParameters {
         decoupled = step.decoupled ? 1 : 0
     }
 }
+
+extension ClassLossParameters {
+    init(_ g: ClassLossGeometry, masked: Bool, op: String, device: String) throws {
+        self.init()
+        func int(_ v: Int, _ field: String) throws -> Int32 { try kernelInt(v, field, op: op, device: device) }
+        (batch, classes, inner) = (try int(g.batch, "batch"), try int(g.classes, "classes"), try int(g.inner, "inner"))
+        _ = try int(g.batch * g.classes * g.inner, "batch·classes·inner")
+        // An ignored index outside 0..<classes never matches a class: any such value will do.
+        ignoreIndex = (0..<g.classes).contains(g.ignoreIndex) ? Int32(g.ignoreIndex) : -1
+        maskKind = masked ? (g.maskPerSample ? 1 : 2) : 0
+    }
+}

@@ -346,7 +346,7 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
     package func launch(_ kernel: KernelID, global: [Int], local: [Int]?, _ arguments: [KernelArgument]) throws {
         let op = "kernel \(kernel)"
         guard global.allSatisfy({ $0 > 0 }) else { return }
-        let profile = profilingLaunch ? Profiler.nanoseconds() : 0
+        let profile = profilingLaunch ? Profiler.threadNanoseconds() : 0
         var globalSize = global
         if let local {
             globalSize = zip(global, local).map { ($0 + $1 - 1) / $1 * $1 }
@@ -403,9 +403,9 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
                 return (status, EventHandle(event: event))
             }
             if status == CL_SUCCESS {
-                if tracing { System.printError("launch \(kernel.name) \(global)") }
+                if tracing { System.printError("launch \(kernel.name) \(global)" + (profile != 0 ? " host \(Double(Profiler.threadNanoseconds() &- profile) / 1000) µs" : "")) }
                 if profile != 0 {
-                    addProfiledEvent(kernel.name, queued.event, hostSeconds: Double(Profiler.nanoseconds() &- profile) * 1e-9)
+                    addProfiledEvent(kernel.name, queued.event, hostSeconds: Double(Profiler.threadNanoseconds() &- profile) * 1e-9)
                 }
                 return
             }

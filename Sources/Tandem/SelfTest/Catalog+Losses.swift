@@ -1,17 +1,18 @@
 import TandemCore
 
 extension OpCatalog {
-    /// Checks of the losses family: softmax, log-softmax, NLL and cross-entropy with ignored, missing
-    /// and masked labels, MSE, masked L1, L2 normalisation, the surface-normal loss, and dropout.
-    public static var losses: [OpCase] {
+    /// A scalar loss, scaled by `scale` in both the op and the reference so that its gradient
+    /// entries are of order 1 (the checks' relative errors have a floor of 1).
+    static func loss(_ name: String, _ inputs: [InputSpec], scale: Float,
+                     run: @escaping @Sendable ([Tensor]) throws -> Tensor,
+                     reference: @escaping @Sendable ([[Double]]) -> [Double]) -> OpCase {
+        OpCase(name, inputs, run: { try run($0) * scale }, reference: { reference($0).map { $0 * Double(scale) } })
+    }
+
+    /// Checks of the classification family: softmax, log-softmax (fused), NLL (fused) and
+    /// cross-entropy with ignored, missing and masked labels.
+    public static var classification: [OpCase] {
         var cases: [OpCase] = []
-        /// A scalar loss, scaled by `scale` in both the op and the reference so that its gradient
-        /// entries are of order 1 (the checks' relative errors have a floor of 1).
-        func loss(_ name: String, _ inputs: [InputSpec], scale: Float,
-                  run: @escaping @Sendable ([Tensor]) throws -> Tensor,
-                  reference: @escaping @Sendable ([[Double]]) -> [Double]) -> OpCase {
-            OpCase(name, inputs, run: { try run($0) * scale }, reference: { reference($0).map { $0 * Double(scale) } })
-        }
         // Softmax and log-softmax.
         cases.append(OpCase("softmax axis 1", [InputSpec([5, 7, 3])], run: { try $0[0].softmax(axis: 1) },
                reference: { Reference.softmax($0[0], [5, 7, 3], axis: 1) }))
@@ -46,6 +47,13 @@ extension OpCatalog {
                [InputSpec([3, 4]), InputSpec([3], .constant([-1, -1, -1]))],
                scale: 3, run: { try Tensor.crossEntropy(logits: $0[0], target: $0[1]) }, reference: { _ in [0] }))
 
+        return cases
+    }
+
+    /// Checks of the losses family: the classification checks, then MSE, masked L1, L2
+    /// normalisation, the surface-normal loss, and dropout.
+    public static var losses: [OpCase] {
+        var cases = classification
         // Regression losses.
         cases.append(loss("mseLoss", [InputSpec([5, 3, 4]), InputSpec([5, 3, 4])],
                scale: 60, run: { try $0[0].mseLoss(target: $0[1]) },

@@ -13,7 +13,7 @@ public enum OpCatalog {
 
     /// The checks whose ops run fused primitives (`FusedPrimitives`): convolution, batch norm,
     /// attention gates, cross-stitch and the optimizer updates.
-    public static var usingFusedPrimitives: [OpCase] { normalization + convolution + fused + optimizers }
+    public static var usingFusedPrimitives: [OpCase] { normalization + convolution + fused + optimizers + classification }
 
     static func unary(_ name: String, kind: InputKind = .uniform, shape: [Int] = [3, 7, 5],
                       _ op: @escaping @Sendable (Tensor) throws -> Tensor, _ f: @escaping @Sendable (Double) -> Double) -> OpCase {

@@ -67,6 +67,14 @@ public enum Profiler {
         return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
     }
 
+    /// CPU time of the calling thread in nanoseconds: host work, without the time the thread waited
+    /// for a core (on an OpenCL CPU device the kernels run on the same cores as the host).
+    public static func threadNanoseconds() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
+    }
+
     /// The start of a timed region: a timestamp when profiling is on, else 0.
     @inline(__always)
     public static func begin() -> UInt64 { isEnabled ? nanoseconds() : 0 }

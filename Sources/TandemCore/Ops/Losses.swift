@@ -4,8 +4,10 @@
 /// left out by an ignored or missing label, a zero in a mask, or a NaN target. When nothing counts
 /// the loss is 0 (and so is its gradient), so a batch without labels for one task is harmless.
 ///
-/// Devices implement `Primitives.gatherClass` and `scatterClass` (`TandemCPU/CPULosses.swift`,
-/// `Kernels/losses.cl`); everything else is written with other ops.
+/// The NLL loss is a fused primitive (`FusedPrimitives.nllLoss`, composed in
+/// `Primitives/Compositions/Losses+Composition.swift` from `gatherClass`, `scatterClass` and
+/// element-wise ops; `TandemCPU/CPULosses.swift`, `Kernels/losses.cl`); the regression losses are
+/// written with other ops.
 extension Tensor {
     // MARK: Class gathers
 
@@ -38,13 +40,6 @@ extension Tensor {
         return record(x, op: "scatterClass", inputs: [self]) { g in [try g.gatherClass(target: target)] }
     }
 
-    /// 1 where a label counts: inside 0..<classes and not `ignoreIndex` (labels are exact integers).
-    func classLabelMask(classes: Int, ignoreIndex: Int) throws -> Tensor {
-        var valid = try greater(-0.5) * neg().greater(0.5 - Float(classes))
-        if (0..<classes).contains(ignoreIndex) { valid = try valid * notEqual(Float(ignoreIndex)) }
-        return valid
-    }
-
     /// `Σ values / max(Σ valid, 1)`: the mean over the elements that count, with `values` already 0
     /// elsewhere.
     static func meanOverValid(_ values: Tensor, _ valid: Tensor) throws -> Tensor {
@@ -60,23 +55,30 @@ extension Tensor {
     /// A label counts unless it is outside 0..<C (such as −1, −100 or NaN for a missing label), equals
     /// `ignoreIndex`, or `mask` (per sample [N], or per element [N, spatial...]; 1 keeps, 0 drops)
     /// is 0 there. Returns a scalar, 0 when no label counts.
+    /// One fused primitive on devices that have it (`FusedPrimitives.nllLoss`): a forward and a
+    /// backward launch instead of some twenty each.
     public func nllLoss(target: Tensor, ignoreIndex: Int = -100, mask: Tensor? = nil) throws -> Tensor {
         try checkClassTarget("nllLoss", target)
-        var valid = try target.classLabelMask(classes: shape[1], ignoreIndex: ignoreIndex)
+        var geometry = ClassLossGeometry(batch: shape[0], classes: shape[1], inner: shape[2...].reduce(1, *),
+                                         ignoreIndex: ignoreIndex)
         if let mask {
             try Tensor.checkSameDevice("nllLoss", self, mask)
-            if mask.shape == [shape[0]] && target.rank > 1 {
-                valid = try valid * mask.reshape([shape[0]] + [Int](repeating: 1, count: target.rank - 1))
-            } else if mask.shape == target.shape {
-                valid = try valid * mask
-            } else {
+            if mask.shape == [shape[0]] {
+                geometry.maskPerSample = true
+            } else if mask.shape != target.shape {
                 throw TandemError.invalidArgument(
                     op: "nllLoss", message: "mask \(mask.shape) is neither per sample [\(shape[0])] nor per element \(target.shape) (on \(device.info.selector))")
             }
         }
-        // `where`, not a product: a dropped element may hold −inf or NaN, and must not reach the gradient.
-        let picked = try Tensor.where(valid, gatherClass(target: target), Tensor.zeros([], on: device))
-        return try Tensor.meanOverValid(picked, valid).neg()
+        let loss = try Tensor.empty([], on: device), weight = try Tensor.empty([], on: device)
+        try device.nllLoss(storage, target: target.storage, mask: mask?.storage, loss: loss.storage, weight: weight.storage,
+                           geometry: geometry)
+        return record(loss, op: "nllLoss", inputs: [self]) { g in
+            let dx = try Tensor.empty(self.shape, on: self.device)
+            try self.device.nllLossBackward(target: target.storage, mask: mask?.storage, weight: weight.storage, g.storage, dx.storage,
+                                            geometry: geometry)
+            return [dx]
+        }
     }
 
     /// Softmax cross-entropy of `logits` [N, C] or [N, C, spatial...] against class indices `target`:

@@ -58,6 +58,24 @@ public protocol FusedPrimitives {
     func batchNormBackward(_ x: Buffer, _ dy: Buffer, weight: Buffer?, mean: Buffer, invstd: Buffer,
                            dx: Buffer?, dweight: Buffer?, dbias: Buffer?, geometry: BatchNormGeometry) throws
 
+    // Classification losses (`losses.cl`): what a training step's loss costs in launches when
+    // written with basic ops (about twenty per task for the forward and as many for the backward).
+
+    /// y = x − log Σ exp(x) along the middle axis of x [outer, extent, inner], computed after
+    /// subtracting the maximum (no overflow).
+    func logSoftmax(_ x: Buffer, _ y: Buffer, outer: Int, extent: Int, inner: Int) throws
+    /// dx = dy − exp(y)·Σ dy along the axis, from the forward's output y.
+    func logSoftmaxBackward(_ y: Buffer, _ dy: Buffer, _ dx: Buffer, outer: Int, extent: Int, inner: Int) throws
+    /// The negative log-likelihood of log-probabilities x at `target` (`ClassLossGeometry` says
+    /// which labels count): loss[0] = −Σ x[n, target, s] over the labels that count / max(W, 1),
+    /// weight[0] = W, the sum of their weights. `mask` is [batch] or [batch, inner] as the
+    /// geometry says, or nil.
+    func nllLoss(_ x: Buffer, target: Buffer, mask: Buffer?, loss: Buffer, weight: Buffer, geometry: ClassLossGeometry) throws
+    /// dx [batch, classes, inner] = −dloss[0] / max(weight[0], 1) at each counted label's class, 0
+    /// elsewhere.
+    func nllLossBackward(target: Buffer, mask: Buffer?, weight: Buffer, _ dloss: Buffer, _ dx: Buffer,
+                         geometry: ClassLossGeometry) throws
+
     // Optimizer updates (`optimizer.cl`), in place, PyTorch's semantics.
     func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws
     func adamUpdate(_ parameter: Buffer, gradient: Buffer, m: Buffer, v: Buffer, count: Int, step: AdamStep) throws
@@ -135,6 +153,28 @@ extension FusedPrimitives where Self: Device {
         Composed.countDefault(self, "batchNormBackward")
         return try Composed.batchNormBackward(on: self, x, dy, weight: weight, mean: mean, invstd: invstd, dx: dx, dweight: dweight,
                                        dbias: dbias, geometry: geometry)
+    }
+
+    public func logSoftmax(_ x: Buffer, _ y: Buffer, outer: Int, extent: Int, inner: Int) throws {
+        Composed.countDefault(self, "logSoftmax")
+        return try Composed.logSoftmax(on: self, x, y, outer: outer, extent: extent, inner: inner)
+    }
+
+    public func logSoftmaxBackward(_ y: Buffer, _ dy: Buffer, _ dx: Buffer, outer: Int, extent: Int, inner: Int) throws {
+        Composed.countDefault(self, "logSoftmaxBackward")
+        return try Composed.logSoftmaxBackward(on: self, y, dy, dx, outer: outer, extent: extent, inner: inner)
+    }
+
+    public func nllLoss(_ x: Buffer, target: Buffer, mask: Buffer?, loss: Buffer, weight: Buffer,
+                        geometry: ClassLossGeometry) throws {
+        Composed.countDefault(self, "nllLoss")
+        return try Composed.nllLoss(on: self, x, target: target, mask: mask, loss: loss, weight: weight, geometry: geometry)
+    }
+
+    public func nllLossBackward(target: Buffer, mask: Buffer?, weight: Buffer, _ dloss: Buffer, _ dx: Buffer,
+                                geometry: ClassLossGeometry) throws {
+        Composed.countDefault(self, "nllLossBackward")
+        return try Composed.nllLossBackward(on: self, target: target, mask: mask, weight: weight, dloss, dx, geometry: geometry)
     }
 
     public func sgdUpdate(_ parameter: Buffer, gradient: Buffer, momentum: Buffer, count: Int, step: SGDStep) throws {

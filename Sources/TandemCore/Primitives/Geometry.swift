@@ -23,6 +23,22 @@ public struct PoolGeometry: Sendable, Equatable {
     public var outWidth: Int { (width + 2 * padW - kernelW) / strideW + 1 }
 }
 
+/// A classification loss over log-probabilities x [batch, classes, inner] at class indices
+/// target [batch, inner] (exact floats). A label counts when it names a class (0..<classes), is not
+/// `ignoreIndex`, and the mask, if any, is nonzero there; its weight is the mask's value (1 without
+/// a mask).
+public struct ClassLossGeometry: Sendable, Equatable {
+    public var batch, classes, inner: Int
+    public var ignoreIndex: Int
+    /// Whether the mask holds one value per sample [batch] rather than one per element [batch, inner].
+    public var maskPerSample: Bool
+
+    public init(batch: Int, classes: Int, inner: Int, ignoreIndex: Int, maskPerSample: Bool = false) {
+        self.batch = batch; self.classes = classes; self.inner = inner
+        self.ignoreIndex = ignoreIndex; self.maskPerSample = maskPerSample
+    }
+}
+
 /// Geometry of one batch normalisation: x viewed as [batch, channels, inner] (inner = H·W, 1 for
 /// [N, C] input), normalised per channel over its `count` = batch · inner values.
 public struct BatchNormGeometry: Sendable, Equatable {
