@@ -105,3 +105,12 @@ __kernel void copy_f32(__global const float* x, __global float* y, const int n, 
         y[strided_offset(i, rank, shape, sy, oy)] = x[strided_offset(i, rank, shape, sx, ox)];
     }
 }
+
+// y [batch, channels, inner] += bias[c], in place; one work-item per element over a range
+// (inner, channels, batch), so no division finds the channel.
+__kernel void add_channel_bias_f32(__global float* y, __global const float* bias, const int batch, const int channels,
+                                   const int inner) {
+    const int s = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    if (s >= inner || c >= channels || n >= batch) return;
+    y[((size_t)n * channels + c) * inner + s] += bias[c];
+}

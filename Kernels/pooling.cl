@@ -57,14 +57,23 @@ __kernel void max_pool2x2_f32(__global const float* x, __global float* y, __glob
 }
 
 __kernel void max_pool2d_backward_f32(__global const float* dy, __global const float* indices, __global float* dx,
-                                      const int total, const PoolingParameters g) {
-    const int index = get_global_id(0);
-    if (index >= total) return;
+                                      const PoolingParameters g) {
+    // A three-dimensional range (width, height, planes): no division to find the pixel.
+    const int w = get_global_id(0), h = get_global_id(1), p = get_global_id(2);
     const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
-    const int w = index % W, h = (index / W) % H, p = index / (W * H);
+    if (w >= W || h >= H || p >= g.planes) return;
+    const int index = (p * H + h) * W + w;
+    const float me = (float)(h * W + w);
+    if (g.strideH >= g.kernelH && g.strideW >= g.kernelW) {
+        // Windows do not overlap: the pixel lies in at most one, found without a loop.
+        const int r = (h + g.padH) / g.strideH, c = (w + g.padW) / g.strideW;
+        const bool inside = r < OH && c < OW && h + g.padH - r * g.strideH < g.kernelH && w + g.padW - c * g.strideW < g.kernelW;
+        const int o = (p * OH + min(r, OH - 1)) * OW + min(c, OW - 1);
+        dx[index] = inside && indices[o] == me ? dy[o] : 0.0f;
+        return;
+    }
     const int2 rows = windows_covering(h, g.kernelH, g.strideH, g.padH, OH);
     const int2 cols = windows_covering(w, g.kernelW, g.strideW, g.padW, OW);
-    const float me = (float)(h * W + w);
     float sum = 0.0f;
     for (int r = rows.x; r <= rows.y; ++r) {
         for (int c = cols.x; c <= cols.y; ++c) {

@@ -52,3 +52,27 @@ __kernel void argmax_f32(__global const float* x, __global float* values, __glob
     values[gid] = best;
     indices[gid] = (float)index;
 }
+
+// y[c] = Σ over n and s of x [batch, channels, inner]: one work-group (of a power-of-two size) per
+// channel, each work-item summing a strided share of the channel's values, then a tree in local
+// memory. CPU devices run groups of one work-item (a loop over the channel).
+__kernel void channel_sums_f32(__global const float* x, __global float* y, const int batch, const int channels,
+                               const int inner, __local float* sums) {
+    const int c = get_group_id(0), l = get_local_id(0), size = get_local_size(0);
+    if (c >= channels) return;
+    float sum = 0.0f, compensation = 0.0f;  // Kahan: a work-item may sum a whole channel.
+    for (int e = l; e < batch * inner; e += size) {
+        const int n = e / inner, s = e - n * inner;
+        const float v = x[((size_t)n * channels + c) * inner + s] - compensation;
+        const float t = sum + v;
+        compensation = (t - sum) - v;
+        sum = t;
+    }
+    sums[l] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int width = size / 2; width > 0; width /= 2) {
+        if (l < width) sums[l] += sums[l + width];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0) y[c] = sums[0];
+}

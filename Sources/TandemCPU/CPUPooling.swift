@@ -126,6 +126,12 @@ extension CPUDevice {
     }
 
     public func maxPool2dBackward(_ dy: Buffer, indices: Buffer, _ dx: Buffer, geometry g: PoolGeometry) throws {
+        if g.strideH >= g.kernelH && g.strideW >= g.kernelW {
+            // Windows do not overlap, so every pixel gets at most one gradient: unpooling dy (a
+            // scatter into zeroed planes) is the whole backward, and cheaper than a gather per pixel.
+            return try scatterPlanes(dy, indices: indices, dx, planes: g.planes, inputSize: g.outHeight * g.outWidth,
+                                     outputSize: g.height * g.width)
+        }
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "maxPool2dBackward") }
         let pdy = SharedPointer(host(dy).pointer), pi = SharedPointer(host(indices).pointer), pdx = SharedPointer(host(dx).pointer)

@@ -69,3 +69,20 @@ extension CPUDevice {
         }
     }
 }
+
+extension CPUDevice {
+    /// Per-channel sums in float64 (a bias gradient over many images and pixels).
+    public func channelSums(_ x: Buffer, _ y: Buffer, batch: Int, channels: Int, inner: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "channelSums") }
+        let px = host(x).pointer, py = host(y).pointer
+        for c in 0..<channels {
+            var sum: Double = 0
+            for n in 0..<batch {
+                let plane = px + (n * channels + c) * inner
+                for s in 0..<inner { sum += Double(plane[s]) }
+            }
+            py[c] = Float(sum)
+        }
+    }
+}

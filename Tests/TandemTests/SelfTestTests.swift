@@ -72,7 +72,7 @@ struct FusedPrimitiveTests {
         let expected: Set<String> = ["conv2dForward", "conv2dInputGradient", "conv2dWeightGradient", "im2col", "col2im",
                                      "batchNormForward", "batchNormBackward", "attentionGate", "attentionGateBackward",
                                      "crossStitch", "crossStitchAlphaGradient", "sgdUpdate", "adamUpdate",
-                                     "logSoftmax", "logSoftmaxBackward", "nllLoss", "nllLossBackward"]
+                                     "logSoftmax", "logSoftmaxBackward", "nllLoss", "nllLossBackward", "addChannelBias", "channelSums"]
         #expect(Set(Composed.defaults(of: device).keys) == expected)
     }
 }

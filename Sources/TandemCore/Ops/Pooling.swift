@@ -29,15 +29,10 @@ extension Tensor {
         let y = try Tensor.empty(outShape, on: device), indices = try Tensor.empty(outShape, on: device)
         try device.maxPool2d(storage, y.storage, indices: indices.storage, geometry: g)
         let values = record(y, op: "maxPool2d", inputs: [self]) { dy in
+            // Each device picks its algorithm: the CPU scatters into zeroed planes when windows do
+            // not overlap, OpenCL gathers per pixel in one launch.
             let dx = try Tensor.empty(self.shape, on: dy.device)
-            if g.strideH >= g.kernelH && g.strideW >= g.kernelW {
-                // Windows do not overlap, so every pixel gets at most one gradient: unpooling dy
-                // (a scatter) is the whole backward, and much cheaper than gathering per pixel.
-                try dy.device.scatterPlanes(dy.storage, indices: indices.storage, dx.storage, planes: g.planes,
-                                            inputSize: g.outHeight * g.outWidth, outputSize: g.height * g.width)
-            } else {
-                try dy.device.maxPool2dBackward(dy.storage, indices: indices.storage, dx.storage, geometry: g)
-            }
+            try dy.device.maxPool2dBackward(dy.storage, indices: indices.storage, dx.storage, geometry: g)
             return [dx]
         }
         return (values, indices)

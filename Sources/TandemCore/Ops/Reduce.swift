@@ -33,7 +33,13 @@ extension Tensor {
     public func sum(axes: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
         let resolved = try normalizedAxes(axes, "sum")
         var y = Tensor(shape: shape, device: device, storage: storage)
-        for axis in resolved.reversed() where shape[axis] != 1 { y = try y.reduceAxis(.sum, axis) }
+        if rank >= 2, resolved == [0] + Array(2..<rank), shape[0] > 1 || rank > 2 {
+            // Every axis but the channels (a bias gradient): one pass on devices that fuse it.
+            y = try Tensor.empty([shape[1]], on: device)
+            try device.channelSums(storage, y.storage, batch: shape[0], channels: shape[1], inner: shape[2...].reduce(1, *))
+        } else {
+            for axis in resolved.reversed() where shape[axis] != 1 { y = try y.reduceAxis(.sum, axis) }
+        }
         if y.storage === storage { y = try unary(.mulScalar, scalar: 1, gradient: nil) }  // Nothing reduced: still a copy.
         var keptShape = shape
         for axis in resolved { keptShape[axis] = 1 }

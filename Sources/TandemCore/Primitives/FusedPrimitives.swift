@@ -26,6 +26,12 @@ public protocol FusedPrimitives {
     /// x [N, C, H, W] = sum of the col entries that read each pixel (the adjoint of im2col).
     func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws
 
+    /// y [batch, channels, inner] += bias[c], in place (a convolution's bias; `elementwise.cl`).
+    func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int) throws
+    /// y[c] = Σ over images and positions of x [batch, channels, inner] (a bias gradient), in one
+    /// pass where the device can (`reduce.cl`).
+    func channelSums(_ x: Buffer, _ y: Buffer, batch: Int, channels: Int, inner: Int) throws
+
     // Multi-task kernels (`attention_gate.cl`, `cross_stitch.cl`).
 
     /// MTAN gating: y = sigmoid(z) · f.
@@ -115,6 +121,16 @@ extension FusedPrimitives where Self: Device {
     public func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws {
         Composed.countDefault(self, "col2im")
         return try Composed.col2im(on: self, col, x, geometry: geometry)
+    }
+
+    public func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int) throws {
+        Composed.countDefault(self, "addChannelBias")
+        return try Composed.addChannelBias(on: self, y, bias: bias, batch: batch, channels: channels, inner: inner)
+    }
+
+    public func channelSums(_ x: Buffer, _ y: Buffer, batch: Int, channels: Int, inner: Int) throws {
+        Composed.countDefault(self, "channelSums")
+        return try Composed.channelSums(on: self, x, y, batch: batch, channels: channels, inner: inner)
     }
 
     public func attentionGate(_ z: Buffer, _ f: Buffer, _ y: Buffer, count: Int) throws {

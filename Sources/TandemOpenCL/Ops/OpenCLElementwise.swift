@@ -62,3 +62,9 @@ extension OpenCLDevice {
                      sy: l.strides[1], ox: l.offsets[0], oy: l.offsets[1])
     }
 }
+
+extension OpenCLDevice {
+    public func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int) throws {
+        try add_channel_bias_f32(global: [inner, channels, batch], y: y, bias: bias, batch: batch, channels: channels, inner: inner)
+    }
+}

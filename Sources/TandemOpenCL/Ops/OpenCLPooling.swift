@@ -13,8 +13,7 @@ extension OpenCLDevice {
     }
 
     public func maxPool2dBackward(_ dy: Buffer, indices: Buffer, _ dx: Buffer, geometry g: PoolGeometry) throws {
-        let total = g.planes * g.height * g.width
-        try max_pool2d_backward_f32(global: [total], dy: dy, indices: indices, dx: dx, total: total,
+        try max_pool2d_backward_f32(global: [g.width, g.height, g.planes], dy: dy, indices: indices, dx: dx,
                                     g: try PoolingParameters(g, op: "maxPool2dBackward", device: info.selector))
     }
 

@@ -19,3 +19,14 @@ extension OpenCLDevice {
         try argmax_f32(global: [outer * inner], x: x, values: values, indices: indices, outer: outer, extent: extent, inner: inner)
     }
 }
+
+extension OpenCLDevice {
+    public func channelSums(_ x: Buffer, _ y: Buffer, batch: Int, channels: Int, inner: Int) throws {
+        guard channels > 0 else { return }
+        // A work-group per channel on GPUs; on CPU devices, a work-item per channel (groups with
+        // barriers cost a CPU more than the loop they split).
+        let group = rowKernels ? 1 : reductionGroupSize
+        try channel_sums_f32(global: [channels * group], local: [group], x: x, y: y, batch: batch, channels: channels, inner: inner,
+                             sums: .floats(group))
+    }
+}

@@ -58,10 +58,28 @@ public enum Composed {
 
     /// Σ over batch and inner of x [batch, channels, inner], into a new [channels] buffer.
     static func channelSums(_ device: any Device, _ x: Buffer, batch: Int, channels: Int, inner: Int) throws -> Buffer {
+        let sums = try scratch(device, channels)
+        try channelSums(on: device, x, sums, batch: batch, channels: channels, inner: inner)
+        return sums
+    }
+
+    /// y [batch, channels, inner] += bias [channels]: a broadcast add in place.
+    public static func addChannelBias(on device: any Device, _ y: Buffer, bias: Buffer, batch: Int, channels: Int,
+                                      inner: Int) throws {
+        guard batch * channels * inner > 0 else { return }
+        try device.binary(.add, y, bias, y, layout: StridedLayout(
+            shape: [batch, channels, inner], strides: [[channels * inner, inner, 1], [0, 1, 0]]))
+    }
+
+    /// y[c] = Σ over batch and inner of x [batch, channels, inner]: each plane summed, then the
+    /// planes of each channel.
+    public static func channelSums(on device: any Device, _ x: Buffer, _ y: Buffer, batch: Int, channels: Int, inner: Int) throws {
+        guard batch * inner > 0 else {
+            try device.fill(y, value: 0, offset: 0, count: channels)
+            return
+        }
         let planes = try scratch(device, batch * channels)
         try device.reduce(.sum, x, planes, outer: batch * channels, extent: inner, inner: 1)
-        let sums = try scratch(device, channels)
-        try device.reduce(.sum, planes, sums, outer: 1, extent: batch, inner: channels)
-        return sums
+        try device.reduce(.sum, planes, y, outer: 1, extent: batch, inner: channels)
     }
 }

@@ -4,8 +4,7 @@ extension Composed {
     public static let keptColumnLimit = 1 << 22
 
     /// y = W·im2col(x) + b: per group, one GEMM batched over the images (each image's block of
-    /// columns times the group's weights, written straight into NCHW), then the bias as a rank-1
-    /// update. Keeps the im2col matrix for the weight gradient when asked and small.
+    /// columns times the group's weights, written straight into NCHW), then the bias added in place. Keeps the im2col matrix for the weight gradient when asked and small.
     public static func conv2dForward(on device: any Device, _ x: Buffer, weight: Buffer, bias: Buffer?, _ y: Buffer,
                                      geometry g: ConvGeometry, keep: Bool) throws -> Buffer? {
         guard g.batch > 0 else { return nil }
@@ -21,11 +20,7 @@ extension Composed {
             try device.gemm(gemm, a: weight, b: col, c: y)
         }
         if let bias {
-            let ones = try scratch(device, plane)
-            try device.fill(ones, value: 1, offset: 0, count: plane)
-            var gemm = GEMM(m: g.outChannels, n: plane, k: 1, beta: 1, batchCount: g.batch)
-            (gemm.strideA, gemm.strideB, gemm.strideC) = (0, 0, g.outChannels * plane)
-            try device.gemm(gemm, a: bias, b: ones, c: y)
+            try device.addChannelBias(y, bias: bias, batch: g.batch, channels: g.outChannels, inner: plane)
         }
         return keep && col.count <= keptColumnLimit ? col : nil
     }
@@ -71,13 +66,7 @@ extension Composed {
         (gemm.strideA, gemm.strideB, gemm.strideC) = (og * g.colCols, depth * g.colCols, og * depth)
         try device.gemm(gemm, a: rows, b: col, c: dw)
         if let biasGradient {
-            // dy summed over its columns, its rows, then the images (three short reductions: on
-            // PoCL faster than one long one per plane, and the same order as `Tensor.sum`).
-            let rowSums = try scratch(device, g.batch * g.outChannels * g.outHeight)
-            try device.reduce(.sum, dy, rowSums, outer: g.batch * g.outChannels * g.outHeight, extent: g.outWidth, inner: 1)
-            let planeSums = try scratch(device, g.batch * g.outChannels)
-            try device.reduce(.sum, rowSums, planeSums, outer: g.batch * g.outChannels, extent: g.outHeight, inner: 1)
-            try device.reduce(.sum, planeSums, biasGradient, outer: 1, extent: g.batch, inner: g.outChannels)
+            try device.channelSums(dy, biasGradient, batch: g.batch, channels: g.outChannels, inner: plane)
         }
     }
 
