@@ -106,11 +106,13 @@ __kernel void copy_f32(__global const float* x, __global float* y, const int n, 
     }
 }
 
-// y [batch, channels, inner] += bias[c], in place; one work-item per element over a range
-// (inner, channels, batch), so no division finds the channel.
+// y [batch, channels, inner] += bias[c] in place, then max(y, 0) when relu != 0; one work-item per
+// element over a range (inner, channels, batch), so no division finds the channel.
 __kernel void add_channel_bias_f32(__global float* y, __global const float* bias, const int batch, const int channels,
-                                   const int inner) {
+                                   const int inner, const int relu) {
     const int s = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
     if (s >= inner || c >= channels || n >= batch) return;
-    y[((size_t)n * channels + c) * inner + s] += bias[c];
+    const size_t i = ((size_t)n * channels + c) * inner + s;
+    const float v = y[i] + bias[c];
+    y[i] = relu && !(v > 0.0f) ? 0.0f : v;  // As relu in unary_f32: NaN gives 0.
 }

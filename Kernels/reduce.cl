@@ -76,3 +76,30 @@ __kernel void channel_sums_f32(__global const float* x, __global float* y, const
     }
     if (l == 0) y[c] = sums[0];
 }
+
+// ReLU's backward and the bias gradient in one pass: dz = dy where y > 0, else 0, and
+// sums[c] = Σ over n and s of dz; one work-group per channel as channel_sums_f32.
+__kernel void gated_channel_sums_f32(__global const float* dy, __global const float* y, __global float* dz,
+                                     __global float* sums, const int batch, const int channels, const int inner,
+                                     __local float* partial) {
+    const int c = get_group_id(0), l = get_local_id(0), size = get_local_size(0);
+    if (c >= channels) return;
+    float sum = 0.0f, compensation = 0.0f;
+    for (int e = l; e < batch * inner; e += size) {
+        const int n = e / inner, s = e - n * inner;
+        const size_t i = ((size_t)n * channels + c) * inner + s;
+        const float g = y[i] > 0.0f ? dy[i] : 0.0f;
+        dz[i] = g;
+        const float v = g - compensation;
+        const float t = sum + v;
+        compensation = (t - sum) - v;
+        sum = t;
+    }
+    partial[l] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int width = size / 2; width > 0; width /= 2) {
+        if (l < width) partial[l] += partial[l + width];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0) sums[c] = partial[0];
+}

@@ -183,14 +183,18 @@ extension CPUDevice {
 }
 
 extension CPUDevice {
-    public func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int) throws {
+    public func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int, relu: Bool) throws {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "addChannelBias") }
         let py = host(y).pointer, pb = host(bias).pointer
         for n in 0..<batch {
             for c in 0..<channels {
                 let plane = py + (n * channels + c) * inner, b = pb[c]
-                for s in 0..<inner { plane[s] += b }
+                if relu {
+                    for s in 0..<inner { let v = plane[s] + b; plane[s] = v > 0 ? v : 0 }
+                } else {
+                    for s in 0..<inner { plane[s] += b }
+                }
             }
         }
     }

@@ -85,4 +85,23 @@ extension CPUDevice {
             py[c] = Float(sum)
         }
     }
+
+    public func gatedChannelSums(_ dy: Buffer, gate y: Buffer, _ dz: Buffer, sums: Buffer, batch: Int, channels: Int,
+                                 inner: Int) throws {
+        let profile = Profiler.begin()
+        defer { Profiler.end(profile, device: "cpu", "gatedChannelSums") }
+        let pdy = host(dy).pointer, py = host(y).pointer, pdz = host(dz).pointer, ps = host(sums).pointer
+        for c in 0..<channels {
+            var sum: Double = 0
+            for n in 0..<batch {
+                let base = (n * channels + c) * inner
+                for s in 0..<inner {
+                    let g = py[base + s] > 0 ? pdy[base + s] : 0
+                    pdz[base + s] = g
+                    sum += Double(g)
+                }
+            }
+            ps[c] = Float(sum)
+        }
+    }
 }

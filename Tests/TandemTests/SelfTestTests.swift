@@ -72,7 +72,8 @@ struct FusedPrimitiveTests {
         let expected: Set<String> = ["conv2dForward", "conv2dInputGradient", "conv2dWeightGradient", "im2col", "col2im",
                                      "batchNormForward", "batchNormBackward", "attentionGate", "attentionGateBackward",
                                      "crossStitch", "crossStitchAlphaGradient", "sgdUpdate", "adamUpdate",
-                                     "logSoftmax", "logSoftmaxBackward", "nllLoss", "nllLossBackward", "addChannelBias", "channelSums"]
+                                     "logSoftmax", "logSoftmaxBackward", "nllLoss", "nllLossBackward", "addChannelBias", "channelSums",
+                                     "gatedChannelSums"]
         #expect(Set(Composed.defaults(of: device).keys) == expected)
     }
 }

@@ -3,7 +3,7 @@ import Testing
 
 /// `Sequential` runs BatchNorm → ReLU as one fused batch norm; it must give what the two layers give
 /// one after the other, values and gradients, in training and in evaluation.
-@Suite("Sequential fuses BatchNorm → ReLU")
+@Suite("Sequential fuses BatchNorm → ReLU and Linear → ReLU")
 struct SequentialFusionTests {
     @Test("same output and gradients as the layers run one by one", arguments: allSelectors)
     func fusedMatchesSeparate(selector: String) throws {
@@ -29,6 +29,31 @@ struct SequentialFusionTests {
             #expect(results[0] == results[1], "fused and separate differ (training \(training), \(seed))")
             #expect(results[0][0].contains(0) && results[0][0].contains { $0 > 0 }, "\(seed)")
         }
+    }
+
+    /// Linear → ReLU runs as one linear with the bias, the ReLU and, backwards, the ReLU's gate and
+    /// the bias gradient fused; values and gradients must agree with the two layers within rounding
+    /// (the fused bias gradient sums in another order).
+    @Test("Linear → ReLU fused gives what the two layers give", arguments: allSelectors)
+    func linearReLU(selector: String) throws {
+        let device = try Devices.select(selector)
+        let seed = TestSeed()
+        var random = seed.generator
+        let x = random.uniform(6 * 2 * 9), g = random.uniform(6 * 2 * 5)
+        var results: [[[Float]]] = []
+        for fused in [true, false] {
+            let linear = try Linear(9, 5, random: RandomSource(seed: seed.value), on: device), relu = Activation.relu
+            let input = try Tensor(x, shape: [6, 2, 9], on: device, requiresGrad: true)
+            let y = fused ? try Sequential(linear, relu)(input) : try relu(try linear(input))
+            try y.backward(gradient: try Tensor(g, shape: [6, 2, 5], on: device))
+            results.append([try y.values(), try #require(input.grad).values(), try #require(linear.weight.grad).values(),
+                            try #require(linear.bias?.grad).values()])
+        }
+        for (part, (a, b)) in zip(["output", "input gradient", "weight gradient", "bias gradient"], zip(results[0], results[1])) {
+            let error = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(error < 1e-6, "\(part) differs by \(error) on \(selector); \(seed)")
+        }
+        #expect(results[0][0].contains(0) && results[0][0].contains { $0 > 0 }, "\(seed)")
     }
 
     @Test("running more layers than a Sequential has is an error, not a crash")

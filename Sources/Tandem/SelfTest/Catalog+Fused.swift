@@ -33,6 +33,15 @@ extension OpCatalog {
                reference: { x in (0..<x[0].count).map { i in
                    let c = (i / 12) % 3, m = Double(Float([0.1, -0.2, 0.3][c])), v = Double(Float([0.5, 1.5, 2][c]))
                    return Reference.sigmoid((x[0][i] - m) / (v + Double(Float(1e-5))).squareRoot() * x[2][c]) * x[1][i] } }))
+        // A linear layer and its ReLU in one pass each way; a bias gradient in one pass.
+        cases.append(OpCase("linear + ReLU fused", [InputSpec([5, 7]), InputSpec([4, 7]), InputSpec([4])],
+               run: { try $0[0].linear(weight: $0[1], bias: $0[2], relu: true) },
+               reference: { x in (0..<20).map { i in
+                   let (r, o) = (i / 4, i % 4)
+                   return Swift.max(x[2][o] + (0..<7).reduce(0) { $0 + x[0][r * 7 + $1] * x[1][o * 7 + $1] }, 0) } }))
+        cases.append(OpCase("sum over every axis but the channels", [InputSpec([3, 5, 4, 2])],
+               run: { try $0[0].sum(axes: [0, 2, 3]) },
+               reference: { Reference.reduce($0[0], [3, 5, 4, 2], axes: [0, 2, 3], initial: 0, +) }))
         cases.append(OpCase("cross-stitch T=2 stacked", [InputSpec([2, 3, 5, 7]), InputSpec([5, 2, 2])],
                run: { try $0[0].crossStitch(alpha: $0[1]) },
                reference: { Reference.crossStitch($0[0], alpha: $0[1], tasks: 2, batch: 3, channels: 5, inner: 7) }))

@@ -53,19 +53,37 @@ extension Tensor {
         }
     }
 
-    /// `x·Wᵀ + b` for x [..., in], weight [out, in] and bias [out] (PyTorch's layout).
-    public func linear(weight: Tensor, bias: Tensor? = nil) throws -> Tensor {
+    /// `x·Wᵀ + b` for x [..., in], weight [out, in] and bias [out] (PyTorch's layout); with `relu`,
+    /// `max(x·Wᵀ + b, 0)`, the bias and the ReLU in one pass and, in the backward, ReLU's gate
+    /// and the bias gradient in one pass (`addChannelBias`, `gatedChannelSums`).
+    public func linear(weight: Tensor, bias: Tensor? = nil, relu: Bool = false) throws -> Tensor {
         guard weight.rank == 2, rank >= 1, shape[rank - 1] == weight.shape[1], bias.map({ $0.shape == [weight.shape[0]] }) ?? true else {
             throw TandemError.invalidArgument(
                 op: "linear", message: "input \(shape), weight \(weight.shape), bias \(bias?.shape.description ?? "none") do not fit")
         }
+        try Tensor.checkSameDevice("linear", self, weight, bias ?? weight)
         let x2 = try reshape([-1, weight.shape[1]])
+        let outShape = Array(shape.dropLast()) + [weight.shape[0]]
+        if relu, let bias {
+            let (rows, outputs) = (x2.shape[0], weight.shape[0])
+            let y = try Tensor.product(x2, weight, transposeB: true)
+            try device.addChannelBias(y.storage, bias: bias.storage, batch: rows, channels: outputs, inner: 1, relu: true)
+            let fused = x2.record(y, op: "linear", inputs: [x2, weight, bias]) { g in
+                let dz = try Tensor.empty(y.shape, on: y.device), db = try Tensor.empty([outputs], on: y.device)
+                try y.device.gatedChannelSums(g.storage, gate: y.storage, dz.storage, sums: db.storage, batch: rows, channels: outputs,
+                                              inner: 1)
+                return [x2.requiresGrad ? try Tensor.product(dz, weight) : nil,
+                        weight.requiresGrad ? try Tensor.product(dz, x2, transposeA: true) : nil, db]
+            }
+            return try fused.reshape(outShape)
+        }
         var y = try Tensor.product(x2, weight, transposeB: true)
         let weightGrad = { (g: Tensor) in try Tensor.product(g, x2, transposeA: true) }
         y = x2.record(y, op: "linear", inputs: [x2, weight]) { g in
             [x2.requiresGrad ? try Tensor.product(g, weight) : nil, weight.requiresGrad ? try weightGrad(g) : nil]
         }
         if let bias { y = try y + bias }
-        return try y.reshape(Array(shape.dropLast()) + [weight.shape[0]])
+        if relu { y = try y.relu() }
+        return try y.reshape(outShape)
     }
 }

@@ -26,8 +26,13 @@ public protocol FusedPrimitives {
     /// x [N, C, H, W] = sum of the col entries that read each pixel (the adjoint of im2col).
     func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws
 
-    /// y [batch, channels, inner] += bias[c], in place (a convolution's bias; `elementwise.cl`).
-    func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int) throws
+    /// y [batch, channels, inner] += bias[c], in place (a convolution's or a linear layer's bias,
+    /// with a linear layer's ReLU when `relu`: y = max(y + bias, 0); `elementwise.cl`).
+    func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int, relu: Bool) throws
+    /// The backward of `addChannelBias` with `relu`: dz = dy where y > 0, else 0 (y the forward's
+    /// output), and sums[c] = Σ over images and positions of dz (the bias gradient), in one pass
+    /// where the device can (`reduce.cl`).
+    func gatedChannelSums(_ dy: Buffer, gate y: Buffer, _ dz: Buffer, sums: Buffer, batch: Int, channels: Int, inner: Int) throws
     /// y[c] = Σ over images and positions of x [batch, channels, inner] (a bias gradient), in one
     /// pass where the device can (`reduce.cl`).
     func channelSums(_ x: Buffer, _ y: Buffer, batch: Int, channels: Int, inner: Int) throws
@@ -123,9 +128,15 @@ extension FusedPrimitives where Self: Device {
         return try Composed.col2im(on: self, col, x, geometry: geometry)
     }
 
-    public func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int) throws {
+    public func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int, relu: Bool) throws {
         Composed.countDefault(self, "addChannelBias")
-        return try Composed.addChannelBias(on: self, y, bias: bias, batch: batch, channels: channels, inner: inner)
+        return try Composed.addChannelBias(on: self, y, bias: bias, batch: batch, channels: channels, inner: inner, relu: relu)
+    }
+
+    public func gatedChannelSums(_ dy: Buffer, gate y: Buffer, _ dz: Buffer, sums: Buffer, batch: Int, channels: Int,
+                                 inner: Int) throws {
+        Composed.countDefault(self, "gatedChannelSums")
+        return try Composed.gatedChannelSums(on: self, dy, gate: y, dz, sums: sums, batch: batch, channels: channels, inner: inner)
     }
 
     public func channelSums(_ x: Buffer, _ y: Buffer, batch: Int, channels: Int, inner: Int) throws {

@@ -15,4 +15,7 @@ public final class Linear: Module, Layer {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.linear(weight: weight, bias: bias) }
+
+    /// The layer followed by a ReLU when `relu` (fused: `Tensor.linear(weight:bias:relu:)`).
+    public func callAsFunction(_ x: Tensor, relu: Bool) throws -> Tensor { try x.linear(weight: weight, bias: bias, relu: relu) }
 }

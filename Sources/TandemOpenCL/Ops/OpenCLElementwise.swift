@@ -64,7 +64,8 @@ extension OpenCLDevice {
 }
 
 extension OpenCLDevice {
-    public func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int) throws {
-        try add_channel_bias_f32(global: [inner, channels, batch], y: y, bias: bias, batch: batch, channels: channels, inner: inner)
+    public func addChannelBias(_ y: Buffer, bias: Buffer, batch: Int, channels: Int, inner: Int, relu: Bool) throws {
+        try add_channel_bias_f32(global: [inner, channels, batch], y: y, bias: bias, batch: batch, channels: channels, inner: inner,
+                                 relu: relu ? 1 : 0)
     }
 }

@@ -29,4 +29,12 @@ extension OpenCLDevice {
         try channel_sums_f32(global: [channels * group], local: [group], x: x, y: y, batch: batch, channels: channels, inner: inner,
                              sums: .floats(group))
     }
+
+    public func gatedChannelSums(_ dy: Buffer, gate y: Buffer, _ dz: Buffer, sums: Buffer, batch: Int, channels: Int,
+                                 inner: Int) throws {
+        guard channels > 0 else { return }
+        let group = rowKernels ? 1 : reductionGroupSize
+        try gated_channel_sums_f32(global: [channels * group], local: [group], dy: dy, y: y, dz: dz, sums: sums, batch: batch,
+                                   channels: channels, inner: inner, partial: .floats(group))
+    }
 }

@@ -63,12 +63,23 @@ public enum Composed {
         return sums
     }
 
-    /// y [batch, channels, inner] += bias [channels]: a broadcast add in place.
+    /// y [batch, channels, inner] += bias [channels]: a broadcast add in place, then ReLU in place
+    /// when asked.
     public static func addChannelBias(on device: any Device, _ y: Buffer, bias: Buffer, batch: Int, channels: Int,
-                                      inner: Int) throws {
-        guard batch * channels * inner > 0 else { return }
+                                      inner: Int, relu: Bool) throws {
+        let count = batch * channels * inner
+        guard count > 0 else { return }
         try device.binary(.add, y, bias, y, layout: StridedLayout(
             shape: [batch, channels, inner], strides: [[channels * inner, inner, 1], [0, 1, 0]]))
+        if relu { try device.unary(.relu, y, y, count: count, scalar: 0) }
+    }
+
+    /// dz = dy gated by y > 0 (ReLU's gradient), then its per-channel sums.
+    public static func gatedChannelSums(on device: any Device, _ dy: Buffer, gate y: Buffer, _ dz: Buffer, sums: Buffer,
+                                        batch: Int, channels: Int, inner: Int) throws {
+        let count = batch * channels * inner
+        if count > 0 { try device.binary(.gate, dy, y, dz, layout: flat(count)) }
+        try channelSums(on: device, dz, sums, batch: batch, channels: channels, inner: inner)
     }
 
     /// y[c] = Σ over batch and inner of x [batch, channels, inner]: each plane summed, then the

@@ -20,7 +20,7 @@ extension Composed {
             try device.gemm(gemm, a: weight, b: col, c: y)
         }
         if let bias {
-            try device.addChannelBias(y, bias: bias, batch: g.batch, channels: g.outChannels, inner: plane)
+            try device.addChannelBias(y, bias: bias, batch: g.batch, channels: g.outChannels, inner: plane, relu: false)
         }
         return keep && col.count <= keptColumnLimit ? col : nil
     }
