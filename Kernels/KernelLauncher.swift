@@ -35,6 +35,11 @@ package struct KernelID: Sendable, Hashable, CustomStringConvertible {
     }
 
     package var description: String { "\(program).cl/\(name)" }
+
+    /// The name of parameter `index`, for errors.
+    package func parameterName(_ index: Int) -> String {
+        index < parameters.count ? parameters[index] : "\(index)"
+    }
 }
 
 /// An argument of a kernel launch, as the generated methods build them.

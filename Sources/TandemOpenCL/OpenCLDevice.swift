@@ -34,6 +34,8 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
         var last: KernelID?
         /// Statuses the next launches report instead of enqueueing (fault injection for tests).
         var injected: [cl_int] = []
+        /// What each kernel's arguments were last set to (by `KernelID.index`, then argument).
+        var arguments = [[ArgumentValue]](repeating: [], count: KernelID.all.count)
     }
     private let transfers = Mutex(TransferStatistics())
     /// Whether the queue records profiling timestamps (`Profiler` was on when the device opened).
@@ -336,74 +338,84 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
     /// The kernel queued last, if any.
     var lastKernel: KernelID? { kernels.withLock { $0.last } }
 
-    /// Queues `kernel` over `global` work items (rounded up to whole work-groups when `local` is
-    /// given; kernels bounds-check their index). Called through the generated typed methods
+    /// Queues `kernel` over `global` work items (rounded up to whole work-groups; kernels
+    /// bounds-check their index). Called through the generated typed methods
     /// (`try im2col_f32(global:..., x: ..., ...)`), which build `arguments` in the kernel's order.
+    ///
+    /// The host side is kept short, since a GPU step can be bound by it: an argument is set only
+    /// when it differs from what the kernel already holds (PoCL copies every value it is given into
+    /// a fresh allocation), no text is formatted unless an error is thrown, and a one-dimensional
+    /// launch on a GPU gets an explicit work-group of up to 256 (left to the driver, a prime size
+    /// would run one work-item per group).
     ///
     /// A launch the driver refuses for lack of memory (NVIDIA allocates buffers when a kernel first
     /// uses them) is retried once after the pool has given its cached buffers back; if it fails
     /// again the error says out of memory and names the kernel.
     package func launch(_ kernel: KernelID, global: [Int], local: [Int]?, _ arguments: [KernelArgument]) throws {
-        let op = "kernel \(kernel)"
         guard global.allSatisfy({ $0 > 0 }) else { return }
         let profile = profilingLaunch ? Profiler.threadNanoseconds() : 0
-        var globalSize = global
-        if let local {
-            globalSize = zip(global, local).map { ($0 + $1 - 1) / $1 * $1 }
-        }
         var retried = false
         while true {
             let (status, queued) = try kernels.withLock { table -> (cl_int, EventHandle) in
-                var event: cl_event? = nil
                 let handle = try kernelHandle(kernel, in: &table)
                 var localBytes = 0
                 for (index, argument) in arguments.enumerated() {
-                    let status: cl_int
-                    let name = index < kernel.parameters.count ? kernel.parameters[index] : "\(index)"
+                    var value = ArgumentValue()
                     switch argument {
-                    case let .buffer(buffer):
-                        var mem: cl_mem? = cl(buffer).mem
-                        status = clSetKernelArg(handle, cl_uint(index), MemoryLayout<cl_mem>.size, &mem)
-                    case let .int(value):
-                        guard var narrow = Int32(exactly: value) else {
-                            throw TandemError.invalidArgument(op: op, message: "argument \(name) = \(value) exceeds 32 bits on \(info.selector)")
+                    case let .buffer(buffer): value.store(cl(buffer).mem)
+                    case let .int(number):
+                        guard let narrow = Int32(exactly: number) else {
+                            throw TandemError.invalidArgument(
+                                op: "kernel \(kernel)", message: "argument \(kernel.parameterName(index)) = \(number) exceeds 32 bits on \(info.selector)")
                         }
-                        status = clSetKernelArg(handle, cl_uint(index), 4, &narrow)
-                    case let .float(value):
-                        var v = value
-                        status = clSetKernelArg(handle, cl_uint(index), 4, &v)
-                    case let .ulong(value):
-                        var v = value
-                        status = clSetKernelArg(handle, cl_uint(index), 8, &v)
-                    case let .int8(value):
-                        var v = value
-                        status = withUnsafeBytes(of: &v) { clSetKernelArg(handle, cl_uint(index), 32, $0.baseAddress) }
+                        value.store(narrow)
+                    case let .float(number): value.store(number)
+                    case let .ulong(number): value.store(number)
+                    case let .int8(vector): value.store(vector)
                     case let .local(bytes):
                         localBytes += bytes
-                        status = clSetKernelArg(handle, cl_uint(index), Swift.max(bytes, 4), nil)
-                    case let .parameters(block):
-                        status = block.withBytes { clSetKernelArg(handle, cl_uint(index), $0.count, $0.baseAddress) }
+                        value.local = Swift.max(bytes, 4)
+                    case let .parameters(block): block.withBytes { value.store(bytes: $0) }
                     }
-                    try check(status, "\(op) argument \(name)", device: info.description)
+                    if table.arguments[kernel.index].count <= index {
+                        table.arguments[kernel.index].append(contentsOf: repeatElement(ArgumentValue(), count: index + 1 - table.arguments[kernel.index].count))
+                    }
+                    if table.arguments[kernel.index][index] == value, value.isSet { continue }
+                    let status = value.withArgument { size, pointer in clSetKernelArg(handle, cl_uint(index), size, pointer) }
+                    guard status == CL_SUCCESS else {
+                        table.arguments[kernel.index][index] = ArgumentValue()
+                        try check(status, "kernel \(kernel) argument \(kernel.parameterName(index))", device: info.description)
+                        continue
+                    }
+                    table.arguments[kernel.index][index] = value
                 }
-                try checkLimits(kernel, local: local, localBytes: localBytes, table: table)
+                var localSize = local
+                if localSize == nil, global.count == 1, !rowKernels {
+                    localSize = [Swift.min(256, table.maxWorkGroup[kernel.index])]
+                }
+                try checkLimits(kernel, local: localSize, localBytes: localBytes, table: table)
                 if !table.injected.isEmpty { return (table.injected.removeFirst(), EventHandle(event: nil)) }
-                let status = withUnsafeMutablePointer(to: &event) { eventPointer in
-                    let eventOut = profile != 0 ? eventPointer : nil
-                    return globalSize.withUnsafeBufferPointer { g in
-                        if let local {
-                            return local.withUnsafeBufferPointer { l in
-                                clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, l.baseAddress, 0, nil, eventOut)
-                            }
-                        }
-                        return clEnqueueNDRangeKernel(queue, handle, cl_uint(global.count), nil, g.baseAddress, nil, 0, nil, eventOut)
+                var event: cl_event? = nil
+                let dimensions = global.count
+                let status = withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * dimensions) { sizes in
+                    for d in 0..<dimensions {
+                        let l = localSize?[d] ?? 1
+                        sizes[d] = (global[d] + l - 1) / l * l
+                        sizes[dimensions + d] = l
+                    }
+                    return withUnsafeMutablePointer(to: &event) { eventPointer in
+                        clEnqueueNDRangeKernel(queue, handle, cl_uint(dimensions), nil, sizes.baseAddress,
+                                               localSize == nil ? nil : sizes.baseAddress! + dimensions, 0, nil,
+                                               profile != 0 ? eventPointer : nil)
                     }
                 }
                 if status == CL_SUCCESS { table.last = kernel }
                 return (status, EventHandle(event: event))
             }
             if status == CL_SUCCESS {
-                if tracing { System.printError("launch \(kernel.name) \(global)" + (profile != 0 ? " host \(Double(Profiler.threadNanoseconds() &- profile) / 1000) µs" : "")) }
+                if tracing {
+                    System.printError("launch \(kernel.name) \(global)" + (profile != 0 ? " host \(Double(Profiler.threadNanoseconds() &- profile) / 1000) µs" : ""))
+                }
                 if profile != 0 {
                     addProfiledEvent(kernel.name, queued.event, hostSeconds: Double(Profiler.threadNanoseconds() &- profile) * 1e-9)
                 }
@@ -426,7 +438,40 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
                 throw TandemError.kernelFault(kernel: "\(lastKernel ?? kernel)", device: info.description,
                                               status: "\(openCLStatusName(status)) when queuing \(kernel)")
             }
-            try check(status, op, device: info.description)
+            try check(status, "kernel \(kernel)", device: info.description)
         }
+    }
+}
+
+/// The value a kernel argument was last set to, kept so an unchanged argument is not set again:
+/// up to 64 bytes of the value, or the size of a local-memory argument.
+struct ArgumentValue: Equatable {
+    private var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    private var count = -1
+    /// Bytes of local memory, for a `__local` argument (set with a null value).
+    var local = 0
+
+    var isSet: Bool { count >= 0 || local > 0 }
+
+    mutating func store<T>(_ value: T) {
+        withUnsafeBytes(of: value) { store(bytes: $0) }
+    }
+
+    mutating func store(bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count <= MemoryLayout.size(ofValue: words), "kernel argument of \(bytes.count) bytes")
+        count = bytes.count
+        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: bytes) }
+    }
+
+    /// Calls `body` with the size and address clSetKernelArg takes.
+    func withArgument(_ body: (Int, UnsafeRawPointer?) -> cl_int) -> cl_int {
+        if local > 0 { return body(local, nil) }
+        return withUnsafeBytes(of: words) { body(count, $0.baseAddress) }
+    }
+
+    static func == (a: ArgumentValue, b: ArgumentValue) -> Bool {
+        a.count == b.count && a.local == b.local
+            && a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
+            && a.words.4 == b.words.4 && a.words.5 == b.words.5 && a.words.6 == b.words.6 && a.words.7 == b.words.7
     }
 }
