@@ -7,6 +7,14 @@ public struct ConvGeometry: Sendable, Equatable {
     public var strideH, strideW, padH, padW, dilationH, dilationW: Int
     public var groups: Int
 
+    public init(batch: Int, channels: Int, height: Int, width: Int, outChannels: Int, kernelH: Int, kernelW: Int,
+                strideH: Int, strideW: Int, padH: Int, padW: Int, dilationH: Int, dilationW: Int, groups: Int) {
+        self.batch = batch; self.channels = channels; self.height = height; self.width = width
+        self.outChannels = outChannels; self.kernelH = kernelH; self.kernelW = kernelW
+        self.strideH = strideH; self.strideW = strideW; self.padH = padH; self.padW = padW
+        self.dilationH = dilationH; self.dilationW = dilationW; self.groups = groups
+    }
+
     public var outHeight: Int { (height + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1 }
     public var outWidth: Int { (width + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1 }
     /// Rows of the im2col matrix: channels · kh · kw.

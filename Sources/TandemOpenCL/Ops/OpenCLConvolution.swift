@@ -12,6 +12,16 @@ extension OpenCLDevice {
                        p: try ConvolutionParameters(geometry, op: "im2col", device: info.selector))
     }
 
+    /// The reference composition, with the inner dimension split (`Composed.weightGradientSplits`)
+    /// when one group's m×n has too few 32×32 blocks to give each compute unit two.
+    public func conv2dWeightGradient(_ x: Buffer, _ dy: Buffer, _ dw: Buffer, biasGradient: Buffer?, geometry: ConvGeometry,
+                                     saved: Buffer?) throws {
+        let splits = Composed.weightGradientSplits(m: geometry.outChannels / geometry.groups, n: geometry.colRows / geometry.groups,
+                                                   k: geometry.colCols, target: 2 * Swift.max(1, info.computeUnits))
+        try Composed.conv2dWeightGradient(on: self, x, dy, dw, biasGradient: biasGradient, geometry: geometry, saved: saved,
+                                          splits: splits)
+    }
+
     public func col2im(_ col: Buffer, _ x: Buffer, geometry: ConvGeometry) throws {
         let p = try ConvolutionParameters(geometry, op: "col2im", device: info.selector)
         // On a CPU device, a line per work-item (runs of adds) beats a pixel per work-item (divisions

@@ -43,8 +43,14 @@ extension Composed {
 
     /// dW = dY'·colᵀ per group, dY' = dy as [O, N·OH·OW] (one permuting copy), col the forward's
     /// when it was kept, else recomputed; the bias gradient is dy summed over pixels, then images.
+    ///
+    /// With `splits` > 1 (a divisor of N·OH·OW, see `weightGradientSplits`) the long inner
+    /// dimension is cut into that many equal slices: one GEMM batched over the slices writes a
+    /// partial dW per slice, and one per-element sum over the slices (`channelSums`) adds them.
+    /// A GEMM with a tiny m×n and a huge k otherwise runs as one or two work-groups on a GPU.
     public static func conv2dWeightGradient(on device: any Device, _ x: Buffer, _ dy: Buffer, _ dw: Buffer,
-                                            biasGradient: Buffer?, geometry g: ConvGeometry, saved: Buffer?) throws {
+                                            biasGradient: Buffer?, geometry g: ConvGeometry, saved: Buffer?,
+                                            splits: Int = 1) throws {
         let og = g.outChannels / g.groups, depth = g.colRows / g.groups, plane = g.outHeight * g.outWidth
         guard g.colCols > 0 else {
             try device.fill(dw, value: 0, offset: 0, count: g.outChannels * depth)
@@ -62,12 +68,41 @@ extension Composed {
         try device.copy(dy, rows, layout: StridedLayout(
             shape: [g.outChannels, g.batch, plane],
             strides: [[plane, g.outChannels * plane, 1], [g.colCols, plane, 1]]))
-        var gemm = GEMM(m: og, n: depth, k: g.colCols, transposeB: true, batchCount: g.groups)
-        (gemm.strideA, gemm.strideB, gemm.strideC) = (og * g.colCols, depth * g.colCols, og * depth)
-        try device.gemm(gemm, a: rows, b: col, c: dw)
+        if splits > 1 {
+            precondition(g.colCols % splits == 0, "conv2dWeightGradient: \(splits) splits of \(g.colCols) columns")
+            let slice = g.colCols / splits, weights = g.outChannels * depth
+            let partial = try scratch(device, splits * weights)
+            for group in 0..<g.groups {
+                var gemm = GEMM(m: og, n: depth, k: slice, transposeB: true, batchCount: splits)
+                (gemm.lda, gemm.ldb) = (g.colCols, g.colCols)
+                (gemm.offsetA, gemm.offsetB, gemm.offsetC) = (group * og * g.colCols, group * depth * g.colCols, group * og * depth)
+                (gemm.strideA, gemm.strideB, gemm.strideC) = (slice, slice, weights)
+                try device.gemm(gemm, a: rows, b: col, c: partial)
+            }
+            try device.channelSums(partial, dw, batch: splits, channels: weights, inner: 1)
+        } else {
+            var gemm = GEMM(m: og, n: depth, k: g.colCols, transposeB: true, batchCount: g.groups)
+            (gemm.strideA, gemm.strideB, gemm.strideC) = (og * g.colCols, depth * g.colCols, og * depth)
+            try device.gemm(gemm, a: rows, b: col, c: dw)
+        }
         if let biasGradient {
             try device.channelSums(dy, biasGradient, batch: g.batch, channels: g.outChannels, inner: plane)
         }
+    }
+
+    /// How many slices of N·OH·OW the weight-gradient GEMM of one group (m = O/groups, n = its
+    /// C/groups·kh·kw) is cut into so that about `target` blocks of `tile`×`tile` outputs run at
+    /// once: 1 when the GEMM already has that many blocks or its inner dimension is under two
+    /// slices of `minimumSlice`; else the largest divisor of k (images × pixels) not above
+    /// min(target ÷ blocks, k ÷ minimumSlice, 64), so every slice is the same GEMM.
+    public static func weightGradientSplits(m: Int, n: Int, k: Int, target: Int, tile: Int = 32,
+                                            minimumSlice: Int = 1024) -> Int {
+        let blocks = ((m + tile - 1) / tile) * ((n + tile - 1) / tile)
+        guard blocks > 0, blocks < target else { return 1 }
+        let most = Swift.min((target + blocks - 1) / blocks, k / Swift.max(1, minimumSlice), 64)
+        guard most >= 2 else { return 1 }
+        for splits in stride(from: most, through: 2, by: -1) where k % splits == 0 { return splits }
+        return 1
     }
 
     /// The image padded with zeros to [N, C, H + 2·padH, W + 2·padW] (x itself when unpadded).
