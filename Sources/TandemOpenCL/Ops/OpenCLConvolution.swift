@@ -12,12 +12,15 @@ extension OpenCLDevice {
                        p: try ConvolutionParameters(geometry, op: "im2col", device: info.selector))
     }
 
-    /// The reference composition, with the inner dimension split (`Composed.weightGradientSplits`)
-    /// when one group's m×n has too few 32×32 blocks to give each compute unit two.
+    /// The reference composition, on GPUs with the inner dimension split
+    /// (`Composed.weightGradientSplits`) when one group's m×n has too few 32×32 blocks to give each
+    /// compute unit two. CPU devices (the row kernel kind) have a few cores that one long GEMM
+    /// already keeps busy, so they save the extra launch of the partial sums.
     public func conv2dWeightGradient(_ x: Buffer, _ dy: Buffer, _ dw: Buffer, biasGradient: Buffer?, geometry: ConvGeometry,
                                      saved: Buffer?) throws {
-        let splits = Composed.weightGradientSplits(m: geometry.outChannels / geometry.groups, n: geometry.colRows / geometry.groups,
-                                                   k: geometry.colCols, target: 2 * Swift.max(1, info.computeUnits))
+        let splits = rowKernels ? 1 : Composed.weightGradientSplits(
+            m: geometry.outChannels / geometry.groups, n: geometry.colRows / geometry.groups, k: geometry.colCols,
+            target: 2 * Swift.max(1, info.computeUnits))
         try Composed.conv2dWeightGradient(on: self, x, dy, dw, biasGradient: biasGradient, geometry: geometry, saved: saved,
                                           splits: splits)
     }
