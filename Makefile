@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE := $(SWIFT) build -c release
 
-.PHONY: deps run test dist bench embed clean
+.PHONY: deps run test dist bench embed oclgrind clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -31,6 +31,12 @@ bench: deps
 ## embed: dist/libtandem (libtandem.so, tandem.h, tandem.py) and its checks: C, Python and Swift examples on CPU and OpenCL.
 embed: deps
 	bash scripts/test-embedding.sh
+
+## oclgrind: every kernel under Oclgrind (selftest and a training step of W1–W4, both kernel kinds,
+## both GEMMs, memory, race and uninitialised-value checks); see scripts/oclgrind-check.sh.
+oclgrind: deps
+	$(RELEASE) --product tandem
+	bash scripts/oclgrind-check.sh full
 
 clean:
 	rm -rf .build .build-embed .build-dist dist

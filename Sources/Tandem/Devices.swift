@@ -42,6 +42,16 @@ public enum Devices {
         return try open(try parsed.resolve(in: all))
     }
 
+    /// `TANDEM_OPENCL_ROW_KERNELS=1` (or `0`): OpenCL devices opened here use the CPU-device row
+    /// kernels (or the GPU element-wise ones) whatever their type; unset, each device's own kind.
+    static var rowKernelsFromEnvironment: Bool? {
+        switch System.environment("TANDEM_OPENCL_ROW_KERNELS") {
+        case "1": true
+        case "0": false
+        default: nil
+        }
+    }
+
     /// The device described by `info`, opened on first use.
     public static func open(_ info: DeviceInfo) throws -> any Device {
         try opened.withLock { devices in
@@ -54,7 +64,7 @@ public enum Devices {
                 guard let handle = OpenCLDiscovery.current.devices.first(where: { $0.info.selector == info.selector }) else {
                     throw TandemError.deviceNotFound(selector: info.selector, available: all.map(\.description))
                 }
-                device = try OpenCLDevice(handle)
+                device = try OpenCLDevice(handle, options: OpenCLDevice.Options(rowKernels: rowKernelsFromEnvironment))
             }
             devices[info.selector] = device
             return device

@@ -10,9 +10,13 @@ private struct OpenCLContextHandle: @unchecked Sendable { let handle: cl_context
 typealias BufferPool = MemoryPool
 
 extension MemoryPool {
-    convenience init(context: cl_context, deviceName: String) {
+    /// The policy `TANDEM_OPENCL_POOL` asks for: `off` gives every buffer exactly its size and never
+    /// reuses one (`Policy.exact`, for checking kernels with Oclgrind), anything else pools.
+    static var openCLPolicy: Policy { System.environment("TANDEM_OPENCL_POOL") == "off" ? .exact : .pooled }
+
+    convenience init(context: cl_context, deviceName: String, policy: Policy = MemoryPool.openCLPolicy) {
         let owner = OpenCLContextHandle(handle: context)
-        self.init(deviceName: deviceName, create: { bytes in
+        self.init(deviceName: deviceName, policy: policy, create: { bytes in
             var status: cl_int = 0
             let mem = clCreateBuffer(owner.handle, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status)
             return status == CL_SUCCESS ? mem.map { Block(UnsafeMutableRawPointer($0)) } : nil

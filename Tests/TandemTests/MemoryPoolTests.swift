@@ -7,8 +7,8 @@ struct MemoryPoolTests {
     /// A pool over counters instead of memory, recording what it creates and releases.
     final class Ledger: Sendable {
         let created = Atomic<Int>(0), released = Atomic<Int>(0)
-        func pool(cacheLimit: Int = .max, failAbove: Int = .max) -> MemoryPool {
-            MemoryPool(deviceName: "ledger", cacheLimit: cacheLimit,
+        func pool(cacheLimit: Int = .max, failAbove: Int = .max, policy: MemoryPool.Policy = .pooled) -> MemoryPool {
+            MemoryPool(deviceName: "ledger", cacheLimit: cacheLimit, policy: policy,
                        create: { bytes in
                            guard bytes <= failAbove else { return nil }
                            // Distinct fake addresses (never dereferenced).
@@ -33,6 +33,31 @@ struct MemoryPoolTests {
         let (other, _) = try pool.take(bytes: 5000)
         #expect(other != first && pool.statistics.allocations == 2)
         #expect(pool.statistics.peakBytesInUse == 1024 + 5120)
+    }
+
+    @Test("the exact policy gives every request a new block of its own size, and keeps freed blocks until trimmed")
+    func exactPolicy() throws {
+        let ledger = Ledger()
+        let pool = ledger.pool(policy: .exact)
+        let (first, bytes) = try pool.take(bytes: 1000)
+        #expect(bytes == 1000)
+        pool.give(first, bytes: bytes)
+        let (second, again) = try pool.take(bytes: 1000)
+        #expect(second != first && again == 1000)
+        #expect(pool.statistics.allocations == 2 && pool.statistics.reuses == 0)
+        #expect(try pool.take(bytes: 0).bytes == 4)  // An empty buffer still gets a block.
+        #expect(ledger.released.load(ordering: .relaxed) == 0)  // Freed, but not given back to the driver.
+        pool.give(second, bytes: again)
+        pool.trim()
+        #expect(ledger.released.load(ordering: .relaxed) == 2)
+    }
+
+    @Test("with TANDEM_OPENCL_POOL=off (exact buffers, none reused) a training step still matches the CPU",
+          arguments: openCLSelectors)
+    func openCLPoolOff(selector: String) throws {
+        let run = try runTandem(["selftest", "--device", selector, "--checks", "steps", "--workloads", "mmoe-synth"],
+                                environment: ["TANDEM_OPENCL_POOL": "off"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
     }
 
     @Test("beyond the cache limit freed blocks are released; trim releases the rest")

@@ -15,19 +15,38 @@ public final class Workload {
     /// Names of the standard workloads, in order.
     public static let names = ["mmoe-synth", "lenet-hps", "lenet-crossstitch", "mtan-segnet"]
 
-    /// The batch size WORKLOADS.md fixes for `name`.
-    public static func defaultBatch(_ name: String) -> Int { name == "mtan-segnet" ? 8 : 256 }
+    /// The shapes a workload runs at.
+    public enum Size: String, Sendable, CaseIterable {
+        /// WORKLOADS.md's model and input shapes.
+        case standard
+        /// Batch 2 of the same models, and W4 (`mtan-segnet`) at widths `tinySegNetWidths` on 32×32
+        /// inputs: every layer and op of the standard workload, at a size an OpenCL simulator
+        /// (Oclgrind) runs a step of in seconds. `tandem selftest` checks one such step per workload.
+        case tiny
+    }
+
+    /// W4's widths at `Size.tiny` (the standard ones are [16, 32, 64, 128, 128]).
+    public static let tinySegNetWidths = [4, 4, 8, 8, 8]
+
+    /// The batch size WORKLOADS.md fixes for `name` (2 at `Size.tiny`).
+    public static func defaultBatch(_ name: String, size: Size = .standard) -> Int {
+        size == .tiny ? 2 : (name == "mtan-segnet" ? 8 : 256)
+    }
 
     /// Builds workload `name` on `device` (the same seed gives the same weights and data everywhere).
-    public init(_ name: String, batch: Int? = nil, seed: UInt64 = 0, on device: any Device) throws {
+    public init(_ name: String, batch: Int? = nil, size: Size = .standard, seed: UInt64 = 0, on device: any Device) throws {
         guard Self.names.contains(name) else {
             throw TandemError.invalidArgument(op: "bench", message: "unknown workload '\(name)'; available: \(Self.names.joined(separator: ", "))")
         }
-        let batch = batch ?? Self.defaultBatch(name)
+        let batch = batch ?? Self.defaultBatch(name, size: size)
         guard batch >= 2 else { throw TandemError.invalidArgument(op: "bench", message: "batch must be at least 2, got \(batch)") }
         self.name = name
         self.batch = batch
-        model = try Presets.make(name, seed: seed, on: device)
+        if size == .tiny, name == "mtan-segnet" {
+            model = try SegNetMTAN(widths: Self.tinySegNetWidths, random: RandomSource(seed: seed), on: device)
+        } else {
+            model = try Presets.make(name, seed: seed, on: device)
+        }
         var random = SplitMix64(seed: seed &+ 1)
         func labels(_ count: Int, _ classes: Int) -> [Float] { (0..<count).map { _ in Float(Int.random(in: 0..<classes, using: &random)) } }
         switch name {
@@ -36,11 +55,12 @@ public final class Workload {
             targets = try (0..<2).map { _ in try Tensor(random.uniform(batch), shape: [batch], on: device) }
             optimizer = try Adam(model.parameters, learningRate: 1e-3)
         case "mtan-segnet":
-            let pixels = batch * 64 * 64
-            input = try Tensor(random.uniform(pixels * 3), shape: [batch, 3, 64, 64], on: device)
-            let normals = try Tensor(random.uniform(pixels * 3), shape: [batch, 3, 64, 64], on: device).l2Normalize(axis: 1).detach()
-            targets = [try Tensor(labels(pixels, 7), shape: [batch, 64, 64], on: device),
-                       try Tensor(random.uniform(pixels).map { Swift.abs($0) }, shape: [batch, 1, 64, 64], on: device), normals]
+            let side = size == .tiny ? 32 : 64
+            let pixels = batch * side * side
+            input = try Tensor(random.uniform(pixels * 3), shape: [batch, 3, side, side], on: device)
+            let normals = try Tensor(random.uniform(pixels * 3), shape: [batch, 3, side, side], on: device).l2Normalize(axis: 1).detach()
+            targets = [try Tensor(labels(pixels, 7), shape: [batch, side, side], on: device),
+                       try Tensor(random.uniform(pixels).map { Swift.abs($0) }, shape: [batch, 1, side, side], on: device), normals]
             optimizer = try Adam(model.parameters, learningRate: 1e-4)
         default:
             input = try Tensor(random.uniform(batch * 28 * 28).map { ($0 + 1) / 2 }, shape: [batch, 1, 28, 28], on: device)

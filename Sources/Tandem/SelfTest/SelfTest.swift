@@ -7,6 +7,9 @@ public struct SelfTestResult: Sendable {
     public var passed: Bool
     /// Why a check failed when it threw instead of computing.
     public var failure: String?
+    /// Where a check that computed found its worst error, when it says (a step check names the
+    /// tensor, or the two losses).
+    public var detail: String?
 }
 
 /// The checks a user runs first on a new device or driver.
@@ -94,8 +97,14 @@ public enum SelfTest {
         }
     }
 
-    /// Every check on `device`, then the ops built on fused primitives again with those composed.
+    /// Every check on `device`: the op checks (`ops`), then one training step of each workload (`steps`).
     public static func run(on device: any Device, seed: UInt64 = 1) -> [SelfTestResult] {
+        ops(on: device, seed: seed) + steps(on: device, seed: seed)
+    }
+
+    /// GEMM and every op of the catalog on `device`, then the ops built on fused primitives again
+    /// with those composed.
+    public static func ops(on device: any Device, seed: UInt64 = 1) -> [SelfTestResult] {
         gemm(on: device, seed: seed) + OpCatalog.all.enumerated().map { index, op in
             op.check(on: device, seed: seed &+ UInt64(index) &* 7919)
         } + composed(on: device, seed: seed)

@@ -32,22 +32,41 @@ public final class MemoryPool: Sendable {
         public init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
     }
 
+    /// How a pool hands out memory.
+    public enum Policy: Sendable, Equatable {
+        /// Sizes rounded up to multiples of 256 bytes, freed blocks reused (the default).
+        case pooled
+        /// For memory checkers (Oclgrind): every request gets a new block of exactly its size (4
+        /// bytes for an empty one), and a freed block is neither reused nor released until the pool
+        /// is trimmed or goes away. A checker then sees each buffer as an allocation of its own, so
+        /// an access past a buffer's end or a read of memory nothing wrote is reported instead of
+        /// landing in rounding slack or a previous tensor's values. (Oclgrind 21.10 also keeps the
+        /// written-or-not state of a released buffer for the next buffer it places there.) Memory
+        /// grows with every buffer made.
+        case exact
+    }
+
     private struct State {
         var free: [Int: [Block]] = [:]
+        /// Freed blocks held back from reuse (`Policy.exact`).
+        var retired: [Block] = []
         var statistics = BufferPoolStatistics()
     }
 
     private let deviceName: String
     private let cacheLimit: Int
+    /// How this pool hands out memory.
+    public let policy: Policy
     private let create: @Sendable (Int) -> Block?
     private let release: @Sendable (Block) -> Void
     private let state = Mutex(State())
 
     /// `create` returns a block of the given byte count or nil when out of memory; `release` frees one.
-    public init(deviceName: String, cacheLimit: Int = .max, create: @escaping @Sendable (Int) -> Block?,
+    public init(deviceName: String, cacheLimit: Int = .max, policy: Policy = .pooled, create: @escaping @Sendable (Int) -> Block?,
                 release: @escaping @Sendable (Block) -> Void) {
         self.deviceName = deviceName
         self.cacheLimit = cacheLimit
+        self.policy = policy
         self.create = create
         self.release = release
     }
@@ -61,9 +80,9 @@ public final class MemoryPool: Sendable {
 
     /// A block of at least `requested` bytes and its rounded size, to hand back to `give`.
     public func take(bytes requested: Int) throws -> (block: Block, bytes: Int) {
-        let bytes = Self.roundedBytes(requested)
+        let bytes = policy == .exact ? max(requested, 4) : Self.roundedBytes(requested)
         let reused: Block? = state.withLock { state in
-            guard let block = state.free[bytes]?.popLast() else { return nil }
+            guard policy == .pooled, let block = state.free[bytes]?.popLast() else { return nil }
             state.statistics.reuses += 1
             state.statistics.bytesCached -= bytes
             state.statistics.bytesInUse += bytes
@@ -89,6 +108,10 @@ public final class MemoryPool: Sendable {
     public func give(_ block: Block, bytes: Int) {
         let cached = state.withLock { state in
             state.statistics.bytesInUse -= bytes
+            if policy == .exact {
+                state.retired.append(block)
+                return true
+            }
             guard state.statistics.bytesCached + bytes <= cacheLimit else { return false }
             state.free[bytes, default: []].append(block)
             state.statistics.bytesCached += bytes
@@ -100,8 +123,9 @@ public final class MemoryPool: Sendable {
     /// Releases every cached (free) block.
     public func trim() {
         let released: [Block] = state.withLock { state in
-            let all = state.free.values.flatMap { $0 }
+            let all = state.free.values.flatMap { $0 } + state.retired
             state.free.removeAll()
+            state.retired.removeAll()
             state.statistics.bytesCached = 0
             return all
         }

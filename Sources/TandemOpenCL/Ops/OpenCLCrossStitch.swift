@@ -14,9 +14,10 @@ extension OpenCLDevice {
                                          inner: Int) throws {
         let groups = channels * tasks * tasks
         guard groups > 0 else { return }
-        if info.type == .cpu {
-            // CPU drivers (PoCL) run a work-group as loops and handle barriers poorly: sum over
-            // spatial positions per (entry, n), then reduce over the batch.
+        if rowKernels {
+            // The CPU-device kind (PoCL runs a work-group as loops and handles barriers poorly): sum
+            // over spatial positions per (entry, n), then reduce over the batch. Following
+            // `rowKernels` rather than the device type lets a GPU-type device (Oclgrind) run both.
             let partial = try allocate(groups * batch)
             try cross_stitch_alpha_partial_f32(global: [batch, groups], x: x, dy: dy, partial: partial, tasks: tasks, batch: batch,
                                                channels: channels, inner: inner)

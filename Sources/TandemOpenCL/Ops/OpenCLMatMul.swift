@@ -1,6 +1,20 @@
 import CCLBlast
 import TandemCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// CLBlast keeps the programs it compiles in a C++ static object that is destroyed after `main`
+/// returns, in an order the OpenCL implementation does not control: releasing them then may call into
+/// an implementation that has already torn itself down (under Oclgrind a run can abort at exit with
+/// "corrupted double-linked list"). Clearing CLBlast's cache from an `atexit` handler, registered
+/// on the first CLBlast call (so it runs before the statics that existed then are destroyed),
+/// releases them while everything is alive.
+private let clblastCacheClearedAtExit: Void = {
+    _ = atexit { _ = CLBlastClearCache() }
+}()
+
 /// GEMM on OpenCL: CLBlast on GPUs, Tandem's tiled kernel (`Kernels/matmul.cl`) on CPU devices.
 extension OpenCLDevice {
     public func gemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
@@ -26,6 +40,7 @@ extension OpenCLDevice {
 
     /// One CLBlast (strided-batched) GEMM, no shortcuts.
     private func sgemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
+        _ = clblastCacheClearedAtExit
         var queue: cl_command_queue? = self.queue
         let profile = profilingLaunch ? Profiler.nanoseconds() : 0
         var event: cl_event? = nil
