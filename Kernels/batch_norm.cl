@@ -1,8 +1,13 @@
 // Fused batch normalisation of x viewed as [N, C, S] (S = H*W, 1 for [N, C] input), per channel c
 // over its M = N*S values, with per-channel [C] statistics. Mirrors
 // Sources/TandemCPU/CPUBatchNorm.swift; Sources/TandemOpenCL/Ops/OpenCLBatchNorm.swift runs
-//   forward:  channel sums -> batch_norm_statistics_f32 -> batch_norm_apply_f32
-//   backward: channel sums -> batch_norm_parameter_gradients_f32, batch_norm_backward_data_f32
+//   forward:  channel sums (training) -> batch_norm_apply_f32
+//   backward: channel sums (training, or parameter gradients) -> batch_norm_backward_data_f32
+//             (batch_norm_parameter_gradients_f32 instead when x needs no gradient)
+// The statistics and the parameter gradients take no launch of their own: every work-item of the
+// elementwise pass derives its channel's statistics from the sums (bn_statistics), and the item at
+// (p, n) = (0, 0) of each channel also writes what is kept per channel (mean, invstd, the running
+// statistics, dweight, dbias); the grids have at least one item per channel for that.
 // A channel's two sums ([C, 2]) are, with `gradient` == 0, S1 = sum(x - K) and S2 = sum((x - K)^2)
 // with K the channel's first value (shifted, so a mean far from zero cancels nothing), and with
 // `gradient` != 0, S1 = sum(dy) and S2 = sum(dy * (x - mean)). They come either from one
@@ -94,72 +99,92 @@ __kernel void batch_norm_channel_sums_f32(__global const float* x, __global cons
     }
 }
 
-// mean[c] and invstd[c]: from the shifted sums in training (and the running statistics updated in
-// place, the variance unbiased), from the running statistics in evaluation; global [channels].
-// Unused buffer arguments are placeholders, never read or written.
-__kernel void batch_norm_statistics_f32(__global const float* x, __global const float* sums, __global float* mean,
-                                        __global float* invstd, __global float* runningMean, __global float* runningVar,
-                                        const int channels, const int inner, const int count, const float momentum,
-                                        const float epsilon, const BatchNormFlags flags) {
-    const int c = get_global_id(0);
-    if (c >= channels) return;
+// The channel's mean, 1/sqrt(variance + epsilon) and variance: from the shifted sums in training,
+// from the running statistics in evaluation. Unused buffers are placeholders, never read.
+static inline float3 bn_statistics(const int c, __global const float* x, __global const float* sums,
+                                   __global const float* runningMean, __global const float* runningVar, const int inner,
+                                   const int count, const float epsilon, const BatchNormFlags flags) {
     if (!(flags & BN_TRAINING)) {
-        mean[c] = runningMean[c];
-        invstd[c] = 1.0f / sqrt(runningVar[c] + epsilon);
-        return;
+        const float variance = runningVar[c];
+        return (float3)(runningMean[c], 1.0f / sqrt(variance + epsilon), variance);
     }
     const float k = x[(size_t)c * inner];
     const float d = sums[2 * c] / (float)count;
     const float variance = max(sums[2 * c + 1] / (float)count - d * d, 0.0f);
-    const float mu = k + d;
-    mean[c] = mu;
-    invstd[c] = 1.0f / sqrt(variance + epsilon);
-    if (flags & BN_RUNNING_MEAN) runningMean[c] = (1.0f - momentum) * runningMean[c] + momentum * mu;
-    if (flags & BN_RUNNING_VAR) {
-        const float unbiased = variance * ((float)count / (float)(count - 1));
-        runningVar[c] = (1.0f - momentum) * runningVar[c] + momentum * unbiased;
+    return (float3)(k + d, 1.0f / sqrt(variance + epsilon), variance);
+}
+
+// y = (x - mean) * invstd * weight + bias, then max(y, 0) with BN_RELU; global [max(ceil(inner /
+// per), 1), channels, max(batch, 1)], each item `per` consecutive values of a plane (a whole plane
+// on CPU devices, so the statistics are derived once per plane; one value on GPUs). Item (0, c, 0)
+// writes mean[c] and invstd[c] and, in training, updates the running statistics in place (the
+// variance unbiased); in training no item reads them, in evaluation none writes them.
+__kernel void batch_norm_apply_f32(__global const float* x, __global const float* sums, __global float* mean,
+                                   __global float* invstd, __global float* runningMean, __global float* runningVar,
+                                   __global const float* weight, __global const float* bias, __global float* y,
+                                   const int batch, const int channels, const int inner, const int count, const int per,
+                                   const float momentum, const float epsilon, const BatchNormFlags flags) {
+    const int item = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    if (c >= channels) return;
+    const float3 s = bn_statistics(c, x, sums, runningMean, runningVar, inner, count, epsilon, flags);
+    if (item == 0 && n == 0) {
+        mean[c] = s.x;
+        invstd[c] = s.y;
+        if ((flags & BN_TRAINING) && (flags & BN_RUNNING_MEAN)) runningMean[c] = (1.0f - momentum) * runningMean[c] + momentum * s.x;
+        if ((flags & BN_TRAINING) && (flags & BN_RUNNING_VAR)) {
+            const float unbiased = s.z * ((float)count / (float)(count - 1));
+            runningVar[c] = (1.0f - momentum) * runningVar[c] + momentum * unbiased;
+        }
+    }
+    if (n >= batch) return;
+    const float scale = s.y * ((flags & BN_WEIGHT) ? weight[c] : 1.0f);
+    const float offset = (flags & BN_BIAS) ? bias[c] : 0.0f;
+    const size_t base = ((size_t)n * channels + c) * inner;
+    const int first = item * per, end = min(inner, first + per);
+    for (int p = first; p < end; ++p) {
+        const float v = (x[base + p] - s.x) * scale + offset;
+        y[base + p] = (flags & BN_RELU) ? (v > 0.0f ? v : 0.0f) : v;
     }
 }
 
-// y = (x - mean) * invstd * weight + bias, then max(y, 0) with BN_RELU; global [inner, channels, batch].
-__kernel void batch_norm_apply_f32(__global const float* x, __global const float* mean, __global const float* invstd,
-                                   __global const float* weight, __global const float* bias, __global float* y,
-                                   const int batch, const int channels, const int inner, const BatchNormFlags flags) {
-    const int p = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
-    if (p >= inner || c >= channels || n >= batch) return;
-    const size_t i = ((size_t)n * channels + c) * inner + p;
-    const float scale = invstd[c] * ((flags & BN_WEIGHT) ? weight[c] : 1.0f);
-    const float offset = (flags & BN_BIAS) ? bias[c] : 0.0f;
-    const float v = (x[i] - mean[c]) * scale + offset;
-    y[i] = (flags & BN_RELU) ? (v > 0.0f ? v : 0.0f) : v;
-}
-
-// dbias = S1 = sum(dy), dweight = invstd * S2 = sum(dy * xhat); global [channels].
+// dbias = S1 = sum(dy), dweight = invstd * S2 = sum(dy * xhat) as BN_WEIGHT_GRADIENT and
+// BN_BIAS_GRADIENT ask, when no dx is wanted; global [channels].
 __kernel void batch_norm_parameter_gradients_f32(__global const float* sums, __global const float* invstd,
                                                  __global float* dweight, __global float* dbias, const int channels,
                                                  const BatchNormFlags flags) {
     const int c = get_global_id(0);
     if (c >= channels) return;
-    if (flags & BN_WEIGHT) dweight[c] = sums[2 * c + 1] * invstd[c];
-    if (flags & BN_BIAS) dbias[c] = sums[2 * c];
+    if (flags & BN_WEIGHT_GRADIENT) dweight[c] = sums[2 * c + 1] * invstd[c];
+    if (flags & BN_BIAS_GRADIENT) dbias[c] = sums[2 * c];
 }
 
 // dx = weight * invstd * (dy - S1/M - (x - mean) * invstd^2 * S2/M) in training, weight * invstd * dy
-// in evaluation (sums unread); global [inner, channels, batch].
+// in evaluation (sums unread unless a parameter gradient is asked for); global [max(ceil(inner /
+// per), 1), channels, max(batch, 1)], each item `per` consecutive values of a plane as in
+// batch_norm_apply_f32. Item (0, c, 0) also writes dweight[c] and dbias[c] as BN_WEIGHT_GRADIENT
+// and BN_BIAS_GRADIENT ask.
 __kernel void batch_norm_backward_data_f32(__global const float* x, __global const float* dy, __global const float* mean,
                                            __global const float* invstd, __global const float* weight,
-                                           __global const float* sums, __global float* dx, const int batch,
-                                           const int channels, const int inner, const int count, const BatchNormFlags flags) {
-    const int p = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
-    if (p >= inner || c >= channels || n >= batch) return;
-    const size_t i = ((size_t)n * channels + c) * inner + p;
+                                           __global const float* sums, __global float* dx, __global float* dweight,
+                                           __global float* dbias, const int batch, const int channels, const int inner,
+                                           const int count, const int per, const BatchNormFlags flags) {
+    const int item = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    if (c >= channels) return;
     const float inv = invstd[c];
-    const float k = inv * ((flags & BN_WEIGHT) ? weight[c] : 1.0f);
-    if (!(flags & BN_TRAINING)) {
-        dx[i] = k * dy[i];
-        return;
+    if (item == 0 && n == 0) {
+        if (flags & BN_WEIGHT_GRADIENT) dweight[c] = sums[2 * c + 1] * inv;
+        if (flags & BN_BIAS_GRADIENT) dbias[c] = sums[2 * c];
     }
-    const float meanG = sums[2 * c] / (float)count;
-    const float coefficient = sums[2 * c + 1] / (float)count * inv * inv;
-    dx[i] = k * (dy[i] - meanG - (x[i] - mean[c]) * coefficient);
+    if (n >= batch) return;
+    const float k = inv * ((flags & BN_WEIGHT) ? weight[c] : 1.0f);
+    const int training = (flags & BN_TRAINING) != 0;
+    const float meanG = training ? sums[2 * c] / (float)count : 0.0f;
+    const float coefficient = training ? sums[2 * c + 1] / (float)count * inv * inv : 0.0f;
+    const float mu = training ? mean[c] : 0.0f;
+    const size_t base = ((size_t)n * channels + c) * inner;
+    const int first = item * per, end = min(inner, first + per);
+    for (int p = first; p < end; ++p) {
+        const size_t i = base + p;
+        dx[i] = training ? k * (dy[i] - meanG - (x[i] - mu) * coefficient) : k * dy[i];
+    }
 }

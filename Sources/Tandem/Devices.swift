@@ -64,7 +64,10 @@ public enum Devices {
                 guard let handle = OpenCLDiscovery.current.devices.first(where: { $0.info.selector == info.selector }) else {
                     throw TandemError.deviceNotFound(selector: info.selector, available: all.map(\.description))
                 }
-                device = try OpenCLDevice(handle, options: OpenCLDevice.Options(rowKernels: rowKernelsFromEnvironment))
+                let openCL = try OpenCLDevice(handle, options: OpenCLDevice.Options(rowKernels: rowKernelsFromEnvironment))
+                // CLBlast's programs are built here, not inside the first step.
+                if handle.info.type != .cpu { try openCL.warmUpGEMM() }
+                device = openCL
             }
             devices[info.selector] = device
             return device

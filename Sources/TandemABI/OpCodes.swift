@@ -52,6 +52,8 @@ public enum BatchNormFlag: Int32, KernelFlagSet {
     case weight, bias
     /// Write max(y, 0).
     case relu
+    /// The backward also writes the weight's, the bias's gradient.
+    case weightGradient, biasGradient
 
     public static let cPrefix = "BN"
     public static let cTypeName = "BatchNormFlags"

@@ -1,9 +1,11 @@
 import TandemCore
 
-/// Fused batch normalisation (`Kernels/batch_norm.cl`): per-channel sums, then the statistics, then
-/// one elementwise pass each way. The sums come from one work-group per channel on GPUs, and from
-/// one work-item per plane plus a sum over the batch on CPU drivers (PoCL runs a work-group's items
-/// as loops, where barriers are slow).
+/// Fused batch normalisation (`Kernels/batch_norm.cl`): per-channel sums, then one elementwise
+/// pass each way that also derives the statistics (forward) or writes the parameter gradients
+/// (backward), so a training step costs two launches each way on GPUs (three on CPU drivers) and
+/// an evaluation forward one. The sums come from one work-group per channel on GPUs, and from one
+/// work-item per plane plus a sum over the batch on CPU drivers (PoCL runs a work-group's items as
+/// loops, where barriers are slow). y must not alias x, nor dx dy.
 extension OpenCLDevice {
     public func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,
                                  runningMean: Buffer?, runningVar: Buffer?, geometry: BatchNormGeometry) throws {
@@ -28,14 +30,16 @@ extension OpenCLDevice {
         }
         // Unused buffer arguments get a placeholder the kernels never touch.
         let sums = g.training ? try channelSums(x, dy: nil, mean: nil, geometry: g, workGroups: workGroupSums) : x
-        let statistics = KernelFlags<BatchNormFlag>([.training: g.training, .runningMean: g.training && runningMean != nil,
-                                                     .runningVar: g.training && runningVar != nil])
-        try batch_norm_statistics_f32(global: [g.channels], x: x, sums: sums, mean: mean, invstd: invstd,
-                                      runningMean: runningMean ?? x, runningVar: runningVar ?? x, channels: g.channels,
-                                      inner: g.inner, count: g.count, momentum: g.momentum, epsilon: g.epsilon, flags: statistics)
-        let apply = KernelFlags<BatchNormFlag>([.weight: weight != nil, .bias: bias != nil, .relu: g.relu])
-        try batch_norm_apply_f32(global: [g.inner, g.channels, g.batch], x: x, mean: mean, invstd: invstd, weight: weight ?? mean,
-                                 bias: bias ?? mean, y: y, batch: g.batch, channels: g.channels, inner: g.inner, flags: apply)
+        let flags = KernelFlags<BatchNormFlag>([.training: g.training, .runningMean: g.training && runningMean != nil,
+                                                .runningVar: g.training && runningVar != nil, .weight: weight != nil,
+                                                .bias: bias != nil, .relu: g.relu])
+        // At least one item per channel: item (0, c, 0) writes the channel's statistics. A CPU
+        // device's item takes a whole plane, so it derives the statistics once for all of them.
+        let per = rowKernels ? Swift.max(g.inner, 1) : 1
+        try batch_norm_apply_f32(global: [Swift.max((g.inner + per - 1) / per, 1), g.channels, Swift.max(g.batch, 1)], x: x, sums: sums,
+                                 mean: mean, invstd: invstd, runningMean: runningMean ?? mean, runningVar: runningVar ?? invstd,
+                                 weight: weight ?? mean, bias: bias ?? mean, y: y, batch: g.batch, channels: g.channels,
+                                 inner: g.inner, count: g.count, per: per, momentum: g.momentum, epsilon: g.epsilon, flags: flags)
     }
 
     /// The backward with the way of summing chosen (tests run both on any device).
@@ -45,17 +49,20 @@ extension OpenCLDevice {
         guard g.channels > 0 else { return }
         let needSums = dweight != nil || dbias != nil || (dx != nil && g.training)
         let sums = needSums ? try channelSums(x, dy: dy, mean: mean, geometry: g, workGroups: workGroupSums) : x
-        if dweight != nil || dbias != nil {
-            try batch_norm_parameter_gradients_f32(global: [g.channels], sums: sums, invstd: invstd, dweight: dweight ?? sums,
-                                                   dbias: dbias ?? sums, channels: g.channels,
-                                                   flags: KernelFlags([.weight: dweight != nil, .bias: dbias != nil]))
+        guard let dx else {
+            if dweight != nil || dbias != nil {
+                try batch_norm_parameter_gradients_f32(global: [g.channels], sums: sums, invstd: invstd, dweight: dweight ?? sums,
+                                                       dbias: dbias ?? sums, channels: g.channels, flags: KernelFlags([.weightGradient: dweight != nil, .biasGradient: dbias != nil]))
+            }
+            return
         }
-        if let dx {
-            try batch_norm_backward_data_f32(global: [g.inner, g.channels, g.batch], x: x, dy: dy, mean: mean, invstd: invstd,
-                                             weight: weight ?? mean, sums: sums, dx: dx, batch: g.batch, channels: g.channels,
-                                             inner: g.inner, count: g.count,
-                                             flags: KernelFlags([.training: g.training, .weight: weight != nil]))
-        }
+        // At least one item per channel: item (0, c, 0) writes the channel's parameter gradients.
+        let per = rowKernels ? Swift.max(g.inner, 1) : 1
+        try batch_norm_backward_data_f32(global: [Swift.max((g.inner + per - 1) / per, 1), g.channels, Swift.max(g.batch, 1)], x: x,
+                                         dy: dy, mean: mean, invstd: invstd, weight: weight ?? mean, sums: sums, dx: dx,
+                                         dweight: dweight ?? dx, dbias: dbias ?? dx, batch: g.batch, channels: g.channels,
+                                         inner: g.inner, count: g.count, per: per, flags: KernelFlags([.training: g.training, .weight: weight != nil, .weightGradient: dweight != nil,
+                                                             .biasGradient: dbias != nil]))
     }
 
     /// A new [C, 2] buffer of each channel's two sums: Σ(x − K), Σ(x − K)² with K the channel's first

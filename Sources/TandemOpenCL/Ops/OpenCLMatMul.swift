@@ -38,6 +38,24 @@ extension OpenCLDevice {
         }
     }
 
+    /// Has CLBlast build its GEMM programs now rather than in the middle of the first training
+    /// step: CLBlast compiles a routine's program on its first call in each process (one for
+    /// `Sgemm`, one for `SgemmStridedBatched`; 1–3 s each on a GPU driver), so one tiny call of
+    /// each does it. Does nothing when this device runs the tiled kernel. Returns the seconds spent.
+    @discardableResult
+    public func warmUpGEMM() throws -> Double {
+        guard gemmImplementation == .clblast else { return 0 }
+        let start = Profiler.nanoseconds()
+        let a = try allocate(4), b = try allocate(4), c = try allocate(8)
+        try fill(a, value: 0, offset: 0, count: 4)
+        try fill(b, value: 0, offset: 0, count: 4)
+        try fill(c, value: 0, offset: 0, count: 8)
+        try sgemm(GEMM(m: 2, n: 2, k: 2), a: a, b: b, c: c)
+        try sgemm(GEMM(m: 2, n: 2, k: 1, batchCount: 2), a: a, b: b, c: c)
+        try synchronize()
+        return Double(Profiler.nanoseconds() &- start) * 1e-9
+    }
+
     /// One CLBlast (strided-batched) GEMM, no shortcuts.
     private func sgemm(_ g: GEMM, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
         _ = clblastCacheClearedAtExit
