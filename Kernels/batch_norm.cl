@@ -12,8 +12,8 @@
 // with K the channel's first value (shifted, so a mean far from zero cancels nothing), and with
 // `gradient` != 0, S1 = sum(dy) and S2 = sum(dy * (x - mean)). They come either from one
 // work-group per channel (batch_norm_channel_sums_f32, a tree reduction in local memory: GPUs) or
-// from one work-item per plane (batch_norm_plane_sums_f32) followed by a sum over the batch
-// (CPU drivers such as PoCL, which run a work-group's items as loops). The BN_* flag bits come
+// from one work-item per channel that sums plane after plane (batch_norm_plane_sums_f32: CPU
+// drivers such as PoCL, which run a work-group's items as loops). The BN_* flag bits come
 // from BatchNormFlag in Sources/TandemABI through the generated ABI header.
 
 // The two terms one element adds to its channel's sums.
@@ -23,43 +23,51 @@ static inline float2 bn_terms(const float v, const float g, const float k, const
     return (float2)(d, d * d);
 }
 
-// partial[c, n, 0..1] = the two sums over plane (n, c); global [batch, channels]. Eight lanes, their
-// blocks of 1024 values added into a second set of lanes, so long planes stay accurate.
+// sums[c, 0..1] over all of channel c by one work-item, plane after plane; global [channels]. In a
+// plane, eight lanes whose blocks of 1024 values are added into a second set of lanes; the planes'
+// sums are added with Kahan's compensation, so long channels stay accurate.
 __kernel void batch_norm_plane_sums_f32(__global const float* x, __global const float* dy, __global const float* mean,
-                                        __global float* partial, const int batch, const int channels, const int inner,
+                                        __global float* sums, const int batch, const int channels, const int inner,
                                         const int gradient) {
-    const int n = get_global_id(0), c = get_global_id(1);
-    if (n >= batch || c >= channels) return;
-    const size_t base = ((size_t)n * channels + c) * inner;
-    __global const float* v = x + base;
-    __global const float* g = dy + (gradient ? base : 0);
+    const int c = get_global_id(0);
+    if (c >= channels) return;
     const float k = gradient ? mean[c] : x[(size_t)c * inner];
-    float8 total1 = (float8)(0.0f), total2 = (float8)(0.0f);
-    int p = 0;
-    while (p + 8 <= inner) {
-        const int end = min(inner, p + 1024);
-        float8 s1 = (float8)(0.0f), s2 = (float8)(0.0f);
-        for (; p + 8 <= end; p += 8) {
-            const float8 d = vload8(0, v + p) - k;
-            if (gradient) {
-                const float8 gv = vload8(0, g + p);
-                s1 += gv;
-                s2 += gv * d;
-            } else {
-                s1 += d;
-                s2 += d * d;
+    float2 total = (float2)(0.0f), compensation = (float2)(0.0f);
+    for (int n = 0; n < batch; ++n) {
+        const size_t base = ((size_t)n * channels + c) * inner;
+        __global const float* v = x + base;
+        __global const float* g = dy + (gradient ? base : 0);
+        float8 total1 = (float8)(0.0f), total2 = (float8)(0.0f);
+        int p = 0;
+        while (p + 8 <= inner) {
+            const int end = min(inner, p + 1024);
+            float8 s1 = (float8)(0.0f), s2 = (float8)(0.0f);
+            for (; p + 8 <= end; p += 8) {
+                const float8 d = vload8(0, v + p) - k;
+                if (gradient) {
+                    const float8 gv = vload8(0, g + p);
+                    s1 += gv;
+                    s2 += gv * d;
+                } else {
+                    s1 += d;
+                    s2 += d * d;
+                }
             }
+            total1 += s1;
+            total2 += s2;
         }
-        total1 += s1;
-        total2 += s2;
+        float2 tail = (float2)(0.0f);
+        for (; p < inner; ++p) tail += bn_terms(v[p], gradient ? g[p] : 0.0f, k, gradient);
+        const float4 a1 = total1.lo + total1.hi, a2 = total2.lo + total2.hi;
+        const float2 b1 = a1.lo + a1.hi, b2 = a2.lo + a2.hi;
+        const float2 plane = (float2)((b1.x + b1.y) + tail.x, (b2.x + b2.y) + tail.y);
+        const float2 y = plane - compensation;
+        const float2 t = total + y;
+        compensation = (t - total) - y;
+        total = t;
     }
-    float2 tail = (float2)(0.0f);
-    for (; p < inner; ++p) tail += bn_terms(v[p], gradient ? g[p] : 0.0f, k, gradient);
-    const float4 a1 = total1.lo + total1.hi, a2 = total2.lo + total2.hi;
-    const float2 b1 = a1.lo + a1.hi, b2 = a2.lo + a2.hi;
-    __global float* out = partial + ((size_t)c * batch + n) * 2;
-    out[0] = (b1.x + b1.y) + tail.x;
-    out[1] = (b2.x + b2.y) + tail.y;
+    sums[2 * c] = total.x;
+    sums[2 * c + 1] = total.y;
 }
 
 // sums[c, 0..1] over all of channel c; one work-group per channel (global channels x local, the

@@ -2,10 +2,10 @@ import TandemCore
 
 /// Fused batch normalisation (`Kernels/batch_norm.cl`): per-channel sums, then one elementwise
 /// pass each way that also derives the statistics (forward) or writes the parameter gradients
-/// (backward), so a training step costs two launches each way on GPUs (three on CPU drivers) and
-/// an evaluation forward one. The sums come from one work-group per channel on GPUs, and from one
-/// work-item per plane plus a sum over the batch on CPU drivers (PoCL runs a work-group's items as
-/// loops, where barriers are slow). y must not alias x, nor dx dy.
+/// (backward), so a training step costs two launches each way and an evaluation forward one. The
+/// sums come from one work-group per channel on GPUs, and from one work-item per channel, plane
+/// after plane, on CPU drivers (PoCL runs a work-group's items as loops, where barriers are slow).
+/// y must not alias x, nor dx dy.
 extension OpenCLDevice {
     public func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,
                                  runningMean: Buffer?, runningVar: Buffer?, geometry: BatchNormGeometry) throws {
@@ -83,10 +83,8 @@ extension OpenCLDevice {
                                             sums: sums, batch: g.batch, channels: g.channels, inner: g.inner, gradient: gradient,
                                             scratch: .floats(2 * local))
         } else {
-            let partial = try allocate(2 * g.channels * g.batch)
-            try batch_norm_plane_sums_f32(global: [g.batch, g.channels], x: x, dy: dy ?? x, mean: mean ?? x, partial: partial,
-                                          batch: g.batch, channels: g.channels, inner: g.inner, gradient: gradient)
-            try reduce(.sum, partial, sums, outer: g.channels, extent: g.batch, inner: 2)
+            try batch_norm_plane_sums_f32(global: [g.channels], x: x, dy: dy ?? x, mean: mean ?? x, sums: sums, batch: g.batch,
+                                          channels: g.channels, inner: g.inner, gradient: gradient)
         }
         return sums
     }
