@@ -72,10 +72,11 @@ struct WeightGradientSplitTests {
                 }
                 let got = try device.download(dw), gotBias = try device.download(db)
                 let label = "\(name) on \(selector), \(splits > 0 ? "\(splits) splits" : "the device's choice") (\(seed))"
-                // Each element's error against the sum of its terms' magnitudes: float32 summation
-                // of k terms stays well inside 1e-5 of that in practice.
+                // Each element's error against the sum of its terms' magnitudes. One float32
+                // accumulator over W2 conv1's 147,456 terms (a CPU device's unsplit GEMM) has been
+                // seen at 1.1e-5 of that; a lost or doubled slice would be of the order 1/splits.
                 let worst = zip(got, zip(reference, magnitude)).map { abs(Double($0) - $1.0) / max($1.1, 1e-30) }.max() ?? .nan
-                #expect(worst <= 1e-5, "\(label): worst relative error \(worst)")
+                #expect(worst <= 1e-4, "\(label): worst relative error \(worst)")
                 let biasWorst = zip(gotBias, biasReference).map { abs(Double($0) - $1) / Double(g.batch * plane) }.max() ?? .nan
                 #expect(biasWorst <= 1e-5, "\(label): bias gradient error \(biasWorst)")
             }
