@@ -84,6 +84,66 @@ __kernel void max_pool2d_backward_f32(__global const float* dy, __global const f
     dx[index] = sum;
 }
 
+// max_pool2d_backward_f32 with a work-item per input row (CPU devices): global [height, planes]. Along
+// the row the window column and the offset in it are counted, not divided out.
+__kernel void max_pool2d_backward_rows_f32(__global const float* dy, __global const float* indices, __global float* dx,
+                                           const PoolingParameters g) {
+    const int h = get_global_id(0), p = get_global_id(1);
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
+    if (h >= H || p >= g.planes) return;
+    __global float* out = dx + ((size_t)p * H + h) * W;
+    if (g.strideH >= g.kernelH && g.strideW >= g.kernelW) {
+        const int r = (h + g.padH) / g.strideH;
+        if (r >= OH || h + g.padH - r * g.strideH >= g.kernelH) {
+            for (int w = 0; w < W; ++w) out[w] = 0.0f;
+            return;
+        }
+        const int base = (p * OH + r) * OW;
+        int c = g.padW / g.strideW, offset = g.padW - c * g.strideW;
+        for (int w = 0; w < W; ++w) {
+            const int o = base + min(c, OW - 1);
+            const bool inside = c < OW && offset < g.kernelW;
+            out[w] = inside && indices[o] == (float)(h * W + w) ? dy[o] : 0.0f;
+            if (++offset == g.strideW) { offset = 0; ++c; }
+        }
+        return;
+    }
+    const int2 rows = windows_covering(h, g.kernelH, g.strideH, g.padH, OH);
+    for (int w = 0; w < W; ++w) {
+        const int2 cols = windows_covering(w, g.kernelW, g.strideW, g.padW, OW);
+        const float me = (float)(h * W + w);
+        float sum = 0.0f;
+        for (int r = rows.x; r <= rows.y; ++r) {
+            for (int c = cols.x; c <= cols.y; ++c) {
+                const int o = (p * OH + r) * OW + c;
+                if (indices[o] == me) sum += dy[o];
+            }
+        }
+        out[w] = sum;
+    }
+}
+
+// max_pool2d_backward_f32 for windows that do not overlap, on CPU devices: a work-item per output
+// row r of a plane (global [outHeight, planes]) owns the band of input rows from r * strideH - padH
+// up to the next row's band (the first band from row 0, the last to the bottom), which holds every
+// window of its output row and nothing of another's: it zeroes the band, then writes each window's
+// gradient at the index its maximum came from.
+__kernel void max_pool2d_backward_bands_f32(__global const float* dy, __global const float* indices, __global float* dx,
+                                            const PoolingParameters g) {
+    const int r = get_global_id(0), p = get_global_id(1);
+    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
+    if (r >= OH || p >= g.planes) return;
+    const int first = r == 0 ? 0 : min(H, r * g.strideH - g.padH);
+    const int end = r == OH - 1 ? H : min(H, (r + 1) * g.strideH - g.padH);
+    __global float* plane = dx + (size_t)p * H * W;
+    for (int i = first * W; i < end * W; ++i) plane[i] = 0.0f;
+    const int base = (p * OH + r) * OW;
+    for (int c = 0; c < OW; ++c) {
+        const int index = (int)indices[base + c];
+        if (index >= first * W && index < end * W) plane[index] = dy[base + c];
+    }
+}
+
 // count_include_pad: the divisor is always kernelH·kernelW.
 __kernel void avg_pool2d_f32(__global const float* x, __global float* y, const int total, const PoolingParameters g) {
     const int index = get_global_id(0);

@@ -61,12 +61,17 @@ __kernel void channel_sums_f32(__global const float* x, __global float* y, const
     const int c = get_group_id(0), l = get_local_id(0), size = get_local_size(0);
     if (c >= channels) return;
     float sum = 0.0f, compensation = 0.0f;  // Kahan: a work-item may sum a whole channel.
-    for (int e = l; e < batch * inner; e += size) {
-        const int n = e / inner, s = e - n * inner;
+    // Walk e = l, l + size, ... over (n, s) without dividing inside the loop.
+    const int stepN = size / inner, stepS = size - stepN * inner;
+    int n = l / inner, s = l - n * inner;
+    while (n < batch) {
         const float v = x[((size_t)n * channels + c) * inner + s] - compensation;
         const float t = sum + v;
         compensation = (t - sum) - v;
         sum = t;
+        n += stepN;
+        s += stepS;
+        if (s >= inner) { s -= inner; ++n; }
     }
     sums[l] = sum;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -77,6 +82,37 @@ __kernel void channel_sums_f32(__global const float* x, __global float* y, const
     if (l == 0) y[c] = sums[0];
 }
 
+// y[c] = the sum of x [batch, channels, inner] over n and s, by a work-item per channel (CPU devices;
+// global [channels]): in a plane eight lanes whose blocks of 1024 values are added into a second
+// set, the planes' sums added with Kahan's compensation. Independent lanes keep a CPU's adders busy
+// where one compensated sum would wait on itself at every value.
+__kernel void channel_plane_sums_f32(__global const float* x, __global float* y, const int batch, const int channels,
+                                     const int inner) {
+    const int c = get_global_id(0);
+    if (c >= channels) return;
+    float total = 0.0f, compensation = 0.0f;
+    for (int n = 0; n < batch; ++n) {
+        __global const float* v = x + ((size_t)n * channels + c) * inner;
+        float8 lanes = (float8)(0.0f);
+        int s = 0;
+        while (s + 8 <= inner) {
+            const int end = min(inner, s + 1024);
+            float8 block = (float8)(0.0f);
+            for (; s + 8 <= end; s += 8) block += vload8(0, v + s);
+            lanes += block;
+        }
+        float tail = 0.0f;
+        for (; s < inner; ++s) tail += v[s];
+        const float4 a = lanes.lo + lanes.hi;
+        const float2 b = a.lo + a.hi;
+        const float term = (b.x + b.y) + tail - compensation;
+        const float t = total + term;
+        compensation = (t - total) - term;
+        total = t;
+    }
+    y[c] = total;
+}
+
 // ReLU's backward and the bias gradient in one pass: dz = dy where y > 0, else 0, and
 // sums[c] = Σ over n and s of dz; one work-group per channel as channel_sums_f32.
 __kernel void gated_channel_sums_f32(__global const float* dy, __global const float* y, __global float* dz,
@@ -85,8 +121,9 @@ __kernel void gated_channel_sums_f32(__global const float* dy, __global const fl
     const int c = get_group_id(0), l = get_local_id(0), size = get_local_size(0);
     if (c >= channels) return;
     float sum = 0.0f, compensation = 0.0f;
-    for (int e = l; e < batch * inner; e += size) {
-        const int n = e / inner, s = e - n * inner;
+    const int stepN = size / inner, stepS = size - stepN * inner;
+    int n = l / inner, s = l - n * inner;
+    while (n < batch) {
         const size_t i = ((size_t)n * channels + c) * inner + s;
         const float g = y[i] > 0.0f ? dy[i] : 0.0f;
         dz[i] = g;
@@ -94,6 +131,9 @@ __kernel void gated_channel_sums_f32(__global const float* dy, __global const fl
         const float t = sum + v;
         compensation = (t - sum) - v;
         sum = t;
+        n += stepN;
+        s += stepS;
+        if (s >= inner) { s -= inner; ++n; }
     }
     partial[l] = sum;
     barrier(CLK_LOCAL_MEM_FENCE);

@@ -13,8 +13,15 @@ extension OpenCLDevice {
     }
 
     public func maxPool2dBackward(_ dy: Buffer, indices: Buffer, _ dx: Buffer, geometry g: PoolGeometry) throws {
-        try max_pool2d_backward_f32(global: [g.width, g.height, g.planes], dy: dy, indices: indices, dx: dx,
-                                    g: try PoolingParameters(g, op: "maxPool2dBackward", device: info.selector))
+        let p = try PoolingParameters(g, op: "maxPool2dBackward", device: info.selector)
+        // A row per work-item on CPU devices (no division per pixel), a pixel per work-item on GPUs.
+        if rowKernels && g.strideH >= g.kernelH && g.strideW >= g.kernelW && g.outHeight > 0 && g.outWidth > 0 {
+            try max_pool2d_backward_bands_f32(global: [g.outHeight, g.planes], dy: dy, indices: indices, dx: dx, g: p)
+        } else if rowKernels {
+            try max_pool2d_backward_rows_f32(global: [g.height, g.planes], dy: dy, indices: indices, dx: dx, g: p)
+        } else {
+            try max_pool2d_backward_f32(global: [g.width, g.height, g.planes], dy: dy, indices: indices, dx: dx, g: p)
+        }
     }
 
     public func avgPool2d(_ x: Buffer, _ y: Buffer, geometry g: PoolGeometry) throws {

@@ -23,9 +23,13 @@ extension OpenCLDevice {
 extension OpenCLDevice {
     public func channelSums(_ x: Buffer, _ y: Buffer, batch: Int, channels: Int, inner: Int) throws {
         guard channels > 0 else { return }
-        // A work-group per channel on GPUs; on CPU devices, a work-item per channel (groups with
-        // barriers cost a CPU more than the loop they split).
-        let group = rowKernels ? 1 : reductionGroupSize
+        // A work-group per channel on GPUs; on CPU devices, a work-item per channel summing in
+        // vector lanes (groups with barriers cost a CPU more than the loop they split).
+        if rowKernels {
+            try channel_plane_sums_f32(global: [channels], x: x, y: y, batch: batch, channels: channels, inner: inner)
+            return
+        }
+        let group = reductionGroupSize
         try channel_sums_f32(global: [channels * group], local: [group], x: x, y: y, batch: batch, channels: channels, inner: inner,
                              sums: .floats(group))
     }
