@@ -104,7 +104,7 @@ step devices 60 "$tandem" devices
 if ! "$tandem" selftest --help > /dev/null 2>&1; then echo "gpu-check: $tandem does not run" >&2; exit 1; fi
 
 # 3. Every op on the device against the float64 reference.
-step selftest 150 "$tandem" selftest --device "$device"
+step selftest 300 "$tandem" selftest --device "$device"
 
 # 4. Throughput, CPU against the device, and where the time goes.
 if [ $quick = 1 ]; then bench=(--steps 3 --warmup 1); batches=8,32; epochs=(--epochs 1 --limit 1200 --batch-size 64)
