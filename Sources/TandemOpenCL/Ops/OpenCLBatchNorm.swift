@@ -10,13 +10,13 @@ extension OpenCLDevice {
     public func batchNormForward(_ x: Buffer, _ y: Buffer, weight: Buffer?, bias: Buffer?, mean: Buffer, invstd: Buffer,
                                  runningMean: Buffer?, runningVar: Buffer?, geometry: BatchNormGeometry) throws {
         try batchNormForward(x, y, weight: weight, bias: bias, mean: mean, invstd: invstd, runningMean: runningMean,
-                             runningVar: runningVar, geometry: geometry, workGroupSums: info.type != .cpu)
+                             runningVar: runningVar, geometry: geometry, workGroupSums: !rowKernels)
     }
 
     public func batchNormBackward(_ x: Buffer, _ dy: Buffer, weight: Buffer?, mean: Buffer, invstd: Buffer,
                                   dx: Buffer?, dweight: Buffer?, dbias: Buffer?, geometry: BatchNormGeometry) throws {
         try batchNormBackward(x, dy, weight: weight, mean: mean, invstd: invstd, dx: dx, dweight: dweight, dbias: dbias,
-                              geometry: geometry, workGroupSums: info.type != .cpu)
+                              geometry: geometry, workGroupSums: !rowKernels)
     }
 
     /// The forward with the way of summing chosen (tests run both on any device).
