@@ -1,5 +1,7 @@
-// Pooling and resampling over planes of N·C images. Every backward is a gather: one work-item per
-// input pixel sums the output gradients that read it, so no atomics are needed.
+// Pooling and resampling over planes of N·C images. Every backward is a gather (one work-item per
+// input pixel or row sums the output gradients that read it) or, for max-pooling windows that do
+// not overlap on CPU devices, a scatter into bands of rows no other work-item touches, so no
+// atomics are needed.
 // Geometry travels as PoolingParameters g (Sources/TandemABI); the window rules mirror
 // Sources/TandemCPU/CPUPooling.swift line by line.
 
@@ -56,6 +58,22 @@ __kernel void max_pool2x2_f32(__global const float* x, __global float* y, __glob
     indices[index] = (float)best_index;
 }
 
+// dx at pixel (h, w) of plane p: the gradients of every window covering it whose maximum it was.
+static inline float max_pool_gradient_at(__global const float* dy, __global const float* indices, const int p, const int h,
+                                         const int w, const PoolingParameters g) {
+    const int2 rows = windows_covering(h, g.kernelH, g.strideH, g.padH, g.outHeight);
+    const int2 cols = windows_covering(w, g.kernelW, g.strideW, g.padW, g.outWidth);
+    const float me = (float)(h * g.width + w);
+    float sum = 0.0f;
+    for (int r = rows.x; r <= rows.y; ++r) {
+        for (int c = cols.x; c <= cols.y; ++c) {
+            const int o = (p * g.outHeight + r) * g.outWidth + c;
+            if (indices[o] == me) sum += dy[o];
+        }
+    }
+    return sum;
+}
+
 __kernel void max_pool2d_backward_f32(__global const float* dy, __global const float* indices, __global float* dx,
                                       const PoolingParameters g) {
     // A three-dimensional range (width, height, planes): no division to find the pixel.
@@ -72,55 +90,17 @@ __kernel void max_pool2d_backward_f32(__global const float* dy, __global const f
         dx[index] = inside && indices[o] == me ? dy[o] : 0.0f;
         return;
     }
-    const int2 rows = windows_covering(h, g.kernelH, g.strideH, g.padH, OH);
-    const int2 cols = windows_covering(w, g.kernelW, g.strideW, g.padW, OW);
-    float sum = 0.0f;
-    for (int r = rows.x; r <= rows.y; ++r) {
-        for (int c = cols.x; c <= cols.y; ++c) {
-            const int o = (p * OH + r) * OW + c;
-            if (indices[o] == me) sum += dy[o];
-        }
-    }
-    dx[index] = sum;
+    dx[index] = max_pool_gradient_at(dy, indices, p, h, w, g);
 }
 
-// max_pool2d_backward_f32 with a work-item per input row (CPU devices): global [height, planes]. Along
-// the row the window column and the offset in it are counted, not divided out.
+// max_pool2d_backward_f32 with a work-item per input row (CPU devices, overlapping windows; those
+// that do not overlap go to max_pool2d_backward_bands_f32): global [height, planes].
 __kernel void max_pool2d_backward_rows_f32(__global const float* dy, __global const float* indices, __global float* dx,
                                            const PoolingParameters g) {
     const int h = get_global_id(0), p = get_global_id(1);
-    const int H = g.height, W = g.width, OH = g.outHeight, OW = g.outWidth;
-    if (h >= H || p >= g.planes) return;
-    __global float* out = dx + ((size_t)p * H + h) * W;
-    if (g.strideH >= g.kernelH && g.strideW >= g.kernelW) {
-        const int r = (h + g.padH) / g.strideH;
-        if (r >= OH || h + g.padH - r * g.strideH >= g.kernelH) {
-            for (int w = 0; w < W; ++w) out[w] = 0.0f;
-            return;
-        }
-        const int base = (p * OH + r) * OW;
-        int c = g.padW / g.strideW, offset = g.padW - c * g.strideW;
-        for (int w = 0; w < W; ++w) {
-            const int o = base + min(c, OW - 1);
-            const bool inside = c < OW && offset < g.kernelW;
-            out[w] = inside && indices[o] == (float)(h * W + w) ? dy[o] : 0.0f;
-            if (++offset == g.strideW) { offset = 0; ++c; }
-        }
-        return;
-    }
-    const int2 rows = windows_covering(h, g.kernelH, g.strideH, g.padH, OH);
-    for (int w = 0; w < W; ++w) {
-        const int2 cols = windows_covering(w, g.kernelW, g.strideW, g.padW, OW);
-        const float me = (float)(h * W + w);
-        float sum = 0.0f;
-        for (int r = rows.x; r <= rows.y; ++r) {
-            for (int c = cols.x; c <= cols.y; ++c) {
-                const int o = (p * OH + r) * OW + c;
-                if (indices[o] == me) sum += dy[o];
-            }
-        }
-        out[w] = sum;
-    }
+    if (h >= g.height || p >= g.planes) return;
+    __global float* out = dx + ((size_t)p * g.height + h) * g.width;
+    for (int w = 0; w < g.width; ++w) out[w] = max_pool_gradient_at(dy, indices, p, h, w, g);
 }
 
 // max_pool2d_backward_f32 for windows that do not overlap, on CPU devices: a work-item per output

@@ -33,12 +33,10 @@ extension OpenCLDevice {
         let flags = KernelFlags<BatchNormFlag>([.training: g.training, .runningMean: g.training && runningMean != nil,
                                                 .runningVar: g.training && runningVar != nil, .weight: weight != nil,
                                                 .bias: bias != nil, .relu: g.relu])
-        // At least one item per channel: item (0, c, 0) writes the channel's statistics. A CPU
-        // device's item takes a whole plane, so it derives the statistics once for all of them.
-        let per = rowKernels ? Swift.max(g.inner, 1) : 1
-        try batch_norm_apply_f32(global: [Swift.max((g.inner + per - 1) / per, 1), g.channels, Swift.max(g.batch, 1)], x: x, sums: sums,
-                                 mean: mean, invstd: invstd, runningMean: runningMean ?? mean, runningVar: runningVar ?? invstd,
-                                 weight: weight ?? mean, bias: bias ?? mean, y: y, batch: g.batch, channels: g.channels,
+        // Item (0, c, 0) writes the channel's statistics.
+        let (global, per) = elementwiseGrid(g)
+        try batch_norm_apply_f32(global: global, x: x, sums: sums, mean: mean, invstd: invstd, runningMean: runningMean ?? mean,
+                                 runningVar: runningVar ?? invstd, weight: weight ?? mean, bias: bias ?? mean, y: y, batch: g.batch, channels: g.channels,
                                  inner: g.inner, count: g.count, per: per, momentum: g.momentum, epsilon: g.epsilon, flags: flags)
     }
 
@@ -52,17 +50,27 @@ extension OpenCLDevice {
         guard let dx else {
             if dweight != nil || dbias != nil {
                 try batch_norm_parameter_gradients_f32(global: [g.channels], sums: sums, invstd: invstd, dweight: dweight ?? sums,
-                                                       dbias: dbias ?? sums, channels: g.channels, flags: KernelFlags([.weightGradient: dweight != nil, .biasGradient: dbias != nil]))
+                                                       dbias: dbias ?? sums, channels: g.channels,
+                                                       flags: KernelFlags([.weightGradient: dweight != nil, .biasGradient: dbias != nil]))
             }
             return
         }
-        // At least one item per channel: item (0, c, 0) writes the channel's parameter gradients.
+        // Item (0, c, 0) writes the channel's parameter gradients.
+        let (global, per) = elementwiseGrid(g)
+        let flags = KernelFlags<BatchNormFlag>([.training: g.training, .weight: weight != nil, .weightGradient: dweight != nil,
+                                                .biasGradient: dbias != nil])
+        try batch_norm_backward_data_f32(global: global, x: x, dy: dy, mean: mean, invstd: invstd, weight: weight ?? mean, sums: sums,
+                                         dx: dx, dweight: dweight ?? dx, dbias: dbias ?? dx, batch: g.batch, channels: g.channels,
+                                         inner: g.inner, count: g.count, per: per, flags: flags)
+    }
+
+    /// The range of the elementwise passes (`batch_norm_apply_f32`, `batch_norm_backward_data_f32`)
+    /// and the values of a plane each item takes: the whole plane on CPU devices (the channel's
+    /// statistics derived once per plane), one value on GPUs. At least one item per channel even
+    /// for an empty batch or plane, since item (0, c, 0) writes what is kept per channel.
+    private func elementwiseGrid(_ g: BatchNormGeometry) -> (global: [Int], per: Int) {
         let per = rowKernels ? Swift.max(g.inner, 1) : 1
-        try batch_norm_backward_data_f32(global: [Swift.max((g.inner + per - 1) / per, 1), g.channels, Swift.max(g.batch, 1)], x: x,
-                                         dy: dy, mean: mean, invstd: invstd, weight: weight ?? mean, sums: sums, dx: dx,
-                                         dweight: dweight ?? dx, dbias: dbias ?? dx, batch: g.batch, channels: g.channels,
-                                         inner: g.inner, count: g.count, per: per, flags: KernelFlags([.training: g.training, .weight: weight != nil, .weightGradient: dweight != nil,
-                                                             .biasGradient: dbias != nil]))
+        return ([Swift.max((g.inner + per - 1) / per, 1), g.channels, Swift.max(g.batch, 1)], per)
     }
 
     /// A new [C, 2] buffer of each channel's two sums: Σ(x − K), Σ(x − K)² with K the channel's first
