@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "TandemSupport"),
         .target(name: "TandemNN", dependencies: ["TandemCore"]),
         .target(name: "TandemData", dependencies: ["TandemCore", "TandemSupport", "CZlib"]),
-        .target(name: "TandemMTL", dependencies: ["TandemCore", "TandemNN", "TandemData"]),
+        .target(name: "TandemMTL", dependencies: ["TandemCore", "TandemNN", "TandemData", "TandemSupport"]),
         .target(name: "Tandem", dependencies: ["TandemCore", "TandemCPU", "TandemOpenCL", "TandemSupport", "TandemNN",
                                                "TandemData", "TandemMTL"]),
         // The C API: include/tandem.h as a module, so that @c @implementation checks every function against it.

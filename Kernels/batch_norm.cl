@@ -151,7 +151,7 @@ __kernel void batch_norm_apply_f32(__global const float* x, __global const float
     const int first = item * per, end = min(inner, first + per);
     for (int p = first; p < end; ++p) {
         const float v = (x[base + p] - s.x) * scale + offset;
-        y[base + p] = (flags & BN_RELU) ? (v > 0.0f ? v : 0.0f) : v;
+        y[base + p] = (flags & BN_RELU) && v <= 0.0f ? 0.0f : v;  // NaN stays NaN.
     }
 }
 

@@ -9,7 +9,7 @@ static inline float unary_op(const UnaryOp op, const float x, const float p) {
     case UNARY_EXP: return exp(x);
     case UNARY_LOG: return log(x);
     case UNARY_SQRT: return sqrt(x);
-    case UNARY_RELU: return x > 0.0f ? x : 0.0f;
+    case UNARY_RELU: return x <= 0.0f ? 0.0f : x;  // NaN stays NaN, as in PyTorch.
     case UNARY_SIGMOID: return 1.0f / (1.0f + exp(-x));
     case UNARY_TANH: return tanh(x);
     case UNARY_ABS: return fabs(x);
@@ -114,5 +114,5 @@ __kernel void add_channel_bias_f32(__global float* y, __global const float* bias
     if (s >= inner || c >= channels || n >= batch) return;
     const size_t i = ((size_t)n * channels + c) * inner + s;
     const float v = y[i] + bias[c];
-    y[i] = relu && !(v > 0.0f) ? 0.0f : v;  // As relu in unary_f32: NaN gives 0.
+    y[i] = relu && v <= 0.0f ? 0.0f : v;  // As relu in unary_f32: NaN stays NaN.
 }

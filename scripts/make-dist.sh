@@ -53,6 +53,8 @@ cat > "$out.tmp/tandem" <<'LAUNCHER'
 # Runs the bundled tandem with the bundled libraries; the OpenCL driver comes from /etc/OpenCL/vendors.
 here=$(cd "$(dirname "$0")" && pwd)
 export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# What tandem prints in commands to run next (the resume command after Ctrl-C): this launcher.
+export TANDEM_PROGRAM="$here/tandem"
 if [ -z "${TANDEM_FASHION_MNIST_DIR:-}" ] && [ ! -d /usr/share/datasets/fashion-mnist ] && [ -d "$here/data/fashion-mnist" ]; then
     export TANDEM_FASHION_MNIST_DIR="$here/data/fashion-mnist"
 fi

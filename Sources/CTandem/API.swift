@@ -14,7 +14,7 @@ public func tandem_last_error() -> UnsafePointer<CChar>? { LastError.current }
 public func tandem_status_name(_ status: Int32) -> UnsafePointer<CChar>? { cString(Status.name(status)) }
 
 @c @implementation
-public func tandem_version() -> UnsafePointer<CChar>? { cString("0.1.0") }
+public func tandem_version() -> UnsafePointer<CChar>? { cString(tandemVersion) }
 
 // MARK: Devices
 

@@ -32,17 +32,18 @@ final class ModelState {
         }
         let weighting = try WeightingMethods.make(config.weighting, tasks: tasks, on: device,
                                                   options: WeightingOptions(fixedWeights: config.weights, seed: config.seed))
-        let groups = [ParameterGroup(model.parameters + weighting.parameters)]
-        let optimizer: any Optimizer
-        switch config.optimizer {
-        case "sgd":
-            optimizer = try SGD(groups, learningRate: config.learningRate ?? 0.01, momentum: config.momentum,
-                                weightDecay: config.weightDecay ?? 0)
-        case "adamw":
-            optimizer = try AdamW(groups, learningRate: config.learningRate ?? 1e-3, weightDecay: config.weightDecay ?? 0.01)
-        default:
-            optimizer = try Adam(groups, learningRate: config.learningRate ?? 1e-3, weightDecay: config.weightDecay ?? 0)
-        }
+        // The optimizer as `tandem train` builds it (one recipe, one builder).
+        var recipe = TrainingRecipe()
+        recipe.model = config.model
+        recipe.weighting = config.weighting
+        recipe.weights = config.weights
+        recipe.optimizer = config.optimizer
+        recipe.learningRate = config.learningRate
+        recipe.momentum = config.momentum
+        recipe.weightDecay = config.weightDecay
+        recipe.seed = config.seed
+        recipe.batchSize = max(2, config.batchSize)
+        let optimizer = try TrainingSetup.optimizer(recipe, model: model, extra: weighting.parameters)
         trainer = try Trainer(model: model, optimizer: optimizer, weighting: weighting, device: device)
         trainer.shuffleSeed = config.seed
         inputSize = config.inputShape.reduce(1, *)

@@ -4,22 +4,24 @@ import Tandem
 import Glibc
 #endif
 
-/// Training output: on a terminal a progress bar per epoch (step, per-task loss, samples/s, time
-/// left) and a table per epoch; plain lines when standard output is not a terminal.
+/// Training output: on a terminal one progress line that fits the terminal's width (epoch, a bar,
+/// steps, per-task loss, samples/s and the time left for the whole run) and a table per epoch;
+/// plain lines when standard output is not a terminal.
 final class ProgressReporter {
     let tasks: [String]
     let stepsPerEpoch: Int
     let batchSize: Int
     let epochs: Int
     let isTerminal = isatty(1) != 0
-    private var epochStart = Bench.now()
     private var trainingSeconds = 0.0
     private var trainedSamples = 0
+    private var stepsTimed = 0
     private var lastStep = Bench.now()
     private var runningLoss: [Double] = []
     private var stepsThisEpoch = 0
 
-    init(tasks: [String], stepsPerEpoch: Int, batchSize: Int, epochs: Int) {
+    /// `startingStep`: the global step a resumed run starts at.
+    init(tasks: [String], stepsPerEpoch: Int, batchSize: Int, epochs: Int, startingStep: Int = 0) {
         self.tasks = tasks
         self.stepsPerEpoch = stepsPerEpoch
         self.batchSize = batchSize
@@ -30,35 +32,74 @@ final class ProgressReporter {
     /// Mean training throughput so far (validation excluded).
     var samplesPerSecond: Double { trainingSeconds > 0 ? Double(trainedSamples) / trainingSeconds : 0 }
 
+    /// The terminal's width in columns (80 when it cannot be read).
+    static func terminalColumns() -> Int {
+        var size = winsize()
+        guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col >= 20 else { return 80 }
+        return Int(size.ws_col)
+    }
+
     func step(_ report: StepReport) {
         let now = Bench.now()
-        if stepsThisEpoch == 0 { epochStart = now; lastStep = now }
-        trainingSeconds += now - lastStep
+        if stepsThisEpoch > 0 {
+            // The first step of each epoch waits for data and compiles; it is not timed.
+            trainingSeconds += now - lastStep
+            trainedSamples += batchSize
+            stepsTimed += 1
+        }
         lastStep = now
-        trainedSamples += batchSize
         stepsThisEpoch += 1
-        for (i, loss) in report.losses.enumerated() where i < runningLoss.count {
+        for (i, loss) in report.losses.enumerated() where i < runningLoss.count && loss.isFinite {
             runningLoss[i] = stepsThisEpoch == 1 ? Double(loss) : 0.9 * runningLoss[i] + 0.1 * Double(loss)
         }
         let done = report.stepInEpoch
-        let losses = zip(tasks, runningLoss).map { "\($0) \(fixed($1, 3))" }.joined(separator: "  ")
-        let rate = samplesPerSecond
+        let totalSteps = epochs * stepsPerEpoch
+        let remainingSteps = Swift.max(0, totalSteps - (report.epoch * stepsPerEpoch + done))
+        let secondsPerStep = stepsTimed > 0 ? trainingSeconds / Double(stepsTimed) : 0
+        let left = stepsTimed > 0 ? clock(Double(remainingSteps) * secondsPerStep) : "-"
+        let rate = "\(fixed(samplesPerSecond, 0))/s"
         if isTerminal {
-            let width = 24, filled = min(width, width * done / max(stepsPerEpoch, 1))
-            let remaining = rate > 0 ? Double((stepsPerEpoch - done) * batchSize) / rate : 0
-            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let line = "epoch \(report.epoch + 1)/\(epochs) \(bar) \(done)/\(stepsPerEpoch)  \(losses)  \(fixed(rate, 0)) samples/s  \(clock(remaining)) left"
-            let text = "\r\u{1b}[2K" + line
-            _ = text.withCString { write(1, $0, strlen($0)) }
+            print(line(epoch: report.epoch, done: done, rate: rate, left: left, columns: Self.terminalColumns()))
         } else if done % max(1, stepsPerEpoch / 5) == 0 || done == stepsPerEpoch {
-            say("epoch \(report.epoch + 1) step \(done)/\(stepsPerEpoch)  \(losses)  \(fixed(rate, 0)) samples/s")
+            let losses = zip(tasks, runningLoss).map { "\($0) \(fixed($1, 3))" }.joined(separator: "  ")
+            say("epoch \(report.epoch + 1) step \(done)/\(stepsPerEpoch)  \(losses)  \(fixed(samplesPerSecond, 0)) samples/s  \(left) left")
         }
+    }
+
+    /// The progress line, at most `columns - 1` characters: the bar shrinks first, then task names
+    /// are shortened, then the losses are left out.
+    func line(epoch: Int, done: Int, rate: String, left: String, columns: Int) -> String {
+        let head = "\(epoch + 1)/\(epochs) ", count = " \(done)/\(stepsPerEpoch)", tail = "  \(rate)  \(left) left"
+        func losses(_ nameLength: Int?) -> String {
+            zip(tasks, runningLoss).map { name, loss in
+                let shown = nameLength.map { String(name.prefix($0)) } ?? name
+                return "\(shown) \(fixed(loss, 3))"
+            }.joined(separator: " ")
+        }
+        let budget = columns - 1
+        for lossText in [losses(nil), losses(8), losses(4), losses(1), ""] {
+            let fixedWidth = head.count + count.count + (lossText.isEmpty ? 0 : 2 + lossText.count) + tail.count
+            let bar = Swift.min(24, budget - fixedWidth)
+            if bar >= 4 || lossText.isEmpty {
+                let width = Swift.max(0, bar)
+                let filled = Swift.min(width, width * done / Swift.max(stepsPerEpoch, 1))
+                let drawn = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+                let text = head + drawn + count + (lossText.isEmpty ? "" : "  " + lossText) + tail
+                return String(text.prefix(budget))
+            }
+        }
+        return ""
+    }
+
+    func print(_ line: String) {
+        let text = "\r\u{1b}[2K" + line
+        _ = text.withCString { write(1, $0, strlen($0)) }
     }
 
     func endEpoch(_ report: EpochReport) {
         if isTerminal { say("") }
         stepsThisEpoch = 0
-        var line = "epoch \(report.epoch + 1): train loss " + zip(tasks, report.trainLosses).map { "\($0) \(fixed(Double($1), 4))" }.joined(separator: ", ")
+        var line = "epoch \(report.epoch + 1)/\(epochs): train loss " + zip(tasks, report.trainLosses).map { "\($0) \(fixed(Double($1), 4))" }.joined(separator: ", ")
         if let deltaM = report.deltaM { line += ", Δm \(fixed(100 * deltaM, 2))%" }
         if report.isBest { line += " (best so far)" }
         say(line)

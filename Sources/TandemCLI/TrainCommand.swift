@@ -1,274 +1,258 @@
 import ArgumentParser
-import Synchronization
 import Tandem
 
-#if canImport(Glibc)
-import Glibc
-#endif
+extension TrainingRecipe.ScheduleKind: ExpressibleByArgument {}
+extension NonFinitePolicy: ExpressibleByArgument {}
 
-/// Set by SIGINT: the training loop stops after the current step, saves and explains how to resume.
-let interruptRequested = Atomic<Bool>(false)
+/// The options of `tandem train` that make up its recipe (`TrainingRecipe`): each is nil unless
+/// given, so a resumed run can tell an option given again from one left out.
+struct RecipeOptions: ParsableArguments {
+    @Option(help: "Model (default mtan): \(ModelFactory.names.joined(separator: ", ")). See 'tandem models'.")
+    var model: String?
+    @Option(help: "Data (default multifashion): \(DatasetCatalog.names.joined(separator: ", ")), or a path to an .npz file (see below). See 'tandem datasets'.")
+    var data: String?
+    @Option(help: "Loss weighting (default ew): \(WeightingMethods.names.joined(separator: ", ")).")
+    var weighting: String?
+    @Option(help: "Comma-separated task weights for --weighting fixed.")
+    var weights: String?
+    @Option(help: "Optimizer: sgd (momentum 0.9), adam or adamw (default adam).")
+    var optimizer: String?
+    @Option(help: "Learning rate (default 1e-3 for adam/adamw, 0.01 for sgd).")
+    var lr: Float?
+    @Option(name: .customLong("weight-decay"), help: "Weight decay (default 0; 0.01 for adamw).")
+    var weightDecay: Float?
+    @Option(name: .customLong("lr-schedule"), help: "Learning-rate schedule: constant, step (×0.1 every third of the epochs) or cosine (to 0 at the end). Default constant.")
+    var schedule: TrainingRecipe.ScheduleKind?
+    @Option(help: "Linear learning-rate warm-up steps before the schedule (default 0).")
+    var warmup: Int?
+    @Option(name: .customLong("grad-clip"), help: "Clip the global gradient norm to this value (default: no clipping).")
+    var gradClip: Float?
+    @Option(help: "Training epochs (default 2 for the quick default run, else 10).")
+    var epochs: Int?
+    @Option(name: .customLong("batch-size"), help: "Samples per step (default 32 for the quick default run; else 256, or 8 for inputs above 1,000 values).")
+    var batchSize: Int?
+    @Option(help: "Seed of the weights, the data (pairing, generation, validation split) and the shuffle (default 0).")
+    var seed: UInt64?
+    @Option(help: "Use only the first N samples of the training data and of the test data (default: all; 2,000 for the quick default run).")
+    var limit: Int?
+    @Option(name: .customLong("val-fraction"), help: "Fraction of the training data held out (seeded) for validation, which selects the best epoch and stops early; 0 turns validation off (default 0.1; data with its own validation split uses it).")
+    var valFraction: Double?
+    @Option(name: .customLong("early-stopping"), help: "Stop when validation has not improved for this many epochs (default: off).")
+    var earlyStopping: Int?
+    @Option(name: .customLong("on-nan"), help: "A NaN or infinite loss: stop (exit 1, naming the task, step and tensor) or skip the step (default stop).")
+    var onNaN: NonFinitePolicy?
+    @Option(help: "Correlation of the mmoe-synth tasks (default 0.5).")
+    var correlation: Double?
+    @Option(name: .customLong("stitch-lr-multiplier"), help: "Learning-rate multiplier of cross-stitch α units (default 1).")
+    var stitchLearningRateMultiplier: Float?
+    @Option(name: .customLong("affinity-batches"), help: "Training batches per epoch on which task affinity is measured; 0 turns it off (default 4).")
+    var affinityBatches: Int?
+    @Flag(name: .customLong("single-task"), help: "First train one model per task with the same recipe, then report Δm of the multi-task model against them.")
+    var singleTask = false
+
+    /// Whether any recipe option was given (none: the quick default run).
+    var anyGiven: Bool { !given.isEmpty }
+
+    /// The given options as recipe keys and JSON values (what they would set).
+    var given: [(key: String, value: JSON)] {
+        var out: [(String, JSON)] = []
+        func add(_ key: String, _ value: JSON?) { if let value { out.append((key, value)) } }
+        add("model", model.map(JSON.string))
+        add("data", data.map(JSON.string))
+        add("weighting", weighting.map(JSON.string))
+        add("weights", weights.map { text in .array(text.split(separator: ",").map { Float($0.trimmingSpaces).map(JSON.float) ?? .string(String($0)) }) })
+        add("optimizer", optimizer.map(JSON.string))
+        add("lr", lr.map(JSON.float))
+        add("weight_decay", weightDecay.map(JSON.float))
+        add("lr_schedule", schedule.map { .string($0.rawValue) })
+        add("warmup", warmup.map(JSON.int))
+        add("grad_clip", gradClip.map(JSON.float))
+        add("epochs", epochs.map(JSON.int))
+        add("batch_size", batchSize.map(JSON.int))
+        add("seed", seed.map { Double($0) < JSON.exactIntegerLimit ? .number(Double($0)) : .string("\($0)") })
+        add("limit", limit.map(JSON.int))
+        add("val_fraction", valFraction.map(JSON.number))
+        add("early_stopping", earlyStopping.map(JSON.int))
+        add("on_nan", onNaN.map { .string($0.rawValue) })
+        add("correlation", correlation.map(JSON.number))
+        add("stitch_lr_multiplier", stitchLearningRateMultiplier.map(JSON.float))
+        add("affinity_batches", affinityBatches.map(JSON.int))
+        if singleTask { add("single_task", .bool(true)) }
+        return out
+    }
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2, got \(batchSize)") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let weightDecay, !(weightDecay >= 0 && weightDecay.isFinite) { throw ValidationError("--weight-decay must be 0 or more, got \(weightDecay)") }
+        if let gradClip, !(gradClip > 0 && gradClip.isFinite) { throw ValidationError("--grad-clip must be a positive number, got \(gradClip)") }
+        if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+        if let limit, limit < 2 { throw ValidationError("--limit must be at least 2, got \(limit)") }
+        if let valFraction, !(valFraction >= 0 && valFraction < 1) { throw ValidationError("--val-fraction must be in [0, 1), got \(valFraction)") }
+        if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1 epoch, got \(earlyStopping)") }
+        if let affinityBatches, affinityBatches < 0 { throw ValidationError("--affinity-batches must not be negative, got \(affinityBatches)") }
+        if let optimizer, !["sgd", "adam", "adamw"].contains(optimizer) {
+            throw ValidationError("--optimizer must be sgd, adam or adamw, got '\(optimizer)'")
+        }
+        if let model, !ModelFactory.names.contains(model) {
+            throw ValidationError("unknown model '\(model)'; available: \(ModelFactory.names.joined(separator: ", "))")
+        }
+        if let weighting, !WeightingMethods.names.contains(weighting) {
+            throw ValidationError("unknown weighting '\(weighting)'; available: \(WeightingMethods.names.joined(separator: ", "))")
+        }
+        if let weights, weights.split(separator: ",").contains(where: { Float($0.trimmingSpaces) == nil }) {
+            throw ValidationError("--weights must be comma-separated numbers, got '\(weights)'")
+        }
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces.
+    var trimmingSpaces: String { String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
+}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a multi-task model on a data set and report per-task metrics.",
         discussion: """
-        With no arguments: an MTAN model on multifashion (a 2,000-image subset, batch 32, 2 epochs) on the auto \
-        device, a run of a few minutes on two cores. Ctrl-C saves a checkpoint and prints how to resume.
+        With no options: an MTAN model on multifashion (2,000 samples, batch 32, 2 epochs) on the auto device, a run of \
+        a few minutes on two cores. The training data loses --val-fraction (10%) to a seeded validation split, which picks \
+        the best epoch and stops early; the test split is evaluated once at the end, on the best epoch's model.
+
+        Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and prints the command that resumes it; \
+        a second Ctrl-C stops at once. A checkpoint holds the whole recipe: 'tandem train --resume CKPT' continues the same \
+        run (only --epochs may change; the output options may be given again).
+
+        --config FILE reads the recipe from a JSON object: the keys are the options' long names with '_' for '-' \
+        (model, data, lr, batch_size, lr_schedule, ...); options given on the command line override it.
+
+        User data: \(UserData.formatHelp)
+
+        Exit status: 0 done, 1 a data, device, I/O or training error (a NaN loss), 64 a usage error, 130 or 143 interrupted.
         """)
 
-    @Option(help: "Model: \(ModelFactory.names.joined(separator: ", ")).")
-    var model = "mtan"
-    @Option(help: "Data: \(DatasetCatalog.names.joined(separator: ", ")), or a path to an .npz file.")
-    var data = "multifashion"
-    @Option(help: "Device selector: cpu, opencl, opencl:N, gpu or auto (default: $TANDEM_DEVICE, else auto).")
+    @OptionGroup(title: "Recipe") var recipeOptions: RecipeOptions
+
+    @Option(help: "Device selector: cpu, opencl, opencl:N, gpu, name:TEXT or auto (default: $TANDEM_DEVICE, else auto: the best GPU, else the CPU).")
     var device: String?
-    @Option(help: "Loss weighting: \(WeightingMethods.names.joined(separator: ", ")).")
-    var weighting = "ew"
-    @Option(help: "Comma-separated task weights for --weighting fixed.")
-    var weights: String?
-    @Option(help: "Training epochs.")
-    var epochs: Int?
-    @Option(name: .customLong("batch-size"), help: "Samples per step.")
-    var batchSize: Int?
-    @Option(help: "Optimizer: sgd (momentum 0.9), adam or adamw.")
-    var optimizer = "adam"
-    @Option(help: "Learning rate (default 1e-3 for adam/adamw, 0.01 for sgd).")
-    var lr: Float?
-    @Option(help: "Seed of weights, data pairing and shuffling.")
-    var seed: UInt64 = 0
-    @Option(help: "Use only the first N training samples (and N/6 test samples).")
-    var limit: Int?
-    @Option(help: "Correlation of the mmoe-synth tasks.")
-    var correlation: Double = 0.5
-    @Option(name: .customLong("stitch-lr-multiplier"), help: "Learning-rate multiplier of cross-stitch α units.")
-    var stitchLearningRateMultiplier: Float = 1
-    @Option(name: .customLong("affinity-batches"), help: "Training batches per epoch on which task affinity is measured (0: off).")
-    var affinityBatches = 4
-    @Option(help: "Save a checkpoint (safetensors) here at the end of every epoch.")
+    @Option(help: "Read the recipe from a JSON file (keys: the long option names with _ for -); options given here override it.")
+    var config: String?
+    @Option(help: "Save a trainer checkpoint (safetensors, with the recipe) here at the end of every epoch and on interrupt.")
     var save: String?
-    @Option(help: "Resume from a checkpoint written by --save.")
+    @Option(name: .customLong("save-best"), help: "Save the model of the best epoch (by validation) here.")
+    var saveBest: String?
+    @Option(help: "Resume the run of this checkpoint (written by --save or an interrupt) with its recipe.")
     var resume: String?
     @Option(name: .customLong("init"), help: "Initial weights from a safetensors file (state-dict names, e.g. from PyTorch).")
     var initWeights: String?
-    @Option(help: "Write a JSON report here.")
+    @Option(help: "Write a JSON report here (recipe, per-epoch metrics, best epoch, validation and test metrics, wall time).")
     var report: String?
-    @Flag(name: .customLong("single-task"), help: "First train one model per task with the same recipe, then report Δm of the multi-task model against them.")
-    var singleTask = false
+    @Option(name: .customLong("log-dir"), help: "Write metrics while training to this folder: metrics.jsonl, metrics.csv and TensorBoard event files.")
+    var logDirectory: String?
+    @Option(name: .customLong("run-report"), help: "Draw the run (per-task loss and metric curves, task affinity) as an SVG picture here.")
+    var runReport: String?
+
+    /// The output options, as they are given again in a resume command.
+    var outputArguments: [String] {
+        var out: [String] = []
+        for (name, value) in [("--device", device), ("--save", save), ("--save-best", saveBest), ("--report", report),
+                              ("--log-dir", logDirectory), ("--run-report", runReport)] {
+            if let value { out += [name, value] }
+        }
+        return out
+    }
 
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2") }
-        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be positive") }
-        if let limit, limit < 2 { throw ValidationError("--limit must be at least 2") }
-        guard ["sgd", "adam", "adamw"].contains(optimizer) else { throw ValidationError("--optimizer must be sgd, adam or adamw, got '\(optimizer)'") }
-        guard affinityBatches >= 0 else { throw ValidationError("--affinity-batches must not be negative") }
-        guard ModelFactory.names.contains(model) else {
-            throw ValidationError("unknown model '\(model)'; available: \(ModelFactory.names.joined(separator: ", "))")
-        }
-        guard WeightingMethods.names.contains(weighting) else {
-            throw ValidationError("unknown weighting '\(weighting)'; available: \(WeightingMethods.names.joined(separator: ", "))")
-        }
+        if resume != nil, config != nil { throw ValidationError("--resume takes the recipe from the checkpoint; --config cannot change it") }
+        if resume != nil, initWeights != nil { throw ValidationError("--resume restores the weights; --init cannot be combined with it") }
     }
-
-    /// `tandem train` with no options at all: the quick default run.
-    var isDefaultRun: Bool { CommandLine.arguments.count <= 2 }
 
     func run() throws {
+        let (recipe, batchGiven, notes) = try assembleRecipe()
         let target = try Devices.select(device)
-        var options = DatasetCatalog.Options()
-        options.seed = seed
-        options.correlation = correlation
-        let trainLimit = limit ?? (isDefaultRun ? 2_000 : nil)
-        if let trainLimit {
-            options.limit = trainLimit
-            options.trainCount = trainLimit
-            options.testCount = max(2, trainLimit / 6)
-        }
-        let splits = try DatasetCatalog.load(data, options: options)
-        let run = TrainingRun(command: self, device: target, splits: splits, trainLimit: trainLimit)
-        var baselines: [String: [String: Double]]? = nil
-        var singleTaskResults: [(String, EvaluationResult)] = []
-        if singleTask {
-            for (index, task) in splits.train.tasks.enumerated() {
-                say("Single-task baseline: \(task.name)")
-                let result = try run.train(taskIndices: [index], baselines: nil, saving: false)
-                singleTaskResults.append((task.name, result.final))
-            }
-            baselines = Dictionary(uniqueKeysWithValues: singleTaskResults.map { name, result in
-                (name, Dictionary(uniqueKeysWithValues: (result[name]?.metrics ?? []).map { ($0.name, $0.value) }))
-            })
-            say("Multi-task model")
-        }
-        let result = try run.train(taskIndices: Array(splits.train.tasks.indices), baselines: baselines, saving: true)
-        if let report {
-            var json = result.json
-            if singleTask, case var .object(fields) = json {
-                fields.append(("single_task", .object(singleTaskResults.map { ($0.0, metricsJSON($0.1)[0].1) })))
-                json = .object(fields)
-            }
-            guard System.writeFileAtomically(report, Array((json.rendered() + "\n").utf8)) else {
-                throw ValidationError("cannot write the report to \(report)")
-            }
-            say("Report written to \(report)")
-        }
-        if result.interrupted { throw ExitCode(130) }
-    }
-}
-
-/// Per-task metrics of an evaluation as JSON: task → metric → value.
-func metricsJSON(_ result: EvaluationResult) -> [(String, JSON)] {
-    result.tasks.map { task in
-        (task.task, .object([("loss", .number(task.loss))] + task.metrics.map { ($0.name, .number($0.value)) }))
-    }
-}
-
-/// One training run of `tandem train`: builds the model for the chosen tasks, trains with progress
-/// output, measures affinity, checkpoints, and returns the report.
-struct TrainingRun {
-    let command: TrainCommand
-    let device: any Device
-    let splits: DatasetSplits
-    let trainLimit: Int?
-
-    struct Outcome {
-        var json: JSON
-        var final: EvaluationResult
-        var interrupted: Bool
+        for note in notes { say("Note: \(note)") }
+        var data = try RunData(recipe: recipe)
+        var resolved = recipe
+        if !batchGiven { resolved.batchSize = data.train.inputCount > 1000 ? 8 : 256 }
+        try resolved.validate()
+        for warning in data.warnings { say("Warning: \(warning)") }
+        data.warnings = []
+        try checkOutputs()
+        let run = TrainingRun(command: self, recipe: resolved, device: target, data: data)
+        try run.execute()
     }
 
-    func train(taskIndices: [Int], baselines: [String: [String: Double]]?, saving: Bool) throws -> Outcome {
-        let c = command
-        let train = taskIndices.count == splits.train.tasks.count ? splits.train : TaskSubset(splits.train, taskIndices)
-        let test = taskIndices.count == splits.test.tasks.count ? splits.test : TaskSubset(splits.test, taskIndices)
-        let tasks = train.tasks.map(TaskSpec.init)
-        let epochs = c.epochs ?? (c.isDefaultRun ? 2 : 10)
-        let batchSize = c.batchSize ?? (train.inputCount > 1000 ? 8 : (c.isDefaultRun ? 32 : 256))
-        let model = try ModelFactory.make(c.model, tasks: tasks, inputShape: train.inputShape,
-                                          labelCounts: train.tasks.map(\.labelCount), seed: c.seed, on: device)
-        if let path = c.initWeights { try Checkpoint.load(path, into: model) }
-        let fixedWeights = try c.weights.map { text -> [Float] in
-            let values = text.split(separator: ",").compactMap { Float($0) }
-            guard values.count == tasks.count else { throw ValidationError("--weights needs \(tasks.count) comma-separated numbers, got '\(text)'") }
-            return values
+    /// Fails before training when an output path cannot be written.
+    func checkOutputs() throws {
+        for (option, path) in [("--report", report), ("--save", save), ("--save-best", saveBest), ("--run-report", runReport)] {
+            if let path { try OutputPaths.checkFile(path, option: option) }
         }
-        let weighting = try WeightingMethods.make(c.weighting, tasks: tasks, on: device,
-                                                  options: WeightingOptions(fixedWeights: fixedWeights, seed: c.seed))
-        let stitch = (model as? CrossStitchNetwork)?.alphas ?? []
-        let stitchIDs = Set(stitch.map(ObjectIdentifier.init))
-        var groups = [ParameterGroup(model.parameters.filter { !stitchIDs.contains(ObjectIdentifier($0)) } + weighting.parameters)]
-        if !stitch.isEmpty { groups.append(ParameterGroup(stitch, learningRateMultiplier: c.stitchLearningRateMultiplier)) }
-        let optimizer: any Optimizer
-        switch c.optimizer {
-        case "sgd": optimizer = try SGD(groups, learningRate: c.lr ?? 0.01, momentum: 0.9)
-        case "adamw": optimizer = try AdamW(groups, learningRate: c.lr ?? 1e-3)
-        default: optimizer = try Adam(groups, learningRate: c.lr ?? 1e-3)
-        }
-        let trainer = try Trainer(model: model, optimizer: optimizer, weighting: weighting, device: device, baselines: baselines)
-        let loader = try DataLoader(train, batchSize: batchSize, shuffle: true, seed: c.seed)
-        let validation = try DataLoader(test, batchSize: batchSize, shuffle: false).epoch(0).map {
-            try TrainingBatch($0, tasks: test.tasks, on: device)
-        }
-        if let path = c.resume, saving {
-            try trainer.loadCheckpoint(from: path)
-            say("Resumed from \(path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
-        }
+        if let logDirectory { try OutputPaths.makeFolder(logDirectory, option: "--log-dir") }
+    }
 
-        say("Training \(c.model) (\(model.parameterCount) parameters) on \(train.name) (\(train.count) samples, tasks \(tasks.map(\.name).joined(separator: ", "))) on \(device.info.description)")
-        say("  \(epochs) epochs, batch \(batchSize), \(c.optimizer) lr \(optimizer.learningRate), weighting \(weighting.name)")
-        let progress = ProgressReporter(tasks: tasks.map(\.name), stepsPerEpoch: loader.batchesPerEpoch, batchSize: batchSize, epochs: epochs)
-        let affinity = c.affinityBatches > 0 ? try TaskAffinity(tasks: tasks) : nil
-        var affinityReports: [AffinityReport] = []
-        var epochsJSON: [JSON] = []
-        trainer.callbacks.append(ClosureCallback(step: { trainer, report in
-            progress.step(report)
-            if interruptRequested.load(ordering: .relaxed) { trainer.requestStop() }
-        }, epoch: { trainer, report in
-            progress.endEpoch(report)
-            if let affinity {
-                // Evaluation mode, so that measuring does not move batch-norm running statistics.
-                trainer.model.eval()
-                defer { trainer.model.train() }
-                let order = loader.batchIndices(epoch: report.epoch)
-                for indices in order.prefix(c.affinityBatches) {
-                    let batch = try TrainingBatch(train.batch(indices), tasks: train.tasks, on: device)
-                    let outputs = try trainer.model.forward(batch.input)
-                    let losses = try (0..<tasks.count).map { try tasks[$0].maskedLoss(outputs[$0], batch.targets[$0], mask: batch.masks[$0]) }
-                    try affinity.observe(losses: losses, model: trainer.model)
+    /// `base` with the given options; a value the recipe refuses is a usage error.
+    static func apply(_ given: [(key: String, value: JSON)], to base: TrainingRecipe) throws -> TrainingRecipe {
+        do {
+            return try TrainingRecipe(json: .object(given.map { ($0.key, $0.value) }), base: base, source: "options")
+        } catch TandemError.invalidArgument(_, let message) {
+            throw ValidationError(message)
+        }
+    }
+
+    /// The recipe of this run: the checkpoint's when resuming (options given again must agree with
+    /// it, except --epochs), else the config file's or the defaults, with the given options on top.
+    /// Returns whether the batch size is fixed (else it is chosen from the data) and notes to print.
+    func assembleRecipe() throws -> (TrainingRecipe, batchGiven: Bool, notes: [String]) {
+        let given = recipeOptions.given
+        var base = TrainingRecipe()
+        var notes: [String] = []
+        if let resume {
+            let metadata: [String: String]
+            do {
+                metadata = try Checkpoint.metadata(resume)
+            } catch {
+                throw CommandError("--resume \(resume): \(error)")
+            }
+            guard metadata["format"] == Checkpoint.trainerFormat else {
+                throw CommandError("--resume \(resume): not a trainer checkpoint (format '\(metadata["format"] ?? "none")'); a model file loads with --init")
+            }
+            guard let text = metadata["recipe"] else {
+                throw CommandError("--resume \(resume): the checkpoint holds no recipe (written by an older Tandem); start a new run with --init \(resume) to reuse its weights")
+            }
+            let saved = try TrainingRecipe(json: try JSON.parse(text), source: "\(resume) (recipe)")
+            let wanted = try Self.apply(given, to: saved)
+            var recipe = saved
+            var conflicts: [String] = []
+            for difference in saved.differences(from: wanted) {
+                let option = "--" + difference.key.replacingAll("_", with: "-")
+                if TrainingRecipe.resumableKeys.contains(difference.key) {
+                    notes.append("\(option) \(difference.theirs) changes the checkpoint's \(difference.mine)")
+                } else {
+                    conflicts.append("\(option) \(difference.theirs) (the checkpoint's recipe has \(difference.mine))")
                 }
-                let measured = affinity.endEpoch()
-                affinityReports.append(measured)
-                for line in measured.summary { say("  affinity: \(line)") }
             }
-            epochsJSON.append(.object([
-                ("epoch", .int(report.epoch + 1)),
-                ("train_loss", .object(zip(tasks, report.trainLosses).map { ($0.name, .float($1)) })),
-                ("val", .object(report.validation.map(metricsJSON) ?? [])),
-                ("weights", .array(report.weights.map { .float($0) })),
-                ("delta_m", report.deltaM.map(JSON.number) ?? .null),
-            ]))
-            if saving, let path = c.save { try trainer.saveCheckpoint(to: path) }
-        }))
-
-        interruptRequested.store(false, ordering: .relaxed)
-        signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
-        defer { signal(SIGINT, SIG_DFL) }
-        _ = try trainer.fit(epochs: epochs, train: loader, validation: validation)
-        let interrupted = interruptRequested.load(ordering: .relaxed)
-        if interrupted {
-            let path = c.save ?? "tandem-interrupted.safetensors"
-            try trainer.saveCheckpoint(to: path)
-            say("\nInterrupted at epoch \(trainer.epoch + 1), step \(trainer.step). Checkpoint saved to \(path).")
-            say("Resume with: tandem train \(CommandLine.arguments.dropFirst(2).filter { $0 != "--resume" }.joined(separator: " ")) --resume \(path)")
+            if !conflicts.isEmpty {
+                throw ValidationError("a resumed run keeps the recipe of its checkpoint, and these options differ from it: \(conflicts.joined(separator: "; ")). Leave them out to resume, or start a new run without --resume.")
+            }
+            recipe.epochs = wanted.epochs
+            return (recipe, true, notes)
         }
-        let final = try trainer.evaluate(validation)
-        say("\nFinal (\(test.name), \(test.count) samples):")
-        say(ProgressReporter.metricsTable(final))
-        if let deltaM = try baselines.map({ try DeltaM.compute(final, baselines: $0) }) {
-            say("Δm against single-task baselines: \(fixed(100 * deltaM, 2))%")
-        }
-        var fields: [(String, JSON)] = [
-            ("config", .object([("model", .string(c.model)), ("data", .string(c.data)), ("device", .string(device.info.selector)),
-                                ("weighting", .string(weighting.name)), ("epochs", .int(epochs)), ("batch_size", .int(batchSize)),
-                                ("optimizer", .string(c.optimizer)), ("lr", .float(optimizer.learningRate)),
-                                ("seed", .number(Double(c.seed))), ("train_samples", .int(train.count)), ("test_samples", .int(test.count)),
-                                ("tasks", .array(tasks.map { .string($0.name) }))])),
-            ("device", .string(device.info.name)),
-            ("parameters", .int(model.parameterCount)),
-            ("epochs", .array(epochsJSON)),
-            ("final", .object(metricsJSON(final))),
-            ("samples_per_second", .number(progress.samplesPerSecond)),
-        ]
-        if let last = affinityReports.last {
-            fields.append(("affinity", .object([
-                ("tasks", .array(last.tasks.map { .string($0) })),
-                ("cosine", .array(last.cosine.map { .array($0.map { .float($0) }) })),
-                ("summary", .array(last.summary.map { .string($0) })),
-            ])))
+        var fileKeys: Set<String> = []
+        if let config {
+            base.epochs = 10
+            (base, fileKeys) = try ConfigFile.recipe(path: config, base: base)
+        } else if recipeOptions.anyGiven {
+            base.epochs = 10
         } else {
-            fields.append(("affinity", .null))
+            // The quick default run.
+            base.limit = 2_000
+            base.epochs = 2
+            base.batchSize = 32
         }
-        if let baselines { fields.append(("delta_m", .number(try DeltaM.compute(final, baselines: baselines)))) }
-        return Outcome(json: .object(fields), final: final, interrupted: interrupted)
-    }
-}
-
-/// A data set restricted to some of its tasks (single-task baselines).
-struct TaskSubset: MultiTaskDataset {
-    let base: any MultiTaskDataset
-    let keep: [Int]
-    init(_ base: any MultiTaskDataset, _ keep: [Int]) {
-        self.base = base
-        self.keep = keep
-    }
-    var name: String { base.name + "[" + keep.map { base.tasks[$0].name }.joined(separator: ",") + "]" }
-    var count: Int { base.count }
-    var inputShape: [Int] { base.inputShape }
-    var tasks: [DatasetTask] { keep.map { base.tasks[$0] } }
-    func batch(_ indices: [Int]) -> HostBatch {
-        let full = base.batch(indices)
-        return HostBatch(indices: full.indices, inputs: full.inputs, inputShape: full.inputShape,
-                         labels: keep.map { full.labels[$0] }, masks: keep.map { full.masks[$0] })
+        let recipe = try Self.apply(given, to: base)
+        let batchGiven = recipeOptions.batchSize != nil || fileKeys.contains("batch_size") || (!recipeOptions.anyGiven && config == nil)
+        return (recipe, batchGiven, notes)
     }
 }

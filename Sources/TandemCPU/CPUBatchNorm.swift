@@ -60,7 +60,7 @@ extension CPUDevice {
                     if g.relu {
                         for p in 0..<g.inner {
                             let v = (source[p] - mu) * scale + offset
-                            target[p] = v > 0 ? v : 0
+                            target[p] = v <= 0 ? 0 : v
                         }
                     } else {
                         for p in 0..<g.inner { target[p] = (source[p] - mu) * scale + offset }

@@ -12,7 +12,7 @@ func applyUnary(_ op: UnaryOp, _ x: Float, _ p: Float) -> Float {
     case .exp: return expf(x)
     case .log: return logf(x)
     case .sqrt: return sqrtf(x)
-    case .relu: return x > 0 ? x : 0
+    case .relu: return x <= 0 ? 0 : x  // NaN stays NaN, as in PyTorch.
     case .sigmoid: return 1 / (1 + expf(-x))
     case .tanh: return tanhf(x)
     case .abs: return fabsf(x)
@@ -56,7 +56,7 @@ extension CPUDevice {
         Parallel.chunks(count, cost: 2) { range in
             let x = px.base, y = py.base
             switch op {
-            case .relu: for i in range { y[i] = x[i] > 0 ? x[i] : 0 }
+            case .relu: for i in range { y[i] = x[i] <= 0 ? 0 : x[i] }
             case .neg: for i in range { y[i] = -x[i] }
             case .mulScalar: for i in range { y[i] = x[i] * scalar }
             case .addScalar: for i in range { y[i] = x[i] + scalar }
@@ -191,7 +191,7 @@ extension CPUDevice {
             for c in 0..<channels {
                 let plane = py + (n * channels + c) * inner, b = pb[c]
                 if relu {
-                    for s in 0..<inner { let v = plane[s] + b; plane[s] = v > 0 ? v : 0 }
+                    for s in 0..<inner { let v = plane[s] + b; plane[s] = v <= 0 ? 0 : v }
                 } else {
                     for s in 0..<inner { plane[s] += b }
                 }

@@ -108,6 +108,9 @@ public struct ArrayDataset: MultiTaskDataset {
     }
 
     /// The samples at `indices` as a new data set (for a held-out split).
+    /// Per sample, whether task `task` has its label; nil when none is missing.
+    public func labelledMask(task: Int) -> [Bool]? { missing[task].map { $0.map { !$0 } } }
+
     public func subset(_ indices: [Int], name: String) throws -> ArrayDataset {
         let b = batch(indices)
         // Keep the original markers of missing labels so the subset reports them the same way.

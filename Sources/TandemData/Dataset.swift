@@ -87,6 +87,8 @@ public protocol MultiTaskDataset: Sendable {
     var tasks: [DatasetTask] { get }
     /// The samples at `indices` (each in 0..<count) as one batch.
     func batch(_ indices: [Int]) -> HostBatch
+    /// Per sample, whether task `task` has a label; nil when every sample has one (the default).
+    func labelledMask(task: Int) -> [Bool]?
 }
 
 extension MultiTaskDataset {
@@ -94,18 +96,30 @@ extension MultiTaskDataset {
     public var taskNames: [String] { tasks.map(\.name) }
     /// Elements of one input.
     public var inputCount: Int { inputShape.reduce(1, *) }
+    /// Every sample has every label.
+    public func labelledMask(task: Int) -> [Bool]? { nil }
+    /// The number of samples with a label for task `task`.
+    public func labelledCount(task: Int) -> Int {
+        labelledMask(task: task).map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? count
+    }
 }
 
 /// A data set's training and test splits.
 public struct DatasetSplits: Sendable {
     /// The training split.
     public var train: any MultiTaskDataset
-    /// The test split (evaluation and validation).
+    /// The validation split, when the data brings its own (otherwise training carves one).
+    public var validation: (any MultiTaskDataset)?
+    /// The test split, evaluated once at the end of training.
     public var test: any MultiTaskDataset
+    /// Things about the data a user should know before training on it (labels stored as floats
+    /// that look like classes, a task without any label).
+    public var warnings: [String] = []
 
-    /// The two splits; they must have the same input shape and tasks.
-    public init(train: any MultiTaskDataset, test: any MultiTaskDataset) {
+    /// The splits; they must have the same input shape and tasks.
+    public init(train: any MultiTaskDataset, validation: (any MultiTaskDataset)? = nil, test: any MultiTaskDataset) {
         self.train = train
+        self.validation = validation
         self.test = test
     }
 }

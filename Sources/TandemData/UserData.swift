@@ -14,6 +14,12 @@ import Darwin
 /// - A floating-point label array is a regression task; NaN marks a missing label.
 /// - A test split comes from `x_test` and `<task>_test` when the archive has them, otherwise from a
 ///   seeded hold-out of `testFraction` of the samples.
+/// - A validation split comes from `x_val` and `<task>_val` when the archive has them (otherwise the
+///   trainer carves one from the training split).
+/// - Inputs must be finite: a NaN or an infinity in `x`, `x_val` or `x_test` is an error naming the
+///   array, the sample and the element; so is an infinite regression target.
+///
+/// This is the format `tandem train --help` and the README describe (`UserData.formatHelp`).
 public enum UserData {
     static let op = "user data"
 
@@ -24,7 +30,7 @@ public enum UserData {
         guard let x = archive["x"] else {
             throw TandemError.invalidArgument(op: op, message: "\(path): no input array 'x' (arrays: \(archive.names.joined(separator: ", ")))")
         }
-        let taskNames = archive.names.filter { $0 != "x" && !$0.hasSuffix("_test") }
+        let taskNames = archive.names.filter { $0 != "x" && !$0.hasSuffix("_test") && !$0.hasSuffix("_val") }
         guard !taskNames.isEmpty else {
             throw TandemError.invalidArgument(op: op, message: "\(path): no label arrays besides 'x' (one array per task is needed)")
         }
@@ -44,13 +50,38 @@ public enum UserData {
         let inputShape = x.shape.count > 1 ? Array(x.shape.dropFirst()) : [1]
         let train = try dataset(name: "\(path)/train", x: x, xName: "x", labels: arrays.map(\.0), names: taskNames,
                                 tasks: tasks, inputShape: inputShape, path: path)
+        var warnings: [String] = []
+        for (t, (name, pair)) in zip(taskNames, arrays).enumerated() {
+            if !pair.0.dtype.isInteger, pair.0.values.allSatisfy({ $0.isNaN || $0 == $0.rounded() }), pair.0.values.contains(where: { !$0.isNaN }) {
+                warnings.append("array '\(name)' holds floats that are all whole numbers; it is trained as regression. Store class labels as an integer array (e.g. numpy int64) to train classification.")
+            }
+            if train.labelledCount(task: t) == 0 {
+                warnings.append("task '\(name)' has no label in the training data (every entry is missing); its loss is 0 and it learns nothing.")
+            }
+        }
+        var validation: ArrayDataset?
+        if let valX = archive["x_val"] {
+            guard Array(valX.shape.dropFirst()) == Array(x.shape.dropFirst()) else {
+                throw TandemError.invalidArgument(op: op, message: "\(path): 'x_val' has samples of shape \(Array(valX.shape.dropFirst())) but 'x' has \(Array(x.shape.dropFirst()))")
+            }
+            let labels = try taskNames.map { name -> NDArray in
+                guard let array = archive[name + "_val"] else {
+                    throw TandemError.invalidArgument(op: op, message: "\(path): 'x_val' is given but '\(name)_val' is missing")
+                }
+                return array
+            }
+            validation = try dataset(name: "\(path)/val", x: valX, xName: "x_val", labels: labels, names: taskNames.map { $0 + "_val" },
+                                     tasks: tasks, inputShape: inputShape, path: path)
+        }
         if let testX {
             guard Array(testX.shape.dropFirst()) == Array(x.shape.dropFirst()) else {
                 throw TandemError.invalidArgument(op: op, message: "\(path): 'x_test' has samples of shape \(Array(testX.shape.dropFirst())) but 'x' has \(Array(x.shape.dropFirst()))")
             }
             let test = try dataset(name: "\(path)/test", x: testX, xName: "x_test", labels: arrays.map { $0.1! },
                                    names: taskNames.map { $0 + "_test" }, tasks: tasks, inputShape: inputShape, path: path)
-            return DatasetSplits(train: train, test: test)
+            var splits = DatasetSplits(train: train, validation: validation, test: test)
+            splits.warnings = warnings
+            return splits
         }
         guard train.count >= 2 else {
             throw TandemError.invalidArgument(op: op, message: "\(path): \(train.count) sample(s) cannot be split into training and test data")
@@ -58,8 +89,10 @@ public enum UserData {
         var random = DataRandom(seed: seed, stream: 0x5E55)
         let order = random.permutation(train.count)
         let testCount = min(train.count - 1, max(1, Int((Double(train.count) * testFraction).rounded())))
-        return DatasetSplits(train: try train.subset(Array(order[testCount...]).sorted(), name: "\(path)/train"),
-                             test: try train.subset(Array(order[..<testCount]).sorted(), name: "\(path)/test"))
+        var splits = DatasetSplits(train: try train.subset(Array(order[testCount...]).sorted(), name: "\(path)/train"),
+                                   validation: validation, test: try train.subset(Array(order[..<testCount]).sorted(), name: "\(path)/test"))
+        splits.warnings = warnings
+        return splits
     }
 
     /// The arrays of an `.npz` file or of the `.npy` files in a directory (named without `.npy`).
@@ -83,6 +116,22 @@ public enum UserData {
         return try NPZ.read(path)
     }
 
+    /// Throws naming the array, the sample and the element of the first NaN or infinity in `values`.
+    static func requireFinite(_ values: [Float], array: String, perSample: Int, path: String, what: String) throws {
+        guard let i = values.firstIndex(where: { !$0.isFinite }) else { return }
+        throw TandemError.invalidArgument(
+            op: op, message: "\(path): array '\(array)' holds \(values[i]) at sample \(i / perSample), element \(i % perSample); \(what)s must be finite (clean or impute the data first)")
+    }
+
+    /// The user data format in a few lines, for `--help` and errors.
+    public static let formatHelp = """
+    An .npz archive (numpy.savez) or a directory of .npy files: 'x' holds the inputs [N, ...] (float, finite); \
+    every other array is a task named after it, [N] or [N, ...]. Integer labels are classes (-1 marks a missing label; \
+    [N, H, W] is segmentation), float labels are regression targets (NaN marks a missing one). Optional: 'x_test' with \
+    '<task>_test' (else 10% of the samples are held out for testing, seeded) and 'x_val' with '<task>_val' (else \
+    --val-fraction of the training samples are held out for validation).
+    """
+
     static func task(_ name: String, _ labels: NDArray, _ test: NDArray?, path: String) throws -> DatasetTask {
         let perSample = Array(labels.shape.dropFirst())
         guard labels.dtype.isInteger else { return DatasetTask(name, .regression, labelShape: perSample) }
@@ -104,6 +153,14 @@ public enum UserData {
         }
         for (t, task) in tasks.enumerated() where Array(labels[t].shape.dropFirst()).reduce(1, *) != task.labelCount {
             throw TandemError.invalidArgument(op: op, message: "\(path): label array '\(names[t])' has samples of shape \(Array(labels[t].shape.dropFirst())), the task expects \(task.labelShape)")
+        }
+        try requireFinite(x.values, array: xName, perSample: max(1, x.values.count / count), path: path, what: "input")
+        for (t, task) in tasks.enumerated() where task.kind == .regression {
+            // NaN marks a missing target; an infinity is an error.
+            if let i = labels[t].values.firstIndex(where: { $0.isInfinite }) {
+                let per = max(1, task.labelCount)
+                throw TandemError.invalidArgument(op: op, message: "\(path): array '\(names[t])' holds \(labels[t].values[i]) at sample \(i / per)\(per > 1 ? ", element \(i % per)" : ""); regression targets must be finite (NaN marks a missing one)")
+            }
         }
         return try ArrayDataset(name: name, inputs: x.values, inputShape: inputShape, tasks: tasks, labels: labels.map(\.values))
     }

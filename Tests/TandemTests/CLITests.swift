@@ -3,9 +3,7 @@ import Testing
 
 /// Runs the built `tandem` binary (next to this test bundle) and returns its exit status and output.
 func runTandem(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let executable = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-        .deletingLastPathComponent().appendingPathComponent("tandem")
-    try #require(FileManager.default.isExecutableFile(atPath: executable.path), "build the tandem product first: \(executable.path)")
+    let executable = try tandemExecutable()
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
@@ -17,6 +15,14 @@ func runTandem(_ arguments: [String], environment: [String: String] = [:]) throw
     let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+/// The built `tandem` binary next to this test bundle.
+func tandemExecutable() throws -> URL {
+    let executable = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        .deletingLastPathComponent().appendingPathComponent("tandem")
+    try #require(FileManager.default.isExecutableFile(atPath: executable.path), "build the tandem product first: \(executable.path)")
+    return executable
 }
 
 @Suite("tandem command")

@@ -18,25 +18,26 @@ struct TrainCLITests {
         let first = try runTandem(["train"] + common + ["--epochs", "1", "--save", dir + "/ckpt.safetensors", "--report", dir + "/run.json"])
         #expect(first.status == 0, "\(first.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/run.json"))) as? [String: Any])
-        for key in ["config", "device", "parameters", "epochs", "final", "samples_per_second", "affinity"] {
+        for key in ["version", "config", "device", "parameters", "epochs", "best_epoch", "validation", "test", "interrupted",
+                    "samples_per_second", "affinity", "wall_seconds"] {
             #expect(report[key] != nil, "missing \(key)")
         }
         let epochs = try #require(report["epochs"] as? [[String: Any]])
         #expect(epochs.count == 1)
         #expect((epochs[0]["train_loss"] as? [String: Any])?.keys.sorted() == ["task1", "task2"])
         #expect((epochs[0]["val"] as? [String: Any])?["task1"] is [String: Any])
-        let final = try #require(report["final"] as? [String: [String: Any]])
-        #expect(final["task1"]?["mse"] != nil)
+        let test = try #require(report["test"] as? [String: [String: Any]])
+        #expect(test["task1"]?["mse"] != nil)
         let affinity = try #require(report["affinity"] as? [String: Any])
         #expect((affinity["cosine"] as? [[Double]])?.count == 2)
 
-        let resumed = try runTandem(["train"] + common + ["--epochs", "2", "--resume", dir + "/ckpt.safetensors"])
+        let resumed = try runTandem(["train", "--epochs", "2", "--resume", dir + "/ckpt.safetensors", "--device", "cpu"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("Resumed from"))
         #expect(resumed.stdout.contains("epoch 2"))
         #expect(!resumed.stdout.contains("epoch 1 step"))
 
-        let evaluated = try runTandem(["eval", "--model", "mmoe", "--data", "mmoe-synth", "--device", "cpu", "--limit", "40",
+        let evaluated = try runTandem(["eval", "--device", "cpu", "--limit", "40",
                                        "--checkpoint", dir + "/ckpt.safetensors", "--report", dir + "/eval.json"])
         #expect(evaluated.status == 0, "\(evaluated.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir + "/eval.json"))

@@ -69,7 +69,9 @@ public enum DeviceSelector: Sendable, Equatable, CustomStringConvertible {
         case .opencl(nil): found = openCL.first
         case let .opencl(index?): found = openCL.first { $0.selector == "opencl:\(index)" }
         case .gpu: found = Self.ranked(openCL).first { $0.type == .gpu }
-        case .auto: found = Self.ranked(openCL).first { $0.type == .gpu } ?? openCL.first ?? devices.first { $0.kind == .cpu }
+        // The best GPU, else the CPU device: an OpenCL device that is itself a CPU (PoCL) is several
+        // times slower than the CPU device on the same cores, so `auto` never picks it.
+        case .auto: found = Self.ranked(openCL).first { $0.type == .gpu } ?? devices.first { $0.kind == .cpu }
         case let .named(text):
             let wanted = text.lowercased()
             found = Self.ranked(devices).first { $0.name.lowercased().contains(wanted) || $0.platform.lowercased().contains(wanted) }

@@ -14,6 +14,19 @@ public struct StepReport: Sendable, Equatable {
     public var sampledTask: Int?
     /// The learning rate the step used.
     public var learningRate: Float
+    /// Whether the update was skipped (a non-finite loss or gradient under `NonFinitePolicy.skip`).
+    public var skipped: Bool
+
+    /// A report of one step.
+    public init(epoch: Int, step: Int, stepInEpoch: Int, losses: [Float], sampledTask: Int? = nil, learningRate: Float, skipped: Bool = false) {
+        self.epoch = epoch
+        self.step = step
+        self.stepInEpoch = stepInEpoch
+        self.losses = losses
+        self.sampledTask = sampledTask
+        self.learningRate = learningRate
+        self.skipped = skipped
+    }
 }
 
 /// What the trainer reports after each epoch.

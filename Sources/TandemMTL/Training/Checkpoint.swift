@@ -46,6 +46,11 @@ public enum Checkpoint {
         }
     }
 
+    /// The metadata of the safetensors file at `path` (a trainer checkpoint's recipe, its format).
+    public static func metadata(_ path: String) throws -> [String: String] {
+        try Safetensors.read(path).metadata
+    }
+
     /// Encodes a list of integers or floats for metadata.
     static func list<T>(_ values: [T]) -> String { values.map { "\($0)" }.joined(separator: ",") }
 }
@@ -55,7 +60,8 @@ extension Trainer {
     /// Reads every state buffer to the host once.
     public func saveCheckpoint(to path: String) throws {
         var entries = try model.stateDict().map { Safetensors.Entry(name: $0.0, shape: $0.1.shape, values: $0.1.values) }
-        var metadata: [String: String] = [
+        var metadata = checkpointMetadata
+        metadata.merge([
             "format": Checkpoint.trainerFormat,
             "model": "\(type(of: model))",
             "tasks": Checkpoint.list(model.tasks.map(\.name)),
@@ -66,7 +72,12 @@ extension Trainer {
             "epoch_loss_count": "\(epochLossCount)",
             "weighting": weighting.name,
             "weighting.parameters": "\(weighting.parameters.count)",
-        ]
+            "stopped_early": stoppedEarly ? "1" : "0",
+            "skipped_steps": "\(skippedSteps)",
+        ]) { _, own in own }
+        for (name, tensor) in bestState ?? [] {
+            entries.append(.init(name: "best/" + name, shape: tensor.shape, values: tensor.values))
+        }
         switch sampling {
         case .all: metadata["sampling"] = "all"
         case .oneTaskPerStep(let seed): metadata["sampling"] = "one-task-per-step:\(seed)"
@@ -144,6 +155,10 @@ extension Trainer {
             reference = values
         }
         let byName = Dictionary(contents.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let savedBestState = contents.tensors.filter { $0.name.hasPrefix("best/") }.map {
+            (String($0.name.dropFirst(5)), SavedTensor(shape: $0.shape, values: $0.values))
+        }
+        let skipped = meta["skipped_steps"] == nil ? 0 : try integer("skipped_steps")
 
         // Optimizer state: validated now, imported after the model.
         var optimizerState: OptimizerState?
@@ -225,5 +240,8 @@ extension Trainer {
             sampling = .all
         }
         if let text = meta["shuffle_seed"], let seed = UInt64(text) { shuffleSeed = seed }
+        stoppedEarly = meta["stopped_early"] == "1"
+        skippedSteps = skipped
+        bestState = savedBestState.isEmpty ? nil : savedBestState
     }
 }

@@ -46,6 +46,17 @@ public final class Trainer {
     public var keepBestState: Bool
     /// Observers called after each step and epoch.
     public var callbacks: [any TrainerCallback] = []
+    /// Clip the global gradient norm to this before each update (nil: no clipping).
+    public var gradientClipNorm: Float?
+    /// What a non-finite loss does: `.stop` throws `TrainingAnomaly` (the losses are read after the
+    /// update, as always); `.skip` reads the losses and a gradient flag before the update and skips
+    /// the update of a step where either is not finite.
+    public var nonFinitePolicy: NonFinitePolicy = .stop
+    /// Stop after this many validated epochs without a new best (nil: never). Needs validation data.
+    public var earlyStoppingPatience: Int?
+    /// Extra checkpoint metadata (the CLI stores its recipe here); saved and restored with the
+    /// trainer's own.
+    public var checkpointMetadata: [String: String] = [:]
 
     /// Epochs completed.
     public internal(set) var epoch = 0
@@ -57,8 +68,12 @@ public final class Trainer {
     public internal(set) var history: [EpochReport] = []
     /// The best validated epoch and its score.
     public internal(set) var best: (epoch: Int, score: Double)?
-    /// The model state of the best epoch, when `keepBestState` is set.
+    /// The model state of the best epoch, when `keepBestState` is set (kept in checkpoints too).
     public internal(set) var bestState: [(String, SavedTensor)]?
+    /// Whether early stopping ended the run (kept in checkpoints: a resumed run stays stopped).
+    public internal(set) var stoppedEarly = false
+    /// Steps skipped under `NonFinitePolicy.skip`.
+    public internal(set) var skippedSteps = 0
 
     /// Sums of the per-task losses over the current epoch's steps, and their count.
     var epochLossSums: [Double]
@@ -124,7 +139,8 @@ public final class Trainer {
     }
 
     /// One training step on `batch`: returns each task's loss (before the update). Reads the losses
-    /// from the device once.
+    /// from the device once. A non-finite loss throws `TrainingAnomaly` (or, under `.skip`, skips the
+    /// update).
     @discardableResult
     public func trainStep(_ batch: TrainingBatch) throws -> [Float] {
         try check(batch, op: "Trainer.trainStep")
@@ -143,16 +159,63 @@ public final class Trainer {
             try losses[t].backward(releasingGraph: true)
         }
         if let penalty = try model.regularization() { try penalty.backward() }
-        try optimizer.step()
-        let values = try Tensor.withoutGradient { try Tensor.stack(losses.map { try $0.detach().reshape([]) }) }.values()
-        for (t, value) in values.enumerated() { epochLossSums[t] += Double(value) }
-        epochLossCount += 1
+        if let gradientClipNorm { try Tensor.clipGradientNorm(optimizer.parameters, maxNorm: gradientClipNorm) }
+        let stacked = try Tensor.withoutGradient { try Tensor.stack(losses.map { try $0.detach().reshape([]) }) }
+        var values: [Float]
+        var skipped = false
+        switch nonFinitePolicy {
+        case .stop:
+            try optimizer.step()
+            values = try stacked.values()
+            if let t = values.firstIndex(where: { !$0.isFinite }) {
+                throw try anomaly(task: t, value: values[t])
+            }
+        case .skip:
+            // One read before the update: the losses and 0 (or NaN when a gradient is not finite).
+            let flag = try Tensor.withoutGradient { () -> Tensor in
+                var total = try Tensor.zeros([1], on: device)
+                for grad in optimizer.parameters.compactMap(\.grad) { total = try total + grad.reshape([grad.count]).sum().reshape([1]) }
+                return try total * 0
+            }
+            let read = try Tensor.withoutGradient { try Tensor.concat([stacked, flag], axis: 0) }.values()
+            values = Array(read.prefix(taskCount))
+            skipped = !read.allSatisfy(\.isFinite)
+            if skipped {
+                optimizer.zeroGrad()
+                skippedSteps += 1
+            } else {
+                try optimizer.step()
+            }
+        }
+        if !skipped {
+            for (t, value) in values.enumerated() { epochLossSums[t] += Double(value) }
+            epochLossCount += 1
+        }
         step += 1
         stepInEpoch += 1
         let report = StepReport(epoch: epoch, step: step, stepInEpoch: stepInEpoch, losses: values, sampledTask: sampled,
-                                learningRate: optimizer.learningRate)
+                                learningRate: optimizer.learningRate, skipped: skipped)
         for callback in callbacks { try callback.trainer(self, didStep: report) }
         return values
+    }
+
+    /// The name of the first model parameter, buffer or weighting parameter holding a NaN or an
+    /// infinity, with that value; nil when all are finite. Reads every state tensor (used when
+    /// something already went wrong, and once per epoch).
+    public func firstNonFiniteTensor() throws -> (name: String, value: Float)? {
+        for (name, tensor) in try model.stateDict() {
+            if let bad = tensor.values.first(where: { !$0.isFinite }) { return (name, bad) }
+        }
+        for (i, parameter) in weighting.parameters.enumerated() {
+            if let bad = try parameter.values().first(where: { !$0.isFinite }) { return ("\(weighting.name).parameters[\(i)]", bad) }
+        }
+        return nil
+    }
+
+    /// The error for task `t`'s non-finite loss `value` at the current step.
+    func anomaly(task t: Int, value: Float) throws -> TrainingAnomaly {
+        TrainingAnomaly(step: step + 1, epoch: epoch, task: model.tasks[t].name, what: "loss is \(value)",
+                        firstBadTensor: try firstNonFiniteTensor())
     }
 
     /// Per-task losses and metrics over `batches`, in evaluation mode without gradients (the model's
@@ -212,6 +275,12 @@ public final class Trainer {
     /// `validation` (when not empty), updates the best epoch, and calls the callbacks.
     @discardableResult
     public func endEpoch(validation: [TrainingBatch] = []) throws -> EpochReport {
+        // The per-step check reads only the losses; a parameter or buffer that went bad without
+        // reaching a loss (a batch-norm running statistic) is caught here, before validation and
+        // before any checkpoint of this epoch.
+        if let bad = try firstNonFiniteTensor() {
+            throw TrainingAnomaly(step: step, epoch: epoch, task: nil, what: "a tensor is not finite at the end of the epoch", firstBadTensor: bad)
+        }
         let means = epochLossSums.map { Float(epochLossCount == 0 ? 0 : $0 / Double(epochLossCount)) }
         try weighting.endEpoch(meanLosses: means)
         var result: EvaluationResult?
@@ -226,6 +295,10 @@ public final class Trainer {
                 best = (epoch, scored.score)
                 isBest = true
                 if keepBestState { bestState = try model.stateDict() }
+            }
+            if let patience = earlyStoppingPatience, let best, !isBest, epoch - best.epoch >= patience {
+                stoppedEarly = true
+                stopRequested = true
             }
         }
         let report = EpochReport(epoch: epoch, trainLosses: means, validation: result, deltaM: deltaM, score: score,
@@ -248,7 +321,7 @@ public final class Trainer {
     public func fit(epochs: Int, batchCount: (_ epoch: Int) throws -> Int,
                     batch: (_ epoch: Int, _ index: Int) throws -> TrainingBatch,
                     validation: [TrainingBatch] = []) throws -> [EpochReport] {
-        stopRequested = false
+        stopRequested = stoppedEarly
         var reports: [EpochReport] = []
         while epoch < epochs, !stopRequested {
             let count = try batchCount(epoch)

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Tandem
+
+/// `tandem models`: every model `--model` accepts, with what it fits.
+struct ModelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models", abstract: "List the models --model accepts, with the inputs and tasks each fits.")
+
+    /// One line per model: family and what it needs.
+    static let descriptions: [(String, String, String)] = [
+        ("hps", "hard parameter sharing: a shared trunk, a head per task", "vectors, images; per-sample tasks"),
+        ("soft", "soft parameter sharing: a column per task, an L2 pull between them", "vectors, images; per-sample tasks"),
+        ("cross-stitch", "cross-stitch networks: columns mixed by learned α units", "vectors, 1×28×28 images; per-sample tasks"),
+        ("mtan", "MTAN: a shared network with per-task attention (SegNet-MTAN for per-pixel tasks)", "images ≥ 8×8; per-sample, or segmentation+depth+normals"),
+        ("mmoe", "MMoE: 8 experts, a softmax gate per task", "vectors (images flattened); per-sample tasks"),
+        ("lenet-hps", "W2: LeNet trunk, a head per task (WORKLOADS.md)", "1×28×28 images; per-image tasks"),
+        ("lenet-crossstitch", "W3: two LeNet columns with cross-stitch units", "1×28×28 images; per-image tasks"),
+        ("mmoe-synth", "W1: MMoE of the MMoE paper's synthetic experiment", "100 inputs; regression tasks"),
+        ("mtan-segnet", "W4: SegNet-MTAN, widths 16–128", "3×H×W (multiples of 32); segmentation (7), depth, normals"),
+        ("shared-bottom", "a shared bottom MLP with towers (the MMoE paper's baseline)", "vectors; regression tasks"),
+        ("gradnorm-mlp", "the GradNorm paper's toy MLP", "vectors; regression tasks"),
+    ]
+
+    func run() throws {
+        let known = Dictionary(uniqueKeysWithValues: Self.descriptions.map { ($0.0, ($0.1, $0.2)) })
+        let rows = ModelFactory.names.map { name in [name, known[name]?.0 ?? "", known[name]?.1 ?? ""] }
+        say(table(["model", "what", "fits"], rows))
+        say("\nEvery model builds its heads from the data's tasks; 'tandem datasets' lists the data.")
+    }
+}
+
+/// `tandem datasets`: every built-in data set with its tasks, kinds, input shape and sizes.
+struct DatasetsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "datasets", abstract: "List the built-in data sets with their tasks, input shapes and sizes, and the .npz format of your own.")
+
+    /// A task as `name (kind)`.
+    static func describe(_ task: DatasetTask) -> String {
+        switch task.kind {
+        case let .classification(classes): return "\(task.name) (classification, \(classes))"
+        case .regression: return "\(task.name) (regression)"
+        case let .segmentation(classes): return "\(task.name) (segmentation, \(classes))"
+        case .depth: return "\(task.name) (depth)"
+        case .normals: return "\(task.name) (normals)"
+        }
+    }
+
+    func run() throws {
+        var rows: [[String]] = []
+        for name in DatasetCatalog.names {
+            do {
+                let splits = try DatasetCatalog.load(name)
+                rows.append([name, "\(splits.train.inputShape)", "\(splits.train.count) / \(splits.test.count)",
+                             splits.train.tasks.map(Self.describe).joined(separator: ", ")])
+            } catch {
+                rows.append([name, "-", "-", "unavailable: \(error)"])
+            }
+        }
+        say(table(["data", "input", "train / test", "tasks"], rows))
+        say("\nValidation: --val-fraction (10%) of the training samples, held out with the seed.")
+        say("\nYour own data (--data PATH): \(UserData.formatHelp)")
+    }
+}

@@ -1,0 +1,215 @@
+import ArgumentParser
+import Tandem
+
+/// One `tandem train`: optional single-task baselines, then the multi-task model, built from one
+/// recipe; progress, affinity, checkpoints, interrupts, the test evaluation and the report.
+struct TrainingRun {
+    let command: TrainCommand
+    let recipe: TrainingRecipe
+    let device: any Device
+    let data: RunData
+    let started = Bench.now()
+
+    /// What one model's training gave.
+    struct Outcome {
+        var fields: [(String, JSON)]
+        var test: EvaluationResult?
+        var interrupted: Int32?
+    }
+
+    func execute() throws {
+        printData()
+        var baselines: [String: [String: Double]]?
+        var singleTaskResults: [(String, EvaluationResult)] = []
+        if recipe.singleTaskBaselines {
+            Interrupts.install()
+            defer { Interrupts.remove() }
+            for (index, task) in data.train.tasks.enumerated() {
+                say("Single-task baseline: \(task.name)")
+                let outcome = try train(taskIndices: [index], baselines: nil, main: false)
+                if let signal = outcome.interrupted {
+                    say("\nInterrupted during the single-task baseline of '\(task.name)'. Baselines are not checkpointed, so no Δm is reported; run the same command again to start over.")
+                    try writeReport(fields: [("interrupted", .bool(true)), ("phase", .string("single-task baseline \(task.name)"))])
+                    throw Interrupts.exitCode(signal)
+                }
+                guard let test = outcome.test else { continue }
+                singleTaskResults.append((task.name, test))
+            }
+            baselines = Dictionary(uniqueKeysWithValues: singleTaskResults.map { name, result in
+                (name, Dictionary(uniqueKeysWithValues: (result[name]?.metrics ?? []).map { ($0.name, $0.value) }))
+            })
+            say("Multi-task model")
+        }
+        Interrupts.install()
+        defer { Interrupts.remove() }
+        var outcome = try train(taskIndices: Array(data.train.tasks.indices), baselines: baselines, main: true)
+        if recipe.singleTaskBaselines {
+            outcome.fields.append(("single_task", .object(singleTaskResults.map { ($0.0, metricsJSON($0.1)[0].1) })))
+        }
+        try writeReport(fields: outcome.fields)
+        if let signal = outcome.interrupted { throw Interrupts.exitCode(signal) }
+    }
+
+    /// Prints the data and its tasks (kind, classes, labelled samples).
+    func printData() {
+        let validation = data.validation.map { "\($0.count) validation, " } ?? "no validation, "
+        say("Data \(recipe.data): \(data.train.count) training, \(validation)\(data.test.count) test samples; inputs \(data.train.inputShape)")
+        for (t, task) in data.train.tasks.enumerated() {
+            let kind: String
+            switch task.kind {
+            case let .classification(classes): kind = "classification, \(classes) classes"
+            case .regression: kind = "regression" + (task.labelShape.isEmpty ? "" : ", \(task.labelCount) targets")
+            case let .segmentation(classes): kind = "segmentation, \(classes) classes"
+            case .depth: kind = "depth"
+            case .normals: kind = "surface normals"
+            }
+            say("  task \(task.name): \(kind); \(data.train.labelledCount(task: t)) of \(data.train.count) training samples labelled")
+        }
+    }
+
+    func writeReport(fields: [(String, JSON)]) throws {
+        guard let path = command.report else { return }
+        let all: [(String, JSON)] = [("version", .string("\(tandemVersion)")), ("wall_seconds", .number(Bench.now() - started))] + fields
+        try OutputPaths.write(JSON.object(all).rendered() + "\n", to: path, what: "report")
+        say("Report written to \(path)")
+    }
+
+    func train(taskIndices: [Int], baselines: [String: [String: Double]]?, main: Bool) throws -> Outcome {
+        let c = command
+        let part = data.tasks(taskIndices)
+        let train = part.train
+        let tasks = train.tasks.map(TaskSpec.init)
+        let loader = try DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
+        let setup = try TrainingSetup(recipe: recipe, tasks: tasks, inputShape: train.inputShape, labelCounts: train.tasks.map(\.labelCount),
+                                      stepsPerEpoch: loader.batchesPerEpoch, device: device, baselines: baselines)
+        let trainer = setup.trainer, model = setup.model
+        trainer.keepBestState = part.validation != nil
+        trainer.checkpointMetadata["recipe"] = recipe.json.compact()
+        if let path = c.initWeights { try Checkpoint.load(path, into: model) }
+        let validation = try part.validation.map { set in
+            try DataLoader(set, batchSize: recipe.batchSize, shuffle: false, prefetch: 0).epoch(0).map { try TrainingBatch($0, tasks: set.tasks, on: device) }
+        } ?? []
+        if main, let path = c.resume {
+            try trainer.loadCheckpoint(from: path)
+            say("Resumed from \(path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
+        }
+
+        say("Training \(recipe.model) (\(model.parameterCount) parameters) on \(device.info.description)")
+        var schedule = recipe.schedule.rawValue
+        if recipe.warmupSteps > 0 { schedule += " after \(recipe.warmupSteps) warm-up steps" }
+        say("  \(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(recipe.effectiveLearningRate) (\(schedule)), weighting \(setup.weighting.name), seed \(recipe.seed)")
+        let progress = ProgressReporter(tasks: tasks.map(\.name), stepsPerEpoch: loader.batchesPerEpoch, batchSize: recipe.batchSize,
+                                        epochs: recipe.epochs, startingStep: trainer.step)
+        let affinity = recipe.affinityBatches > 0 ? try TaskAffinity(tasks: tasks) : nil
+        var affinityReports: [AffinityReport] = []
+        var epochsJSON: [JSON] = []
+        trainer.callbacks.append(ClosureCallback(step: { trainer, report in
+            progress.step(report)
+            if Interrupts.received != nil { trainer.requestStop() }
+        }, epoch: { trainer, report in
+            progress.endEpoch(report)
+            if let affinity {
+                // Evaluation mode, so that measuring does not move batch-norm running statistics.
+                trainer.model.eval()
+                defer { trainer.model.train() }
+                for indices in loader.batchIndices(epoch: report.epoch).prefix(recipe.affinityBatches) {
+                    let batch = try TrainingBatch(train.batch(indices), tasks: train.tasks, on: device)
+                    let outputs = try trainer.model.forward(batch.input)
+                    let losses = try (0..<tasks.count).map { try tasks[$0].maskedLoss(outputs[$0], batch.targets[$0], mask: batch.masks[$0]) }
+                    try affinity.observe(losses: losses, model: trainer.model)
+                }
+                let measured = affinity.endEpoch()
+                affinityReports.append(measured)
+                for line in measured.summary { say("  affinity: \(line)") }
+            }
+            epochsJSON.append(.object([
+                ("epoch", .int(report.epoch + 1)),
+                ("train_loss", .object(zip(tasks, report.trainLosses).map { ($0.name, .float($1)) })),
+                ("val", .object(report.validation.map(metricsJSON) ?? [])),
+                ("best", .bool(report.isBest)),
+                ("weights", .array(report.weights.map { .float($0) })),
+                ("delta_m", report.deltaM.map(JSON.number) ?? .null),
+            ]))
+            if main, let path = c.save { try trainer.saveCheckpoint(to: path) }
+        }))
+
+        _ = try trainer.fit(epochs: recipe.epochs, train: loader, validation: validation)
+        var fields: [(String, JSON)] = [
+            ("config", .object([("recipe", recipe.json), ("device", .string(device.info.selector)),
+                                ("tasks", .array(tasks.map { .string($0.name) }))])),
+            ("device", .string(device.info.name)),
+            ("parameters", .int(model.parameterCount)),
+            ("samples", .object([("train", .int(train.count)), ("validation", .int(part.validation?.count ?? 0)), ("test", .int(part.test.count))])),
+            ("epochs", .array(epochsJSON)),
+            ("samples_per_second", .number(progress.samplesPerSecond)),
+            ("skipped_steps", .int(trainer.skippedSteps)),
+            ("stopped_early", .bool(trainer.stoppedEarly)),
+        ]
+        if let last = affinityReports.last {
+            fields.append(("affinity", .object([
+                ("tasks", .array(last.tasks.map { .string($0) })),
+                ("cosine", .array(last.cosine.map { .array($0.map { .float($0) }) })),
+                ("summary", .array(last.summary.map { .string($0) })),
+            ])))
+        } else {
+            fields.append(("affinity", .null))
+        }
+
+        if let signal = Interrupts.received {
+            guard main else { return Outcome(fields: fields, test: nil, interrupted: signal) }
+            let path = c.save ?? "tandem-interrupted.safetensors"
+            try trainer.saveCheckpoint(to: path)
+            let resumeArguments = [programPath(), "train", "--resume", path] + c.outputArguments
+            say("\nInterrupted at epoch \(trainer.epoch + 1), step \(trainer.step). Checkpoint saved to \(path).")
+            say("Resume with: \(resumeArguments.map(shellQuoted).joined(separator: " "))")
+            fields.append(("interrupted", .bool(true)))
+            fields.append(("checkpoint", .string(path)))
+            return Outcome(fields: fields, test: nil, interrupted: signal)
+        }
+        if trainer.stoppedEarly, let best = trainer.best {
+            say("Stopped early: validation has not improved for \(recipe.earlyStoppingPatience ?? 0) epochs since epoch \(best.epoch + 1).")
+        }
+
+        // The test split, once, on the best epoch's model when validation chose one.
+        var tested = "the last epoch's model"
+        if let best = trainer.best, let state = trainer.bestState {
+            try model.loadStateDict(Dictionary(uniqueKeysWithValues: state.map { ($0.0, $0.1) }))
+            tested = "the model of epoch \(best.epoch + 1), the best by validation"
+            if main, let path = c.saveBest {
+                var metadata = trainer.checkpointMetadata
+                metadata["best_epoch"] = "\(best.epoch + 1)"
+                try Checkpoint.save(model: model, to: path, metadata: metadata)
+                say("Best model (epoch \(best.epoch + 1)) saved to \(path)")
+            }
+        } else if main, let path = c.saveBest {
+            try Checkpoint.save(model: model, to: path, metadata: trainer.checkpointMetadata)
+            say("No validation split: the last epoch's model saved to \(path)")
+        }
+        let testBatches = try DataLoader(part.test, batchSize: recipe.batchSize, shuffle: false, prefetch: 0).epoch(0).map {
+            try TrainingBatch($0, tasks: part.test.tasks, on: device)
+        }
+        let test = try trainer.evaluate(testBatches)
+        say("\nTest (\(part.test.name), \(part.test.count) samples) of \(tested):")
+        say(ProgressReporter.metricsTable(test))
+        fields.append(("best_epoch", trainer.best.map { .int($0.epoch + 1) } ?? .null))
+        // Validation of the tested model (re-evaluated: a resumed run has no history of earlier epochs).
+        let bestValidation = validation.isEmpty ? nil : try trainer.evaluate(validation)
+        fields.append(("validation", bestValidation.map { .object(metricsJSON($0)) } ?? .null))
+        fields.append(("test", .object(metricsJSON(test))))
+        fields.append(("interrupted", .bool(false)))
+        if let baselines {
+            let deltaM = try DeltaM.compute(test, baselines: baselines)
+            say("Δm against single-task baselines (test): \(fixed(100 * deltaM, 2))%")
+            fields.append(("delta_m", .number(deltaM)))
+        }
+        if trainer.skippedSteps > 0 { say("Skipped \(trainer.skippedSteps) step(s) with a non-finite loss or gradient (--on-nan skip).") }
+        return Outcome(fields: fields, test: test, interrupted: nil)
+    }
+}
+
+/// Per-task metrics of an evaluation as JSON: task → metric → value.
+func metricsJSON(_ result: EvaluationResult) -> [(String, JSON)] {
+    result.tasks.map { task in
+        (task.task, .object([("loss", .number(task.loss))] + task.metrics.map { ($0.name, .number($0.value)) }))
+    }
+}

@@ -1,0 +1,125 @@
+import TandemCore
+import TandemData
+import TandemNN
+
+/// A recipe's data: training, validation (nil when the recipe's fraction is 0 and the data has
+/// none) and test splits, with the data's warnings.
+public struct RunData: Sendable {
+    /// What the model trains on.
+    public var train: any MultiTaskDataset
+    /// What selects the best epoch and stops early; never the test split.
+    public var validation: (any MultiTaskDataset)?
+    /// Evaluated once, at the end.
+    public var test: any MultiTaskDataset
+    /// From the data loader (see `DatasetSplits.warnings`).
+    public var warnings: [String]
+
+    /// The splits `recipe` names: its data set (built with its seed and correlation), the first
+    /// `limit` samples of the training and test data, and validation from the data when it has
+    /// its own split, else `validationFraction` of the training samples held out with the seed.
+    public init(recipe: TrainingRecipe) throws {
+        var options = DatasetCatalog.Options()
+        options.seed = recipe.seed
+        options.correlation = recipe.correlation
+        let splits = try DatasetCatalog.load(recipe.data, options: options)
+        var train = splits.train, test = splits.test, validation = splits.validation
+        if let limit = recipe.limit {
+            train = try train.prefix(limit)
+            test = try test.prefix(limit)
+            validation = try validation?.prefix(limit)
+        }
+        if validation == nil, recipe.validationFraction > 0 {
+            let base = splits.train.name.hasSuffix("/train") ? String(splits.train.name.dropLast(6)) : splits.train.name
+            (train, validation) = try train.holdOut(fraction: recipe.validationFraction, seed: recipe.seed,
+                                                    names: (base + "/train", base + "/val"))
+        }
+        self.train = train
+        self.validation = validation
+        self.test = test
+        warnings = splits.warnings
+    }
+
+    /// The data restricted to the tasks at `indices` (single-task baselines).
+    public func tasks(_ indices: [Int]) -> RunData {
+        guard indices.count != train.tasks.count else { return self }
+        var copy = self
+        copy.train = TaskSubset(train, indices)
+        copy.validation = validation.map { TaskSubset($0, indices) }
+        copy.test = TaskSubset(test, indices)
+        return copy
+    }
+}
+
+/// Model, weighting, optimizer and trainer built from a recipe: the one place where a recipe's
+/// settings turn into objects, shared by `tandem train`, the C API and `tandem bench`.
+public struct TrainingSetup {
+    public let recipe: TrainingRecipe
+    public let model: any MultiTaskModel
+    public let weighting: any LossWeighting
+    public let optimizer: any Optimizer
+    public let trainer: Trainer
+
+    /// Builds `recipe`'s model for `tasks` (inputs of `inputShape`, `labelCounts` regression targets
+    /// per task) on `device`, its weighting, its optimizer (cross-stitch α in a group of its own at
+    /// `stitchLearningRateMultiplier`), and a trainer with the schedule for `stepsPerEpoch` steps per
+    /// epoch, gradient clipping, the non-finite policy and early stopping.
+    public init(recipe: TrainingRecipe, tasks: [TaskSpec], inputShape: [Int], labelCounts: [Int]?, stepsPerEpoch: Int,
+                device: any Device, baselines: [String: [String: Double]]? = nil) throws {
+        try recipe.validate()
+        self.recipe = recipe
+        model = try ModelFactory.make(recipe.model, tasks: tasks, inputShape: inputShape, labelCounts: labelCounts,
+                                      seed: recipe.seed, on: device)
+        if let weights = recipe.weights, weights.count != tasks.count {
+            throw TandemError.invalidArgument(op: "recipe", message: "\(weights.count) weights given for \(tasks.count) tasks (\(tasks.map(\.name).joined(separator: ", ")))")
+        }
+        weighting = try WeightingMethods.make(recipe.weighting, tasks: tasks, on: device,
+                                              options: WeightingOptions(fixedWeights: recipe.weights, seed: recipe.seed))
+        optimizer = try Self.optimizer(recipe, model: model, extra: weighting.parameters)
+        trainer = try Trainer(model: model, optimizer: optimizer, weighting: weighting, device: device, baselines: baselines)
+        trainer.learningRateSchedule = recipe.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)
+        trainer.gradientClipNorm = recipe.gradientClip
+        trainer.nonFinitePolicy = recipe.onNonFinite
+        trainer.earlyStoppingPatience = recipe.earlyStoppingPatience
+        trainer.shuffleSeed = recipe.seed
+    }
+
+    /// The recipe's optimizer over `model`'s parameters and `extra` (a weighting's own), with
+    /// cross-stitch α in their own group.
+    public static func optimizer(_ recipe: TrainingRecipe, model: any MultiTaskModel, extra: [Tensor] = []) throws -> any Optimizer {
+        let stitch = (model as? CrossStitchNetwork)?.alphas ?? []
+        let stitchIDs = Set(stitch.map(ObjectIdentifier.init))
+        var groups = [ParameterGroup(model.parameters.filter { !stitchIDs.contains(ObjectIdentifier($0)) } + extra)]
+        if !stitch.isEmpty { groups.append(ParameterGroup(stitch, learningRateMultiplier: recipe.stitchLearningRateMultiplier)) }
+        return try optimizer(recipe, groups: groups)
+    }
+
+    /// The recipe's optimizer over `groups`.
+    public static func optimizer(_ recipe: TrainingRecipe, groups: [ParameterGroup]) throws -> any Optimizer {
+        let lr = recipe.effectiveLearningRate, decay = recipe.effectiveWeightDecay
+        switch recipe.optimizer {
+        case "sgd": return try SGD(groups, learningRate: lr, momentum: recipe.momentum, weightDecay: decay)
+        case "adamw": return try AdamW(groups, learningRate: lr, weightDecay: decay)
+        default: return try Adam(groups, learningRate: lr, weightDecay: decay)
+        }
+    }
+}
+
+/// A data set restricted to some of its tasks (single-task baselines).
+public struct TaskSubset: MultiTaskDataset {
+    public let base: any MultiTaskDataset
+    public let keep: [Int]
+    public init(_ base: any MultiTaskDataset, _ keep: [Int]) {
+        self.base = base
+        self.keep = keep
+    }
+    public var name: String { base.name + "[" + keep.map { base.tasks[$0].name }.joined(separator: ",") + "]" }
+    public var count: Int { base.count }
+    public var inputShape: [Int] { base.inputShape }
+    public var tasks: [DatasetTask] { keep.map { base.tasks[$0] } }
+    public func batch(_ indices: [Int]) -> HostBatch {
+        let full = base.batch(indices)
+        return HostBatch(indices: full.indices, inputs: full.inputs, inputShape: full.inputShape,
+                         labels: keep.map { full.labels[$0] }, masks: keep.map { full.masks[$0] })
+    }
+    public func labelledMask(task: Int) -> [Bool]? { base.labelledMask(task: keep[task]) }
+}
