@@ -58,6 +58,14 @@ func programPath() -> String {
     return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
+/// `path` made absolute (resolved by the C library), so a printed command works from any folder;
+/// `path` itself when it cannot be resolved.
+func absolutePath(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else { return path }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
 /// `text` quoted for a POSIX shell when it needs quoting (single quotes, with each ' written '\'').
 func shellQuoted(_ text: String) -> String {
     let safe = text.utf8.allSatisfy { byte in

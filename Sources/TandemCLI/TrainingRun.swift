@@ -159,7 +159,7 @@ struct TrainingRun {
             guard main else { return Outcome(fields: fields, test: nil, interrupted: signal) }
             let path = c.save ?? "tandem-interrupted.safetensors"
             try trainer.saveCheckpoint(to: path)
-            let resumeArguments = [programPath(), "train", "--resume", path] + c.outputArguments
+            let resumeArguments = [programPath(), "train", "--resume", absolutePath(path)] + c.outputArguments
             say("\nInterrupted at epoch \(trainer.epoch + 1), step \(trainer.step). Checkpoint saved to \(path).")
             say("Resume with: \(resumeArguments.map(shellQuoted).joined(separator: " "))")
             fields.append(("interrupted", .bool(true)))

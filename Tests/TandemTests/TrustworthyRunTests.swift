@@ -212,25 +212,9 @@ struct TrustworthyRunTests {
         let whole = try runTandem(["train"] + recipe + ["--report", dir + "/whole.json"])
         #expect(whole.status == 0, "\(whole.stderr)")
 
-        let executable = try tandemExecutable()
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["train"] + recipe + ["--save", dir + "/run ckpt.safetensors", "--report", dir + "/part.json"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("epoch 1 step") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
-        process.terminate()  // SIGTERM
-        seen.append(out.fileHandleForReading.readDataToEndOfFile())
-        process.waitUntilExit()
-        let text = String(decoding: seen, as: UTF8.self)
-        #expect(process.terminationStatus == 143, "\(text)")
+        let (status, text) = try Self.runAndTerminate(["train"] + recipe + ["--save", dir + "/run ckpt.safetensors", "--report", dir + "/part.json"],
+                                                     after: "epoch 1 step")
+        #expect(status == 143, "\(text)")
         #expect(try Self.json(dir + "/part.json")["interrupted"] as? Bool == true)
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("Resume with: ") }, "\(text)")
         // The command as a shell runs it (the checkpoint path has a space, so it must be quoted).
@@ -245,6 +229,41 @@ struct TrustworthyRunTests {
         let expected = try Self.json(dir + "/whole.json")
         #expect(NSDictionary(dictionary: resumed["test"] as? [String: Any] ?? [:]) == NSDictionary(dictionary: expected["test"] as? [String: Any] ?? [:]))
         #expect(resumed["best_epoch"] as? Int == expected["best_epoch"] as? Int)
+    }
+
+    /// Runs tandem with `arguments`, sends SIGTERM once its output contains `marker`, and returns
+    /// the exit status and everything it printed.
+    static func runAndTerminate(_ arguments: [String], after marker: String) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = try tandemExecutable()
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains(marker) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        process.terminate()  // SIGTERM
+        seen.append(out.fileHandleForReading.readDataToEndOfFile())
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: seen, as: UTF8.self))
+    }
+
+    @Test("an interrupted single-task baseline exits non-zero and reports no Δm")
+    func interruptedBaseline() throws {
+        let dir = Self.directory()
+        let (status, text) = try Self.runAndTerminate(
+            ["train", "--model", "hps", "--data", "multifashion", "--device", "cpu", "--limit", "2400", "--epochs", "2",
+             "--batch-size", "16", "--single-task", "--report", dir + "/r.json", "--save", dir + "/c.safetensors"], after: "epoch 1 step")
+        #expect(status == 143, "\(text)")
+        #expect(text.contains("Baselines are not checkpointed") && !text.contains("Δm against"), "\(text)")
+        let report = try Self.json(dir + "/r.json")
+        #expect(report["interrupted"] as? Bool == true && report["delta_m"] == nil)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/c.safetensors"))
     }
 
     @Test("output paths are checked before training, I/O errors exit 1 with the reason, usage errors 64")

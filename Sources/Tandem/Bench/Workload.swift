@@ -53,7 +53,7 @@ public final class Workload {
         case "mmoe-synth":
             input = try Tensor(random.uniform(batch * 100), shape: [batch, 100], on: device)
             targets = try (0..<2).map { _ in try Tensor(random.uniform(batch), shape: [batch], on: device) }
-            optimizer = try Adam(model.parameters, learningRate: 1e-3)
+            optimizer = try Self.optimizer("adam", learningRate: 1e-3, model: model)
         case "mtan-segnet":
             let side = size == .tiny ? 32 : 64
             let pixels = batch * side * side
@@ -61,12 +61,21 @@ public final class Workload {
             let normals = try Tensor(random.uniform(pixels * 3), shape: [batch, 3, side, side], on: device).l2Normalize(axis: 1).detach()
             targets = [try Tensor(labels(pixels, 7), shape: [batch, side, side], on: device),
                        try Tensor(random.uniform(pixels).map { Swift.abs($0) }, shape: [batch, 1, side, side], on: device), normals]
-            optimizer = try Adam(model.parameters, learningRate: 1e-4)
+            optimizer = try Self.optimizer("adam", learningRate: 1e-4, model: model)
         default:
             input = try Tensor(random.uniform(batch * 28 * 28).map { ($0 + 1) / 2 }, shape: [batch, 1, 28, 28], on: device)
             targets = try (0..<2).map { _ in try Tensor(labels(batch, 10), shape: [batch], on: device) }
-            optimizer = try SGD(model.parameters, learningRate: 0.01, momentum: 0.9)
+            optimizer = try Self.optimizer("sgd", learningRate: 0.01, model: model)
         }
+    }
+
+    /// WORKLOADS.md's optimizer, built as `tandem train` builds it from a recipe (one builder).
+    static func optimizer(_ name: String, learningRate: Float, model: any MultiTaskModel) throws -> any Optimizer {
+        var recipe = TrainingRecipe()
+        recipe.optimizer = name
+        recipe.learningRate = learningRate
+        recipe.momentum = 0.9
+        return try TrainingSetup.optimizer(recipe, groups: [ParameterGroup(model.parameters)])
     }
 
     /// One training step as WORKLOADS.md defines it: forward, the summed task losses, backward,
