@@ -324,6 +324,35 @@ static void bad_arguments(tandem_model *model, const char *device) {
         EXPECT(TANDEM_ERROR_INVALID_ARGUMENT, tandem_train_step(model, inputs, N * D, N, labels, label_lengths, (const float *const[]){mask_half, NULL}, (const size_t[]){N - 1, 0}, losses, T));
         EXPECT(TANDEM_ERROR_NULL_ARGUMENT, tandem_train_step(model, inputs, N * D, N, labels, label_lengths, (const float *const[]){mask_half, NULL}, NULL, losses, T));
     }
+    {
+        static float nan_inputs[N * D];
+        memcpy(nan_inputs, inputs, sizeof nan_inputs);
+        nan_inputs[5 * D + 1] = NAN;
+        EXPECT(TANDEM_ERROR_INVALID_ARGUMENT, tandem_train_step(model, nan_inputs, N * D, N, labels, label_lengths, NULL, NULL, losses, T));
+        CHECK(strstr(tandem_last_error(), "sample 5") != NULL, "NaN input message: %s", tandem_last_error());
+    }
+    {
+        /* Divergence: a huge learning rate makes a loss non-finite within a few steps; "skip" keeps going. */
+        for (int skip = 0; skip < 2; skip++) {
+            char diverging[512];
+            snprintf(diverging, sizeof diverging,
+                     "{\"model\": \"hps\", \"input_shape\": [%d], \"device\": \"%s\", \"optimizer\": \"sgd\", \"lr\": 1e29, \"on_nan\": \"%s\", "
+                     "\"tasks\": [{\"name\": \"digit\", \"kind\": \"classification\", \"classes\": %d}, {\"name\": \"size\", \"kind\": \"regression\"}]}",
+                     D, device, skip ? "skip" : "stop", CLASSES);
+            tandem_model *wild = NULL;
+            OK(tandem_model_create(diverging, &wild));
+            int status = TANDEM_OK;
+            for (int i = 0; i < 6 && status == TANDEM_OK; i++)
+                status = tandem_train_step(wild, inputs, N * D, N, labels, label_lengths, NULL, NULL, losses, T);
+            if (skip) {
+                CHECK(status == TANDEM_OK, "on_nan skip: %s (%s)", tandem_status_name(status), tandem_last_error());
+            } else {
+                CHECK(status == TANDEM_ERROR_NUMERIC, "lr 1e29: %s (%s)", tandem_status_name(status), tandem_last_error());
+                CHECK(strstr(tandem_last_error(), "step") != NULL && strstr(tandem_last_error(), "task") != NULL, "message: %s", tandem_last_error());
+            }
+            OK(tandem_model_free(wild));
+        }
+    }
     EXPECT(TANDEM_ERROR_INVALID_ARGUMENT, tandem_train_epoch(model, inputs, N * D, N + 1, labels, label_lengths, NULL, NULL, NULL, 0));
     EXPECT(TANDEM_ERROR_INVALID_ARGUMENT, tandem_end_epoch(model, losses, 1));
     EXPECT(TANDEM_ERROR_INVALID_ARGUMENT, tandem_evaluate(model, inputs, N * D, N, labels, (const size_t[]){N + 1, N}, NULL, NULL, NULL, 0));

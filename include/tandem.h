@@ -52,6 +52,11 @@
  *                  else "auto").
  *   "seed"         weights, shuffling and sampling seed (default 0).
  *   "batch_size"   samples per step of tandem_train_epoch and tandem_evaluate (default 32).
+ *   "grad_clip"    clip the global gradient norm to this before each update (default: no clipping).
+ *   "on_nan"       "stop" (default: a step whose loss is not finite returns TANDEM_ERROR_NUMERIC) or
+ *                  "skip" (that step's update is skipped; losses and gradients are checked first).
+ *   The optimizer, its parameter groups and these settings are built as `tandem train` builds them
+ *   from its recipe.
  *   Example: {"model": "hps", "input_shape": [16], "device": "cpu", "optimizer": "adam", "lr": 0.01,
  *             "tasks": [{"name": "a", "kind": "classification", "classes": 3},
  *                       {"name": "b", "kind": "regression"}]}
@@ -87,7 +92,9 @@ typedef enum tandem_status {
     TANDEM_ERROR_BUFFER_TOO_SMALL = 6, /* an output buffer is too small; *length says how big */
     TANDEM_ERROR_IO = 7,               /* a checkpoint could not be written or read */
     TANDEM_ERROR_NOT_READY = 8,        /* nothing to report yet (metrics before any evaluation) */
-    TANDEM_ERROR_INTERNAL = 9          /* anything else */
+    TANDEM_ERROR_INTERNAL = 9,         /* anything else */
+    TANDEM_ERROR_NUMERIC = 10          /* a loss or parameter stopped being finite (NaN, infinity): the
+                                          message names the task, the step and the first bad tensor */
 } tandem_status;
 
 /** A model with its optimizer, loss weighting and device: opaque. */

@@ -166,7 +166,7 @@ for name in ("train-device", "train-cpu"):
     report = load(name + ".json")
     if not report:
         continue
-    final = report.get("final") or {}
+    final = report.get("test") or report.get("final") or {}
     accuracy = ", ".join(f"{task} {values.get('accuracy', float('nan')):.2%}" for task, values in final.items() if isinstance(values, dict))
     print(f"\n{name}: test accuracy {accuracy}; {report.get('samples_per_second', 0):.0f} samples/s on {report.get('device', '?')}")
 PY

@@ -17,7 +17,7 @@ for device in cpu opencl; do
     want "multifashion-$device" || continue
     for seed in ${SEEDS:-0 1 2}; do
         "$TANDEM" train --model lenet-hps --data multifashion --device "$device" --weighting ew --optimizer adam \
-            --lr 0.001 --batch-size 256 --epochs 10 --seed "$seed" --affinity-batches 2 \
+            --lr 0.001 --batch-size 256 --epochs 10 --seed "$seed" --affinity-batches 2 --val-fraction 0 \
             --report "$OUT/multifashion-lenet-hps-$device-seed$seed.json"
     done
 done
@@ -28,7 +28,7 @@ if want mmoe; then
     for seed in 0 1 2 3 4; do
         for model in mmoe-synth shared-bottom; do
             "$TANDEM" train --model "$model" --data mmoe-synth --correlation 0.5 --device cpu --optimizer adam \
-                --lr 0.001 --batch-size 256 --epochs 150 --limit 60000 --seed "$seed" --affinity-batches 0 \
+                --lr 0.001 --batch-size 256 --epochs 150 --limit 60000 --seed "$seed" --affinity-batches 0 --val-fraction 0 \
                 --report "$OUT/mmoe-synth-$model-seed$seed.json"
         done
     done
@@ -40,7 +40,7 @@ if want gradnorm; then
     for seed in 0 1 2; do
         for weighting in ew gradnorm; do
             "$TANDEM" train --model gradnorm-mlp --data gradnorm-toy --device cpu --weighting "$weighting" --optimizer adam \
-                --lr 0.001 --batch-size 100 --epochs 30 --seed "$seed" --affinity-batches 2 \
+                --lr 0.001 --batch-size 100 --epochs 30 --seed "$seed" --affinity-batches 2 --val-fraction 0 \
                 --report "$OUT/gradnorm-toy-$weighting-seed$seed.json"
         done
     done
@@ -50,5 +50,5 @@ fi
 # scenes, about half an hour on two cores).
 if want scenes; then
     "$TANDEM" train --model mtan --data scenes --device cpu --optimizer adam --lr 0.001 --batch-size 8 \
-        --epochs 4 --seed 0 --affinity-batches 2 --report "$OUT/scenes-mtan-cpu.json"
+        --epochs 4 --seed 0 --affinity-batches 2 --val-fraction 0 --report "$OUT/scenes-mtan-cpu.json"
 fi

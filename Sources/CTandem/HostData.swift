@@ -24,7 +24,12 @@ struct HostData {
         guard length == needed else {
             throw APIError.invalid(function, "inputs_length is \(length), but \(samples) samples of input shape \(state.config.inputShape) need \(needed) floats")
         }
-        return Array(UnsafeBufferPointer(start: pointer, count: length))
+        let values = Array(UnsafeBufferPointer(start: pointer, count: length))
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            let per = max(1, length / max(1, samples))
+            throw APIError.invalid(function, "inputs[\(bad)] (sample \(bad / per), element \(bad % per)) is \(values[bad]); inputs must be finite")
+        }
+        return values
     }
 
     /// Copies and validates the arguments of a training or evaluation call.

@@ -21,9 +21,11 @@ struct ModelConfig {
     var device: String?
     var seed: UInt64 = 0
     var batchSize = 32
+    var gradientClip: Float?
+    var onNonFinite = NonFinitePolicy.stop
 
     static let keys = ["model", "architecture", "input_shape", "tasks", "weighting", "weights", "optimizer", "lr",
-                       "momentum", "weight_decay", "device", "seed", "batch_size"]
+                       "momentum", "weight_decay", "device", "seed", "batch_size", "grad_clip", "on_nan"]
     static let kinds = ["classification", "regression", "segmentation", "depth", "normals"]
 
     /// The configuration in `text`; throws `APIError` with `TANDEM_ERROR_CONFIG` saying what is wrong.
@@ -144,6 +146,12 @@ struct ModelConfig {
         device = try json["device"].map { try string("device", $0) }
         if let value = json["seed"] { seed = UInt64(try integer("seed", value, minimum: 0, maximum: 1 << 53)) }
         if let value = json["batch_size"] { batchSize = try integer("batch_size", value, minimum: 1, maximum: 1 << 20) }
+        gradientClip = try json["grad_clip"].map { try float("grad_clip", $0, positive: true) }
+        if let value = json["on_nan"] {
+            let name = try string("on_nan", value)
+            guard let policy = NonFinitePolicy(rawValue: name) else { throw fail("'on_nan' must be \"stop\" or \"skip\", got '\(name)'") }
+            onNonFinite = policy
+        }
     }
 
     var taskSpecs: [TaskSpec] { tasks.map { TaskSpec($0.name, $0.kind) } }

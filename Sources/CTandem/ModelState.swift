@@ -43,9 +43,13 @@ final class ModelState {
         recipe.weightDecay = config.weightDecay
         recipe.seed = config.seed
         recipe.batchSize = max(2, config.batchSize)
+        recipe.gradientClip = config.gradientClip
+        recipe.onNonFinite = config.onNonFinite
         let optimizer = try TrainingSetup.optimizer(recipe, model: model, extra: weighting.parameters)
         trainer = try Trainer(model: model, optimizer: optimizer, weighting: weighting, device: device)
         trainer.shuffleSeed = config.seed
+        trainer.gradientClipNorm = recipe.gradientClip
+        trainer.nonFinitePolicy = recipe.onNonFinite
         inputSize = config.inputShape.reduce(1, *)
         labelShapes = config.labelShapes
         labelSizes = labelShapes.map { $0.reduce(1, *) }

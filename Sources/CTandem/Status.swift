@@ -19,6 +19,7 @@ enum Status {
     static let io = Int32(TANDEM_ERROR_IO.rawValue)
     static let notReady = Int32(TANDEM_ERROR_NOT_READY.rawValue)
     static let `internal` = Int32(TANDEM_ERROR_INTERNAL.rawValue)
+    static let numeric = Int32(TANDEM_ERROR_NUMERIC.rawValue)
 
     /// `tandem_status_name`: immortal C strings.
     static func name(_ status: Int32) -> StaticString {
@@ -33,6 +34,7 @@ enum Status {
         case io: return "TANDEM_ERROR_IO"
         case notReady: return "TANDEM_ERROR_NOT_READY"
         case `internal`: return "TANDEM_ERROR_INTERNAL"
+        case numeric: return "TANDEM_ERROR_NUMERIC"
         default: return "TANDEM_UNKNOWN_STATUS"
         }
     }
@@ -61,6 +63,7 @@ struct APIError: Error {
     static func from(_ error: any Error, in function: String, ioContext: Bool = false, configContext: Bool = false) -> APIError {
         if let error = error as? APIError { return error }
         if let error = error as? JSON.ParseError { return APIError(Status.config, "\(function): configuration: \(error)") }
+        if let error = error as? TrainingAnomaly { return APIError(Status.numeric, "\(function): \(error)") }
         if let error = error as? TandemError {
             let status: Int32
             switch error {

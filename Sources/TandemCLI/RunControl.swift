@@ -97,6 +97,16 @@ struct CommandError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Reports a usage mistake found after parsing (a resumed run given a different recipe) as
+/// ArgumentParser reports one found while parsing: the message and the subcommand's usage on
+/// standard error, exit status 64.
+func usageFailure(_ message: String, command: ParsableCommand.Type) -> ExitCode {
+    let usage = TandemCommand.usageString(for: command)
+    let name = command.configuration.commandName ?? ""
+    System.printError("Error: \(message)\n\(usage.hasPrefix("Usage:") ? usage : "Usage: " + usage)\n  See 'tandem \(name) --help' for more information.")
+    return ExitCode.validationFailure
+}
+
 /// The reason of the last failed system call, as the C library words it.
 func systemReason() -> String { String(cString: strerror(errno)) }
 

@@ -170,7 +170,13 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (recipe, batchGiven, notes) = try assembleRecipe()
+        let assembled: (TrainingRecipe, batchGiven: Bool, notes: [String])
+        do {
+            assembled = try assembleRecipe()
+        } catch let error as ValidationError {
+            throw usageFailure(error.message, command: Self.self)
+        }
+        let (recipe, batchGiven, notes) = assembled
         let target = try Devices.select(device)
         for note in notes { say("Note: \(note)") }
         var data = try RunData(recipe: recipe)
@@ -225,8 +231,9 @@ struct TrainCommand: ParsableCommand {
             let wanted = try Self.apply(given, to: saved)
             var recipe = saved
             var conflicts: [String] = []
-            for difference in saved.differences(from: wanted) {
+            for var difference in saved.differences(from: wanted) {
                 let option = "--" + difference.key.replacingAll("_", with: "-")
+                if difference.mine == "null" { difference.mine = difference.key == "lr" ? "the default, \(saved.effectiveLearningRate)" : "none (the default)" }
                 if TrainingRecipe.resumableKeys.contains(difference.key) {
                     notes.append("\(option) \(difference.theirs) changes the checkpoint's \(difference.mine)")
                 } else {

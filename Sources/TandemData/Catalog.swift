@@ -34,6 +34,15 @@ public enum DatasetCatalog {
         public init() {}
     }
 
+    /// The training samples a generated set makes by default (nil for sets read from files).
+    public static func defaultTrainCount(_ name: String) -> Int? {
+        switch name {
+        case "mmoe-synth", "gradnorm-toy": return 10_000
+        case "scenes": return 2_000
+        default: return nil
+        }
+    }
+
     /// Whether `name` is read as a path (user data) rather than a built-in name.
     public static func isPath(_ name: String) -> Bool {
         name.contains("/") || name.hasSuffix(".npz") || name.hasSuffix(".npy") || access(name, F_OK) == 0
@@ -46,13 +55,13 @@ public enum DatasetCatalog {
         case "multifashion":
             return try MultiFashion.splits(seed: options.seed, directory: options.fashionDirectory, limit: options.limit)
         case "mmoe-synth":
-            return try MMoESynthetic.splits(correlation: options.correlation, trainCount: options.trainCount ?? 10_000,
+            return try MMoESynthetic.splits(correlation: options.correlation, trainCount: options.trainCount ?? defaultTrainCount(name)!,
                                             testCount: options.testCount ?? 2_000, seed: options.seed)
         case "gradnorm-toy":
-            return try GradNormToy.splits(sigmas: options.sigmas, trainCount: options.trainCount ?? 10_000,
+            return try GradNormToy.splits(sigmas: options.sigmas, trainCount: options.trainCount ?? defaultTrainCount(name)!,
                                           testCount: options.testCount ?? 1_000, seed: options.seed)
         case "scenes":
-            return try Scenes.splits(trainCount: options.trainCount ?? 2_000, testCount: options.testCount ?? 500, seed: options.seed)
+            return try Scenes.splits(trainCount: options.trainCount ?? defaultTrainCount(name)!, testCount: options.testCount ?? 500, seed: options.seed)
         default:
             if isPath(name) { return try UserData.load(name, testFraction: options.testFraction, seed: options.seed) }
             throw TandemError.invalidArgument(

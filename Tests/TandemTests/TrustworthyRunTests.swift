@@ -253,6 +253,42 @@ struct TrustworthyRunTests {
         return (process.terminationStatus, String(decoding: seen, as: UTF8.self))
     }
 
+    @Test("a second Ctrl-C stops at once, without a checkpoint; a resume conflict shows train's usage")
+    func secondInterrupt() throws {
+        let dir = Self.directory()
+        let process = Process()
+        process.executableURL = try tandemExecutable()
+        // Steps of a few hundred milliseconds, so the second signal comes while the first step still runs.
+        process.arguments = ["train", "--model", "mtan", "--data", "multifashion", "--device", "cpu", "--limit", "2000",
+                             "--batch-size", "64", "--save", dir + "/c.safetensors"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("Training mtan") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        usleep(500_000)  // Inside the first step.
+        kill(process.processIdentifier, SIGINT)
+        usleep(20_000)  // Two signals sent at once may arrive as one.
+        kill(process.processIdentifier, SIGINT)
+        seen.append(out.fileHandleForReading.readDataToEndOfFile())
+        process.waitUntilExit()
+        let text = String(decoding: seen, as: UTF8.self)
+        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(!text.contains("Resume with") && !FileManager.default.fileExists(atPath: dir + "/c.safetensors"), "\(text)")
+
+        let first = try runTandem(["train", "--model", "mmoe", "--data", "mmoe-synth", "--device", "cpu", "--limit", "64", "--epochs", "1",
+                                   "--affinity-batches", "0", "--save", dir + "/m.safetensors"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let conflict = try runTandem(["train", "--resume", dir + "/m.safetensors", "--lr", "0.5"])
+        #expect(conflict.status == 64, "\(conflict.stderr)")
+        #expect(conflict.stderr.contains("--lr 0.5") && conflict.stderr.contains("0.001") && conflict.stderr.contains("tandem train"), "\(conflict.stderr)")
+    }
+
     @Test("an interrupted single-task baseline exits non-zero and reports no Δm")
     func interruptedBaseline() throws {
         let dir = Self.directory()

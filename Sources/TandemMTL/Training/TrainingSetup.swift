@@ -15,12 +15,14 @@ public struct RunData: Sendable {
     public var warnings: [String]
 
     /// The splits `recipe` names: its data set (built with its seed and correlation), the first
-    /// `limit` samples of the training and test data, and validation from the data when it has
-    /// its own split, else `validationFraction` of the training samples held out with the seed.
+    /// `limit` samples of the training and test data (a generated set makes `limit` training samples
+    /// when that is more than its default), and validation from the data when it has its own split,
+    /// else `validationFraction` of the training samples held out with the seed.
     public init(recipe: TrainingRecipe) throws {
         var options = DatasetCatalog.Options()
         options.seed = recipe.seed
         options.correlation = recipe.correlation
+        if let limit = recipe.limit, let count = DatasetCatalog.defaultTrainCount(recipe.data), limit > count { options.trainCount = limit }
         let splits = try DatasetCatalog.load(recipe.data, options: options)
         var train = splits.train, test = splits.test, validation = splits.validation
         if let limit = recipe.limit {
