@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TandemCore
 
 /// One output file of a run log, written through the C library and flushed after each record so that
 /// `tail -f` or TensorBoard sees every record as soon as it is written. Errors name the file and the
@@ -59,32 +60,20 @@ final class LogFile {
         self.handle = nil
     }
 
-    /// Creates `directory` and its missing parents, like `mkdir -p`.
+    /// Creates `directory` and its missing parents, like `mkdir -p`; throws when that fails or when a
+    /// file that is not a directory has its name.
     static func makeDirectories(_ directory: String) throws(RunLogError) {
-        var prefix = directory.hasPrefix("/") ? "/" : ""
-        for part in directory.split(separator: "/") {
-            prefix += part
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw RunLogError(path: directory, operation: "cannot create the directory",
-                                  reason: prefix == directory ? reason() : "\(prefix): \(reason())")
-            }
-            prefix += "/"
+        func fail(_ reason: String) -> RunLogError {
+            RunLogError(path: directory, operation: "cannot create the directory", reason: reason)
         }
+        if let reason = System.createDirectories(directory) { throw fail(reason) }
         var info = stat()
-        guard stat(directory, &info) == 0 else {
-            throw RunLogError(path: directory, operation: "cannot create the directory", reason: reason())
-        }
-        guard info.st_mode & S_IFMT == S_IFDIR else {
-            throw RunLogError(path: directory, operation: "cannot create the directory",
-                              reason: "a file that is not a directory is in the way")
-        }
+        guard stat(directory, &info) == 0 else { throw fail(reason()) }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw fail("a file that is not a directory is in the way") }
     }
 
     /// The operating system's message for the current `errno`.
-    static func reason() -> String {
-        guard let message = strerror(errno) else { return "error \(errno)" }
-        return String(cString: message)
-    }
+    static func reason() -> String { System.errorMessage(errno) }
 
     /// The machine's host name, or "localhost" when it cannot be read.
     static func hostName() -> String {

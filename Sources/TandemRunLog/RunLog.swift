@@ -77,14 +77,12 @@ public final class RunLog: TrainerCallback {
         var scalars = zip(tasks, report.losses).map { Self.scalar("train/batch_loss/\($0)", $1) }
         scalars.append(Self.scalar("lr", report.learningRate))
         var fields: [(String, JSON)] = [
-            ("kind", .string("step")), ("epoch", .int(report.epoch + 1)), ("step", .int(report.step)),
-            ("time", .number(LogFile.wallTime())), ("lr", .float(report.learningRate)),
-            ("loss", .object(zip(tasks, report.losses).map { ($0, .float($1)) })),
+            ("lr", .float(report.learningRate)), ("loss", .object(zip(tasks, report.losses).map { ($0, .float($1)) })),
         ]
         if let sampled = report.sampledTask, tasks.indices.contains(sampled) {
             fields.append(("sampled_task", .string(tasks[sampled])))
         }
-        try write(kind: "step", epoch: report.epoch + 1, step: report.step, record: fields, scalars: scalars)
+        try write(kind: "step", epoch: report.epoch + 1, step: report.step, fields: fields, scalars: scalars)
     }
 
     /// After each epoch: each task's mean training loss, validation loss and metrics, the task
@@ -98,8 +96,6 @@ public final class RunLog: TrainerCallback {
         scalars += report.weights.enumerated().map { Self.scalar("weights/\(weightName($0))", $1) }
         if let deltaM = report.deltaM { scalars.append(Self.scalar("delta_m", deltaM)) }
         let fields: [(String, JSON)] = [
-            ("kind", .string("epoch")), ("epoch", .int(epoch)), ("step", .int(step)),
-            ("time", .number(LogFile.wallTime())),
             ("train_loss", .object(zip(tasks, report.trainLosses).map { ($0, .float($1)) })),
             ("val", report.validation.map(Self.json) ?? .null),
             ("weights", .array(report.weights.map { .float($0) })),
@@ -108,17 +104,14 @@ public final class RunLog: TrainerCallback {
             ("best", .bool(report.isBest)),
         ]
         lastEpoch = epoch
-        try write(kind: "epoch", epoch: epoch, step: step, record: fields, scalars: scalars)
+        try write(kind: "epoch", epoch: epoch, step: step, fields: fields, scalars: scalars)
     }
 
     /// Final test-split metrics (evaluated once at the end), logged at `step` under
     /// `test/loss/<task>` and `test/<metric>/<task>`.
     public func logTest(_ result: EvaluationResult, step: Int) throws {
-        let fields: [(String, JSON)] = [
-            ("kind", .string("test")), ("epoch", lastEpoch.map { .int($0) } ?? .null), ("step", .int(step)),
-            ("time", .number(LogFile.wallTime())), ("test", Self.json(result)),
-        ]
-        try write(kind: "test", epoch: lastEpoch, step: step, record: fields, scalars: Self.scalars(result, split: "test"))
+        try write(kind: "test", epoch: lastEpoch, step: step, fields: [("test", Self.json(result))],
+                  scalars: Self.scalars(result, split: "test"))
     }
 
     /// Flushes and closes the files (also done when the log is released); later records throw.
@@ -130,10 +123,14 @@ public final class RunLog: TrainerCallback {
 
     // MARK: Writing
 
-    /// Writes one record to the three files.
-    private func write(kind: String, epoch: Int?, step: Int, record: [(String, JSON)],
-                       scalars: [Scalar]) throws {
-        try jsonl.write(JSON.object(record).compact() + "\n")
+    /// Writes one record to the three files: in JSON its kind, epoch, step and time, then `fields`;
+    /// in the CSV and the event file, `scalars`.
+    private func write(kind: String, epoch: Int?, step: Int, fields: [(String, JSON)], scalars: [Scalar]) throws {
+        let record: [(String, JSON)] = [
+            ("kind", .string(kind)), ("epoch", epoch.map { .int($0) } ?? .null), ("step", .int(step)),
+            ("time", .number(LogFile.wallTime())),
+        ]
+        try jsonl.write(JSON.object(record + fields).compact() + "\n")
         let prefix = "\(kind),\(epoch.map(String.init) ?? ""),\(step),"
         try csv.write(scalars.map { prefix + Self.csvField($0.tag) + ",\($0.text)\n" }.joined())
         try events.write(step: step, scalars: scalars.map { (tag: $0.tag, value: $0.value) })

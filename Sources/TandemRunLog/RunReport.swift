@@ -33,7 +33,6 @@ public enum RunReport {
         }
         let best = epochs.last { $0.isBest }.map { $0.epoch + 1 }
 
-        var panels: [String] = []
         var layout: [(Double, Double) -> String] = []
         let training = tasks.enumerated().map { index, name in
             series(name, epochs.compactMap { report in
@@ -88,10 +87,8 @@ public enum RunReport {
         let panelsTop = legendY + 20
         let rows = (layout.count + 1) / 2
         let height = panelsTop + Double(rows) * (LinePanel.height + gap) - gap + margin
-        for (index, render) in layout.enumerated() {
-            let x = margin + Double(index % 2) * (LinePanel.width + gap)
-            let y = panelsTop + Double(index / 2) * (LinePanel.height + gap)
-            panels.append(render(x, y))
+        let panels = layout.enumerated().map { index, render in
+            render(margin + Double(index % 2) * (LinePanel.width + gap), panelsTop + Double(index / 2) * (LinePanel.height + gap))
         }
 
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

@@ -214,6 +214,8 @@ struct RunLogTests {
 
         let onFile = #expect(throws: RunLogError.self) { try RunLog(directory: file, tasks: ["a"]) }
         #expect(onFile?.description.contains(file) == true)
+        #expect(System.createDirectories(file + "/a/b") == file + "/a: Not a directory")
+        #expect(System.createDirectories(parent + "/new/deeper") == nil)
 
         #expect(throws: RunLogError.self) { try RunLog(directory: parent + "/x", tasks: ["a"], everySteps: -1) }
         #expect(throws: RunLogError.self) { try RunLog(directory: parent + "/y", tasks: ["a", "a"]) }
