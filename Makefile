@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE := $(SWIFT) build -c release
 
-.PHONY: deps run test dist bench embed oclgrind clean
+.PHONY: deps run test dist bench embed wheel oclgrind clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -28,9 +28,15 @@ bench: deps
 	$(RELEASE) --product GemmBench
 	.build/release/GemmBench
 
-## embed: dist/libtandem (libtandem.so, tandem.h, tandem.py) and its checks: C, Python and Swift examples on CPU and OpenCL.
+## embed: dist/libtandem (libtandem.so, tandem.h, tandem.py), the Python wheel, and their checks: C, Python (the wheel
+## installed in a fresh venv) and Swift examples on CPU and OpenCL.
 embed: deps
 	bash scripts/test-embedding.sh
+
+## wheel: the Python package with libtandem.so inside (dist/python/tandem-*.whl; `pip install` it).
+wheel: deps
+	bash scripts/make-libtandem.sh
+	bash scripts/make-wheel.sh
 
 ## oclgrind: every kernel under Oclgrind (selftest and a training step of W1–W4, both kernel kinds,
 ## both GEMMs, memory, race and uninitialised-value checks); see scripts/oclgrind-check.sh.

@@ -21,6 +21,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     ],
     targets: systemLibraries + [
         // Build time: Kernels/*.cl and Sources/TandemABI become the ABI header, the embedded
@@ -45,11 +46,18 @@ let package = Package(
         .target(name: "TandemMTL", dependencies: ["TandemCore", "TandemNN", "TandemData", "TandemSupport"]),
         .target(name: "Tandem", dependencies: ["TandemCore", "TandemCPU", "TandemOpenCL", "TandemSupport", "TandemNN",
                                                "TandemData", "TandemMTL"]),
+        // A run's metrics as it trains (metrics.jsonl, metrics.csv, a TensorBoard event file) and its
+        // report picture (SVG). Not a core module: SwiftProtobuf brings Foundation, so neither the
+        // `Tandem` umbrella nor the C API depends on it; the CLI and the tests do.
+        .target(name: "TandemRunLog", dependencies: [
+            "TandemMTL", "TandemSupport",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["tensorboard_event.proto"]),
         // The C API: include/tandem.h as a module, so that @c @implementation checks every function against it.
         .systemLibrary(name: "CTandemHeader", path: "include"),
         .target(name: "CTandem", dependencies: ["Tandem", "CTandemHeader"]),
         .executableTarget(name: "TandemCLI", dependencies: [
-            "Tandem",
+            "Tandem", "TandemRunLog",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -60,7 +68,8 @@ let package = Package(
         .executableTarget(name: "FusedBench", dependencies: ["Tandem"], path: "Benchmarks/FusedBench"),
 
         .testTarget(name: "TandemTests", dependencies: ["Tandem", "TandemOpenCL", "TandemCPU", "TandemCore", "TandemABI",
-                                                    "TandemKernels", "TandemCLI"],
+                                                    "TandemKernels", "TandemCLI", "TandemMTL", "TandemSupport",
+                                                    "TandemRunLog", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                     exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 """Trains a two-task model on data made in NumPy and prints the per-task losses of each epoch.
 
+    pip install ./python                      # once, after scripts/make-libtandem.sh
     python3 python/example.py [device]        # device: cpu, opencl, ... (default $TANDEM_DEVICE, else auto)
 
 Task "quadrant" (classification, 4 classes): in which quadrant the first two projections of x fall.
@@ -12,8 +13,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tandem  # noqa: E402
+import tandem
 
 
 def make_data(n, rng, projection):

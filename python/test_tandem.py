@@ -1,6 +1,11 @@
 """Tests of the Python wrapper and, through it, the C API. A plain script: exits 1 on any failure.
 
+    pip install ./python                      # once, after scripts/make-libtandem.sh
     python3 python/test_tandem.py [device]    # default cpu
+
+Run from inside python/, Python imports the source folder python/tandem instead of the installed
+package (it then finds the library in dist/libtandem/lib); scripts/test-embedding.sh runs a copy
+of this file from elsewhere so that the installed package is what is tested.
 """
 
 import os
@@ -9,8 +14,7 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tandem  # noqa: E402
+import tandem
 
 DEVICE = sys.argv[1] if len(sys.argv) > 1 else "cpu"
 failures = []
@@ -49,6 +53,11 @@ def data(n=128, seed=0):
     sign = (x.sum(axis=1) > 0).astype(np.float32)
     pair = np.stack([x[:, 0] * x[:, 1], x[:, 2] - x[:, 3]], axis=1).astype(np.float32)
     return x, [sign, pair]
+
+
+def test_library():
+    print(f"tandem {tandem.__version__} from {tandem.__file__}, library {tandem.library_path}")
+    check(tandem.version() == tandem.__version__, f"library {tandem.version()} vs package {tandem.__version__}")
 
 
 def test_devices():
@@ -148,7 +157,7 @@ def test_many_models():
     check(tandem.live_models() == live, f"{tandem.live_models() - live} models leaked")
 
 
-for test in (test_devices, test_training, test_errors, test_preset, test_many_models):
+for test in (test_library, test_devices, test_training, test_errors, test_preset, test_many_models):
     print("running", test.__name__)
     test()
 

@@ -26,7 +26,8 @@ cp "$built" "$tmp"
 if command -v strip >/dev/null; then strip --strip-debug "$tmp"; fi
 mv -f "$tmp" "$out/lib/libtandem.so"
 cp include/tandem.h "$out/include/tandem.h"
-cp python/tandem.py "$out/python/tandem.py"
+# The wrapper as one file; next to ../lib it finds the library (the wheel is scripts/make-wheel.sh).
+cp python/tandem/__init__.py "$out/python/tandem.py"
 
 if ldd "$out/lib/libtandem.so" | grep -E "libswift|/opt/swift|not found"; then
     echo "make-libtandem: libtandem.so needs the libraries above (expected only system libraries)" >&2

@@ -5,7 +5,11 @@
 #   2. checks that every function declared in include/tandem.h is exported (nm -D), and that the
 #      header compiles as C11 and as C++;
 #   3. compiles c/test_tandem.c and c/example.c against the header and runs them on each device;
-#   4. runs python/test_tandem.py and python/example.py on each device;
+#   4. builds the Python wheel (scripts/make-wheel.sh), installs it into a fresh virtual environment
+#      (with the system's site packages, for NumPy), checks that `import tandem` loads the library
+#      inside the package and that TANDEM_LIBRARY overrides it, and runs python/test_tandem.py and
+#      python/example.py on each device from a directory outside the repository (so the installed
+#      package, not python/tandem, is imported);
 #   5. builds Examples/TwoTaskExample (a separate package using Tandem by path) and runs it on each
 #      device.
 # Devices: "cpu" and "opencl" (PoCL here); set TANDEM_EMBED_DEVICES to change the list. The programs
@@ -61,6 +65,36 @@ step "no toolchain needed"
 if ldd "$lib" | grep -E "libswift|/opt/swift|/usr/share/swift|not found"; then fail "libtandem.so needs the libraries above"; fi
 "${clean_env[@]}" "$python" -c "import ctypes, sys; lib = ctypes.CDLL('libtandem.so'); lib.tandem_version.restype = ctypes.c_char_p; print('loaded under env -i: libtandem', lib.tandem_version().decode())"
 
+step "Python wheel, installed into a fresh virtual environment"
+OUT=$out WHEEL_DIR=$out/../python scripts/make-wheel.sh
+wheel=$(ls "$out"/../python/tandem-*.whl)
+"$python" -m venv --system-site-packages "$work/venv" || fail "$python -m venv failed (Debian: apt-get install python3-venv)"
+venv_python=$work/venv/bin/python
+"$venv_python" -m pip install --quiet --no-index --no-deps "$wheel"
+mkdir "$work/outside"
+cp python/test_tandem.py python/example.py "$work/outside/"
+# The Python programs run outside the repository, with neither LD_LIBRARY_PATH nor TANDEM_LIBRARY.
+python_env=(env -i "PATH=$PATH" "HOME=${HOME:-/tmp}")
+for name in POCL_CACHE_DIR POCL_WORK_GROUP_METHOD POCL_DEVICES OCL_ICD_VENDORS XDG_CACHE_HOME; do
+    if [ -n "${!name:-}" ]; then python_env+=("$name=${!name}"); fi
+done
+(cd "$work/outside" && "${python_env[@]}" "$venv_python" -c '
+import os, tandem
+package = os.path.dirname(tandem.__file__)
+assert os.path.dirname(tandem.library_path) == package, f"loaded {tandem.library_path}, not the copy in {package}"
+assert "site-packages" in package, f"imported {package}, not the installed package"
+print(f"import tandem: {package}, library {tandem.library_path}, version {tandem.version()}")') ||
+    fail "the installed package does not load its own libtandem.so"
+(cd "$work/outside" && "${python_env[@]}" TANDEM_LIBRARY="$root/$lib" "$venv_python" -c '
+import os, sys, tandem
+assert tandem.library_path == os.environ["TANDEM_LIBRARY"], tandem.library_path
+print("TANDEM_LIBRARY overrides the packaged library:", tandem.library_path)') || fail "TANDEM_LIBRARY does not override"
+if (cd "$work/outside" && "${python_env[@]}" TANDEM_LIBRARY=/nonexistent/libtandem.so "$venv_python" -c 'import tandem' 2>"$work/override.err"); then
+    fail "a TANDEM_LIBRARY that does not exist was ignored"
+fi
+grep -q "TANDEM_LIBRARY=/nonexistent/libtandem.so cannot be loaded" "$work/override.err" ||
+    fail "a wrong TANDEM_LIBRARY gives an unclear error: $(tail -1 "$work/override.err")"
+
 step "every function of tandem.h is exported"
 declared=$("$cc" -E -P include/tandem.h | grep -oE '\btandem_[a-z_0-9]+[[:space:]]*\(' | tr -d '( \t' | sort -u)
 exported=$(nm -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' | grep '^tandem_' | sort -u)
@@ -88,10 +122,10 @@ for device in $devices; do
 done
 
 for device in $devices; do
-    step "Python test on $device"
-    "${clean_env[@]}" TANDEM_LIBRARY="$root/$lib" "$python" python/test_tandem.py "$device"
-    step "Python example on $device"
-    "${clean_env[@]}" TANDEM_LIBRARY="$root/$lib" "$python" python/example.py "$device"
+    step "Python test on $device (installed wheel)"
+    (cd "$work/outside" && "${python_env[@]}" "$venv_python" test_tandem.py "$device")
+    step "Python example on $device (installed wheel)"
+    (cd "$work/outside" && "${python_env[@]}" "$venv_python" example.py "$device")
 done
 
 step "Swift example package (Examples/TwoTaskExample)"

@@ -54,13 +54,30 @@ public enum System {
 
     /// Creates `path` and its missing parents; true when the directory exists afterwards.
     @discardableResult
-    public static func makeDirectories(_ path: String) -> Bool {
+    public static func makeDirectories(_ path: String) -> Bool { createDirectories(path) == nil }
+
+    /// Creates `path` and its missing parents, like `mkdir -p`: nil on success, else the operating
+    /// system's message for the first part that could not be made ("Permission denied", "Not a
+    /// directory" when a file is in the way), prefixed by that part when it is a parent of `path`.
+    /// A `path` that exists as a file is not an error here (`mkdir` says only that it exists).
+    public static func createDirectories(_ path: String) -> String? {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part + "/"
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { return false }
+            if mkdir(prefix, 0o755) != 0 {
+                let code = errno
+                if code == EEXIST { continue }
+                let failed = String(prefix.dropLast())
+                return (failed == path ? "" : "\(failed): ") + errorMessage(code)
+            }
         }
-        return true
+        return nil
+    }
+
+    /// The C library's message for the error number `code` (an `errno` value).
+    public static func errorMessage(_ code: Int32) -> String {
+        guard let message = strerror(code) else { return "error \(code)" }
+        return String(cString: message)
     }
 
     /// Number of online processors.

@@ -11,10 +11,15 @@ NumPy arrays in, NumPy arrays out::
     metrics = model.evaluate(x, [digits, sizes])        # {"digit": {"loss": ..., "accuracy": ...}, ...}
     logits, size = model.predict(x)                     # one array per task, [N, ...]
 
-The library is found from $TANDEM_LIBRARY (a path to libtandem.so), else next to this file
-(../lib/libtandem.so in dist/libtandem), else dist/libtandem/lib of the repository, else the
-system's library path. Every failing call raises tandem.TandemError with the status code and the
-library's message. A Model is used by one thread at a time; the library serialises calls internally.
+Install it with `pip install ./python` (or the wheel of scripts/make-wheel.sh) after building
+libtandem.so with scripts/make-libtandem.sh: the package carries its own copy of the library.
+
+The library is $TANDEM_LIBRARY when that is set (a path to a libtandem.so; an override, so a
+wrong path is an error), else the copy inside the installed package, else ../lib/libtandem.so next
+to this file (dist/libtandem/python/tandem.py), else dist/libtandem/lib of the repository (this file
+run from a source checkout), else the system's library path. `tandem.library_path` says which was
+loaded. Every failing call raises tandem.TandemError with the status code and the library's message.
+A Model is used by one thread at a time; the library serialises calls internally.
 """
 
 import ctypes
@@ -24,6 +29,9 @@ import os
 import numpy as np
 
 __all__ = ["TandemError", "Model", "devices", "version", "library_path"]
+
+# The package's version: the version of the libtandem.so it is built with (tandem_version()).
+__version__ = "0.1.0"
 
 OK = 0
 STATUS_NAMES = {
@@ -44,25 +52,30 @@ class TandemError(RuntimeError):
 
 
 def _candidates():
-    if os.environ.get("TANDEM_LIBRARY"):
-        yield os.environ["TANDEM_LIBRARY"]
     here = os.path.dirname(os.path.abspath(__file__))
-    yield os.path.join(here, "..", "lib", "libtandem.so")
-    yield os.path.join(here, "..", "dist", "libtandem", "lib", "libtandem.so")
-    yield "libtandem.so"
+    yield os.path.join(here, "libtandem.so")                                           # the installed package
+    yield os.path.join(here, "..", "lib", "libtandem.so")                              # dist/libtandem/python
+    yield os.path.join(here, "..", "..", "dist", "libtandem", "lib", "libtandem.so")   # a source checkout
+    yield "libtandem.so"                                                               # the system's path
 
 
 def _load():
+    override = os.environ.get("TANDEM_LIBRARY")
+    if override:
+        try:
+            return ctypes.CDLL(override), override
+        except OSError as error:
+            raise OSError(f"TANDEM_LIBRARY={override} cannot be loaded: {error}") from None
     errors = []
     for path in _candidates():
         if os.path.sep in path and not os.path.exists(path):
             continue
         try:
-            return ctypes.CDLL(path), path
+            return ctypes.CDLL(path), os.path.normpath(path) if os.path.sep in path else path
         except OSError as error:
             errors.append(f"{path}: {error}")
-    raise OSError("libtandem.so not found; build it with scripts/make-libtandem.sh or set TANDEM_LIBRARY. "
-                  + "; ".join(errors))
+    raise OSError("libtandem.so not found: install the package with its library (scripts/make-libtandem.sh, then "
+                  "pip install ./python), or set TANDEM_LIBRARY to a libtandem.so. " + "; ".join(errors))
 
 
 _lib, library_path = _load()
