@@ -192,10 +192,11 @@ struct TrainCommand: ParsableCommand {
 
     /// Fails before training when an output path cannot be written.
     func checkOutputs() throws {
+        // The log folder first: the other outputs may go inside it.
+        if let logDirectory { try OutputPaths.makeFolder(logDirectory, option: "--log-dir") }
         for (option, path) in [("--report", report), ("--save", save), ("--save-best", saveBest), ("--run-report", runReport)] {
             if let path { try OutputPaths.checkFile(path, option: option) }
         }
-        if let logDirectory { try OutputPaths.makeFolder(logDirectory, option: "--log-dir") }
     }
 
     /// `base` with the given options; a value the recipe refuses is a usage error.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Tandem
+import TandemRunLog
 
 /// One `tandem train`: optional single-task baselines, then the multi-task model, built from one
 /// recipe; progress, affinity, checkpoints, interrupts, the test evaluation and the report.
@@ -102,7 +103,7 @@ struct TrainingRun {
                                         epochs: recipe.epochs, startingStep: trainer.step)
         let affinity = recipe.affinityBatches > 0 ? try TaskAffinity(tasks: tasks) : nil
         var affinityReports: [AffinityReport] = []
-        var epochsJSON: [JSON] = []
+        let runLog = try main ? c.logDirectory.map { try RunLog(directory: $0, tasks: tasks.map(\.name)) } : nil
         trainer.callbacks.append(ClosureCallback(step: { trainer, report in
             progress.step(report)
             if Interrupts.received != nil { trainer.requestStop() }
@@ -122,16 +123,15 @@ struct TrainingRun {
                 affinityReports.append(measured)
                 for line in measured.summary { say("  affinity: \(line)") }
             }
-            epochsJSON.append(.object([
-                ("epoch", .int(report.epoch + 1)),
-                ("train_loss", .object(zip(tasks, report.trainLosses).map { ($0.name, .float($1)) })),
-                ("val", .object(report.validation.map(metricsJSON) ?? [])),
-                ("best", .bool(report.isBest)),
-                ("weights", .array(report.weights.map { .float($0) })),
-                ("delta_m", report.deltaM.map(JSON.number) ?? .null),
-            ]))
             if main, let path = c.save { try trainer.saveCheckpoint(to: path) }
+            if main { try drawRun(trainer, tasks: tasks, affinity: affinityReports.last) }
         }))
+        // After the printing callback, so a log write error does not hide the epoch's table.
+        if let runLog {
+            trainer.callbacks.append(runLog)
+            say("Logging metrics to \(runLog.directory) (metrics.jsonl, metrics.csv; tensorboard --logdir \(runLog.directory))")
+        }
+        defer { runLog?.close() }
 
         _ = try trainer.fit(epochs: recipe.epochs, train: loader, validation: validation)
         var fields: [(String, JSON)] = [
@@ -140,7 +140,16 @@ struct TrainingRun {
             ("device", .string(device.info.name)),
             ("parameters", .int(model.parameterCount)),
             ("samples", .object([("train", .int(train.count)), ("validation", .int(part.validation?.count ?? 0)), ("test", .int(part.test.count))])),
-            ("epochs", .array(epochsJSON)),
+            ("epochs", .array(trainer.history.map { report in
+                .object([
+                    ("epoch", .int(report.epoch + 1)),
+                    ("train_loss", .object(zip(tasks, report.trainLosses).map { ($0.name, .float($1)) })),
+                    ("val", .object(report.validation.map(metricsJSON) ?? [])),
+                    ("best", .bool(report.isBest)),
+                    ("weights", .array(report.weights.map { .float($0) })),
+                    ("delta_m", report.deltaM.map(JSON.number) ?? .null),
+                ])
+            })),
             ("samples_per_second", .number(progress.samplesPerSecond)),
             ("skipped_steps", .int(trainer.skippedSteps)),
             ("stopped_early", .bool(trainer.stoppedEarly)),
@@ -189,6 +198,7 @@ struct TrainingRun {
             try TrainingBatch($0, tasks: part.test.tasks, on: device)
         }
         let test = try trainer.evaluate(testBatches)
+        try runLog?.logTest(test, step: trainer.step)
         say("\nTest (\(part.test.name), \(part.test.count) samples) of \(tested):")
         say(ProgressReporter.metricsTable(test))
         fields.append(("best_epoch", trainer.best.map { .int($0.epoch + 1) } ?? .null))
@@ -202,8 +212,21 @@ struct TrainingRun {
             say("Δm against single-task baselines (test): \(fixed(100 * deltaM, 2))%")
             fields.append(("delta_m", .number(deltaM)))
         }
+        if main, let path = c.runReport { say("Run report drawn to \(path)") }
         if trainer.skippedSteps > 0 { say("Skipped \(trainer.skippedSteps) step(s) with a non-finite loss or gradient (--on-nan skip).") }
         return Outcome(fields: fields, test: test, interrupted: nil)
+    }
+}
+
+extension TrainingRun {
+    /// Redraws `--run-report` from the trainer's history (after every epoch, so a long run's picture
+    /// is current and an interrupted run keeps one).
+    func drawRun(_ trainer: Trainer, tasks: [TaskSpec], affinity: AffinityReport?) throws {
+        guard let path = command.runReport else { return }
+        let title = "\(recipe.model) on \(recipe.data), \(recipe.weighting), \(device.info.selector)"
+        let svg = RunReport.svg(title: title, tasks: tasks.map(\.name), epochs: trainer.history,
+                                affinity: affinity.map { (tasks: $0.tasks, cosine: $0.cosine) })
+        try OutputPaths.write(svg, to: path, what: "run report")
     }
 }
 

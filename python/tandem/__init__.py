@@ -31,14 +31,14 @@ import numpy as np
 __all__ = ["TandemError", "Model", "devices", "version", "library_path"]
 
 # The package's version: the version of the libtandem.so it is built with (tandem_version()).
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 OK = 0
 STATUS_NAMES = {
     0: "TANDEM_OK", 1: "TANDEM_ERROR_NULL_ARGUMENT", 2: "TANDEM_ERROR_INVALID_ARGUMENT",
     3: "TANDEM_ERROR_INVALID_HANDLE", 4: "TANDEM_ERROR_CONFIG", 5: "TANDEM_ERROR_DEVICE",
     6: "TANDEM_ERROR_BUFFER_TOO_SMALL", 7: "TANDEM_ERROR_IO", 8: "TANDEM_ERROR_NOT_READY",
-    9: "TANDEM_ERROR_INTERNAL",
+    9: "TANDEM_ERROR_INTERNAL", 10: "TANDEM_ERROR_NUMERIC",
 }
 
 

@@ -46,6 +46,18 @@ public struct EpochReport: Sendable, Equatable {
     public var isBest: Bool
     /// The weighting method's task weights at the end of the epoch.
     public var weights: [Float]
+
+    /// A report of one epoch.
+    public init(epoch: Int, trainLosses: [Float], validation: EvaluationResult?, deltaM: Double?, score: Double?, isBest: Bool,
+                weights: [Float]) {
+        self.epoch = epoch
+        self.trainLosses = trainLosses
+        self.validation = validation
+        self.deltaM = deltaM
+        self.score = score
+        self.isBest = isBest
+        self.weights = weights
+    }
 }
 
 /// Observes training, for logging, progress, checkpoints or early stopping (`trainer.requestStop()`).

@@ -1,6 +1,7 @@
 import TandemCore
 import TandemData
 import TandemNN
+import TandemSupport
 
 /// Checkpoints in safetensors.
 ///
@@ -73,6 +74,7 @@ extension Trainer {
             "weighting": weighting.name,
             "weighting.parameters": "\(weighting.parameters.count)",
             "stopped_early": stoppedEarly ? "1" : "0",
+            "history": JSON.array(history.map(\.json)).compact(),
             "skipped_steps": "\(skippedSteps)",
         ]) { _, own in own }
         for (name, tensor) in bestState ?? [] {
@@ -241,6 +243,9 @@ extension Trainer {
         }
         if let text = meta["shuffle_seed"], let seed = UInt64(text) { shuffleSeed = seed }
         stoppedEarly = meta["stopped_early"] == "1"
+        if let text = meta["history"], case let .array(items)? = try? JSON.parse(text) {
+            history = items.compactMap(EpochReport.init(json:))
+        }
         skippedSteps = skipped
         bestState = savedBestState.isEmpty ? nil : savedBestState
     }

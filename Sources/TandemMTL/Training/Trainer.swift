@@ -64,7 +64,7 @@ public final class Trainer {
     public internal(set) var step = 0
     /// Steps completed in the current epoch.
     public internal(set) var stepInEpoch = 0
-    /// Per-epoch records of this process (not restored from checkpoints).
+    /// Per-epoch records of the run (kept in checkpoints, so a resumed run has them all).
     public internal(set) var history: [EpochReport] = []
     /// The best validated epoch and its score.
     public internal(set) var best: (epoch: Int, score: Double)?
