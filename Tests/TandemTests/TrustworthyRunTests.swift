@@ -229,6 +229,9 @@ struct TrustworthyRunTests {
         let expected = try Self.json(dir + "/whole.json")
         #expect(NSDictionary(dictionary: resumed["test"] as? [String: Any] ?? [:]) == NSDictionary(dictionary: expected["test"] as? [String: Any] ?? [:]))
         #expect(resumed["best_epoch"] as? Int == expected["best_epoch"] as? Int)
+        // The history came back with the checkpoint: both epochs are reported, with the same values.
+        #expect((resumed["epochs"] as? [[String: Any]])?.count == 2)
+        #expect(NSArray(array: resumed["epochs"] as? [Any] ?? []) == NSArray(array: expected["epochs"] as? [Any] ?? []))
     }
 
     /// Runs tandem with `arguments`, sends SIGTERM once its output contains `marker`, and returns
@@ -344,6 +347,28 @@ struct TrustworthyRunTests {
             #expect(line.contains("12:34 left"), "\(columns): \(line)")
         }
         #expect(progress.line(epoch: 3, done: 117, rate: "123/s", left: "12:34", columns: 80).contains("depth"))
+    }
+
+    @Test("--log-dir streams metrics (JSON lines, CSV, TensorBoard events) and --run-report draws the run")
+    func followingARun() throws {
+        let dir = Self.directory()
+        let run = try runTandem(["train", "--model", "mmoe", "--data", "mmoe-synth", "--device", "cpu", "--limit", "300", "--epochs", "2",
+                                 "--batch-size", "32", "--log-dir", dir + "/logs/a", "--run-report", dir + "/logs/a/run.svg"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = try String(contentsOfFile: dir + "/logs/a/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let kinds = try lines.map { line in try #require(try JSON.parse(String(line))["kind"]) }
+        #expect(kinds.filter { $0 == .string("epoch") }.count == 2 && kinds.last == .string("test"))
+        let csv = try String(contentsOfFile: dir + "/logs/a/metrics.csv", encoding: .utf8)
+        #expect(csv.hasPrefix("kind,epoch,step,tag,value") && csv.contains("val/mse/task1"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/logs/a")
+        #expect(files.contains { $0.hasPrefix("events.out.tfevents.") })
+        let svg = try String(contentsOfFile: dir + "/logs/a/run.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.contains("task1") && svg.contains("Validation"))
+
+        let blocked = dir + "/file"
+        #expect(FileManager.default.createFile(atPath: blocked, contents: Data()))
+        let refused = try runTandem(["train", "--model", "mmoe", "--data", "mmoe-synth", "--device", "cpu", "--log-dir", blocked + "/logs"])
+        #expect(refused.status == 1 && refused.stderr.contains("--log-dir") && !refused.stdout.contains("epoch"), "\(refused.stderr)")
     }
 
     @Test("--config reads a JSON recipe; options given override it")
