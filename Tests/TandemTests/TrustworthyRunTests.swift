@@ -172,6 +172,13 @@ struct TrustworthyRunTests {
         #expect(diverged.status == 1, "\(diverged.stdout)\n\(diverged.stderr)")
         #expect(diverged.stderr.contains("step") && diverged.stderr.contains("task"), "\(diverged.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/r.json"))
+
+        let skipped = try runTandem(["train", "--model", "mmoe", "--data", "mmoe-synth", "--device", "cpu", "--limit", "200",
+                                     "--batch-size", "16", "--epochs", "1", "--lr", "1e30", "--on-nan", "skip", "--affinity-batches", "0",
+                                     "--report", dir + "/skip.json"])
+        #expect(skipped.status == 0, "\(skipped.stderr)")
+        #expect((try Self.json(dir + "/skip.json")["skipped_steps"] as? Int ?? 0) > 0)
+        #expect(skipped.stdout.contains("Skipped"))
     }
 
     @Test("early stopping and the best epoch follow validation, not the test split")
