@@ -25,7 +25,7 @@ struct HostData {
             throw APIError.invalid(function, "inputs_length is \(length), but \(samples) samples of input shape \(state.config.inputShape) need \(needed) floats")
         }
         let values = Array(UnsafeBufferPointer(start: pointer, count: length))
-        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+        if let bad = LabelCheck.firstNonFinite(values) {
             let per = max(1, length / max(1, samples))
             throw APIError.invalid(function, "inputs[\(bad)] (sample \(bad / per), element \(bad % per)) is \(values[bad]); inputs must be finite")
         }
@@ -52,15 +52,9 @@ struct HostData {
                 throw APIError.invalid(function, "label_lengths[\(t)] is \(labelLengths[t]), but task '\(task.name)' needs \(needed) floats (\(samples) samples × \(state.labelSizes[t]))")
             }
             let values = Array(UnsafeBufferPointer(start: pointer, count: needed))
-            switch task.kind {
-            case let .classification(classes), let .segmentation(classes):
-                if let bad = values.firstIndex(where: { !($0 == $0.rounded() && $0 >= -1 && $0 < Float(classes)) }) {
-                    throw APIError.invalid(function, "labels[\(t)][\(bad)] is \(values[bad]): task '\(task.name)' takes class indices 0..\(classes - 1), or -1 for no label")
-                }
-            case .regression, .depth, .normals:
-                if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                    throw APIError.invalid(function, "labels[\(t)][\(bad)] is \(values[bad]): task '\(task.name)' needs finite targets")
-                }
+            // The same rules as user data files (LabelCheck); missing targets are masked here, not NaN.
+            if let (bad, rule) = LabelCheck.firstInvalid(values, kind: task.labelKind, nanMarksMissing: false) {
+                throw APIError.invalid(function, "labels[\(t)][\(bad)] is \(values[bad]): task '\(task.name)': \(rule)")
             }
             allLabels.append(values)
             if let masks, let maskLengths, let maskPointer = masks[t] {

@@ -7,6 +7,16 @@ struct ModelConfig {
         var kind: TaskKind
         /// Regression targets per sample (1 for the other kinds).
         var outputs: Int
+        /// The kind as the data layer names it (for `LabelCheck`).
+        var labelKind: LabelKind {
+            switch kind {
+            case let .classification(classes): .classification(classes: classes)
+            case .regression: .regression
+            case let .segmentation(classes): .segmentation(classes: classes)
+            case .depth: .depth
+            case .normals: .normals
+            }
+        }
     }
 
     var model: String

@@ -7,7 +7,11 @@ enum ConfigFile {
     /// be read, is not valid JSON or sets an unknown key or a bad value is a `CommandError` naming
     /// the file.
     static func recipe(path: String, base: TrainingRecipe) throws -> (TrainingRecipe, keys: Set<String>) {
-        guard let bytes = System.readFile(path) else { throw CommandError("--config \(path): \(systemReason())") }
+        let bytes: [UInt8]
+        switch System.readRegularFile(path, limit: 1 << 20) {
+        case let .success(read): bytes = read
+        case let .failure(error): throw CommandError("--config: \(error)")
+        }
         let json: JSON
         do {
             json = try JSON.parse(bytes)

@@ -117,8 +117,8 @@ enum OutputPaths {
     /// at `path` (its folder missing or read-only, the path a folder). Leaves no file behind.
     static func checkFile(_ path: String, option: String) throws {
         var info = stat()
-        if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
-            throw CommandError("\(option) \(path): is a directory; give a file path")
+        if stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+            throw CommandError("\(option) \(path): not a regular file (a directory, device or FIFO); give a file path")
         }
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
@@ -148,8 +148,8 @@ enum OutputPaths {
 
     /// Writes `text` to `path` atomically or throws `CommandError` naming `what` and the OS reason.
     static func write(_ text: String, to path: String, what: String) throws {
-        guard System.writeFileAtomically(path, Array(text.utf8)) else {
-            throw CommandError("cannot write the \(what) to \(path): \(systemReason())")
+        if let failure = System.writeFile(path, Array(text.utf8)) {
+            throw CommandError("cannot write the \(what) to \(path): \(failure)")
         }
     }
 }

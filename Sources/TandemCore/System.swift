@@ -37,19 +37,113 @@ public enum System {
     }
 
     /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a reader
-    /// never sees a half-written file. Returns false (leaving `path` untouched) on any failure.
+    /// never sees a half-written file. Returns false (leaving `path` untouched) on any failure; see
+    /// `writeFile(_:_:)` for the rules and the reason.
     @discardableResult
-    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8]) -> Bool {
-        let temporary = "\(path).tmp.\(getpid())"
-        guard let file = fopen(temporary, "wb") else { return false }
-        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-        let flushed = fflush(file) == 0
-        fclose(file)
-        guard written == bytes.count, flushed, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            return false
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8]) -> Bool { writeFile(path, bytes) == nil }
+
+    /// Writes `bytes` to `path` crash-safely; nil on success, else why not (and `path` is untouched).
+    ///
+    /// The bytes go to a temporary file in the target's folder, which is flushed to the disk
+    /// (`fsync`) before it is renamed over the target, and the folder is synced after, so a crash or
+    /// a power cut at any point leaves the old file or the new one, never a torn or empty one. A
+    /// symbolic link is written through (its target is replaced; the link stays); a path that is
+    /// not a regular file (a device such as /dev/null, a FIFO, a folder) is refused, never replaced.
+    public static func writeFile(_ path: String, _ bytes: [UInt8]) -> String? {
+        var target = path
+        var info = stat()
+        if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
+            guard let resolved = realpath(path, nil) else {
+                return "\(path) is a symbolic link whose target cannot be resolved: \(errorMessage(errno))"
+            }
+            target = String(cString: resolved)
+            free(resolved)
         }
-        return true
+        if stat(target, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+            return "\(path) is \(fileTypeName(info.st_mode)), not a regular file; refusing to replace it"
+        }
+        let temporary = "\(target).tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return "cannot create \(temporary): \(errorMessage(errno))" }
+        var failure: String?
+        var offset = 0
+        bytes.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = "cannot write \(temporary): \(errorMessage(errno))"
+                    return
+                }
+                offset += n
+            }
+        }
+        if failure == nil, fsync(fd) != 0 { failure = "cannot flush \(temporary) to the disk: \(errorMessage(errno))" }
+        close(fd)
+        if failure == nil, rename(temporary, target) != 0 { failure = "cannot rename \(temporary) to \(target): \(errorMessage(errno))" }
+        if let failure {
+            unlink(temporary)
+            return failure
+        }
+        // The rename itself is durable once the folder is synced.
+        let slash = target.lastIndex(of: "/")
+        let folder = slash.map { $0 == target.startIndex ? "/" : String(target[..<$0]) } ?? "."
+        let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            _ = fsync(directory)
+            close(directory)
+        }
+        return nil
+    }
+
+    /// "a character device", "a FIFO", … for a `st_mode`.
+    static func fileTypeName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: return "a regular file"
+        case S_IFDIR: return "a directory"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFIFO: return "a FIFO"
+        case S_IFSOCK: return "a socket"
+        case S_IFLNK: return "a symbolic link"
+        default: return "a special file"
+        }
+    }
+
+    /// The bytes of the regular file at `path`, or why they cannot be read. A FIFO, a device
+    /// (/dev/zero, /dev/urandom), a socket or a folder is refused by its type before anything is
+    /// read (so nothing blocks or grows without bound), and a file larger than `limit` bytes is
+    /// refused before it is allocated.
+    public static func readRegularFile(_ path: String, limit: Int = Int.max) -> Result<[UInt8], FileError> {
+        // O_NONBLOCK: opening a FIFO without a writer must not hang before its type is seen.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(FileError("cannot open \(path): \(errorMessage(errno))")) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .failure(FileError("cannot inspect \(path): \(errorMessage(errno))")) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            return .failure(FileError("\(path) is \(fileTypeName(info.st_mode)), not a regular file"))
+        }
+        let size = Int(info.st_size)
+        guard size <= limit else { return .failure(FileError("\(path) is \(size) bytes, above the limit of \(limit)")) }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var offset = 0
+        while offset < size {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, size - offset) }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                return .failure(FileError("cannot read \(path): \(errorMessage(errno))"))
+            }
+            if n == 0 { return .failure(FileError("\(path) shrank while it was read (\(offset) of \(size) bytes)")) }
+            offset += n
+        }
+        return .success(bytes)
+    }
+
+    /// Why a file could not be read (`readRegularFile`).
+    public struct FileError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+        public init(_ description: String) { self.description = description }
     }
 
     /// Creates `path` and its missing parents; true when the directory exists afterwards.

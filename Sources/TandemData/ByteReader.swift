@@ -81,8 +81,8 @@ extension Array where Element == UInt8 {
 
 /// Reads `path` or throws an error naming the file.
 func readWholeFile(_ path: String, op: String) throws -> [UInt8] {
-    guard let bytes = System.readFile(path) else {
-        throw TandemError.invalidArgument(op: op, message: "\(path): cannot be read (missing or not a readable file)")
+    switch System.readRegularFile(path) {
+    case let .success(bytes): return bytes
+    case let .failure(error): throw TandemError.invalidArgument(op: op, message: "\(error)")
     }
-    return bytes
 }

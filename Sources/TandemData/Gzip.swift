@@ -38,9 +38,15 @@ public enum Zlib {
         func fail(_ message: String) -> TandemError {
             TandemError.invalidArgument(op: op, message: "\(file): \(message)")
         }
+        // Deflate expands at most about 1,032 to 1 (258-byte matches coded in 2 bits): a header that
+        // claims more cannot be true, and is refused before anything is allocated for it.
+        if let expected, expected > input.count * 1_040 + 1_024 {
+            throw fail("claims \(expected) bytes from \(input.count) compressed bytes, more than deflate can produce; the archive is corrupt")
+        }
         var output = [UInt8]()
         var chunk = [UInt8](repeating: 0, count: max(1 << 16, min(expected ?? 0, 1 << 24)))
-        if let expected { output.reserveCapacity(expected) } else { output.reserveCapacity(input.count * 4) }
+        // Reserved from the compressed size, not the claim, so a lying header costs nothing.
+        output.reserveCapacity(min(expected ?? input.count * 4, input.count * 8 + (1 << 16)))
         try input.withUnsafeBufferPointer { inputBuffer in
             guard let base = inputBuffer.baseAddress, inputBuffer.count > 0 else { throw fail("empty compressed stream") }
             var consumed = 0

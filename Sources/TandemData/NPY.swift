@@ -108,6 +108,9 @@ public enum NPY {
     static func parseHeader(_ text: String, reader: ByteReader) throws -> Header {
         var parser = LiteralParser(characters: Array(text.unicodeScalars), reader: reader)
         let dictionary = try parser.parseDictionary()
+        // NumPy pads the header with spaces and ends it with a newline; anything else after the
+        // dictionary is not a header NumPy would read.
+        guard parser.peek() == nil else { throw parser.fail("text after the closing brace") }
         guard case let .string(descr)? = dictionary["descr"] else {
             throw reader.error("header has no 'descr' string: \(text.trimmingTrailingSpace)")
         }
@@ -164,16 +167,22 @@ public enum NPY {
             try expect("{")
             var result: [String: Literal] = [:]
             while peek() != "}" {
-                guard case let .string(key) = try parseValue() else { throw fail("expected a string key") }
+                guard case let .string(key) = try parseValue(depth: 2) else { throw fail("expected a string key") }
                 try expect(":")
-                result[key] = try parseValue()
+                guard result[key] == nil else { throw fail("key '\(key)' given twice") }
+                result[key] = try parseValue(depth: 2)
                 if peek() == "," { index += 1 } else if peek() != "}" { throw fail("expected ',' or '}'") }
             }
             index += 1
             return result
         }
 
-        mutating func parseValue() throws -> Literal {
+        /// Values nest at most this deep (a shape tuple in the dictionary is depth 2): deeper input is
+        /// refused instead of exhausting the stack.
+        static let maximumDepth = 4
+
+        mutating func parseValue(depth: Int = 1) throws -> Literal {
+            guard depth <= Self.maximumDepth else { throw fail("values nested deeper than \(Self.maximumDepth) levels") }
             guard let c = peek() else { throw fail("unexpected end") }
             switch c {
             case "'", "\"":
@@ -190,7 +199,7 @@ public enum NPY {
                 index += 1
                 var items: [Int] = []
                 while peek() != ")" {
-                    guard case let .int(n) = try parseValue() else { throw fail("expected an integer dimension") }
+                    guard case let .int(n) = try parseValue(depth: depth + 1) else { throw fail("expected an integer dimension") }
                     items.append(n)
                     if peek() == "," { index += 1 } else if peek() != ")" { throw fail("expected ',' or ')'") }
                 }
@@ -198,14 +207,14 @@ public enum NPY {
                 return .tuple(items)
             case "[", "{":
                 // Structured dtypes (a list of fields) or nested dictionaries: skip balanced brackets.
-                var depth = 0
+                var level = 0
                 repeat {
                     guard index < characters.count else { throw fail("unbalanced brackets") }
                     let ch = characters[index]
-                    if ch == "[" || ch == "{" || ch == "(" { depth += 1 }
-                    if ch == "]" || ch == "}" || ch == ")" { depth -= 1 }
+                    if ch == "[" || ch == "{" || ch == "(" { level += 1 }
+                    if ch == "]" || ch == "}" || ch == ")" { level -= 1 }
                     index += 1
-                } while depth > 0
+                } while level > 0
                 return .other
             default:
                 var word = String.UnicodeScalarView()

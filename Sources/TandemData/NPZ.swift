@@ -52,6 +52,9 @@ public enum NPZ {
             let data = try memberData(entry, reader: &reader)
             var name = entry.name
             if name.hasSuffix(".npy") { name.removeLast(4) }
+            guard !members.contains(where: { $0.0 == name }) else {
+                throw reader.error("two members are named '\(name)'; each array needs its own name")
+            }
             members.append((name, try NPY.decode(data, file: "\(file):\(entry.name)")))
         }
         return NPZArchive(members)

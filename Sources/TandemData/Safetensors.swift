@@ -107,8 +107,8 @@ public enum Safetensors {
     /// rename): a reader sees the old file or the new one, never half of one.
     public static func write(_ tensors: [Entry], metadata: [String: String] = [:], to path: String) throws {
         let bytes = try encode(tensors, metadata: metadata)
-        guard System.writeFileAtomically(path, bytes) else {
-            throw TandemError.invalidArgument(op: "Safetensors.write", message: "\(path): cannot write the file (\(bytes.count) bytes)")
+        if let failure = System.writeFile(path, bytes) {
+            throw TandemError.invalidArgument(op: "Safetensors.write", message: "\(path): cannot write the file (\(bytes.count) bytes): \(failure)")
         }
     }
 
@@ -116,10 +116,10 @@ public enum Safetensors {
 
     /// Reads and validates the safetensors file at `path`.
     public static func read(_ path: String) throws -> Contents {
-        guard let bytes = System.readFile(path) else {
-            throw TandemError.invalidArgument(op: "Safetensors.read", message: "\(path): cannot read the file")
+        switch System.readRegularFile(path) {
+        case let .success(bytes): return try decode(bytes, file: path)
+        case let .failure(error): throw TandemError.invalidArgument(op: "Safetensors.read", message: "\(error)")
         }
-        return try decode(bytes, file: path)
     }
 
     /// Decodes and validates the bytes of a safetensors file; `file` names it in errors.

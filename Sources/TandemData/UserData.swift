@@ -118,7 +118,7 @@ public enum UserData {
 
     /// Throws naming the array, the sample and the element of the first NaN or infinity in `values`.
     static func requireFinite(_ values: [Float], array: String, perSample: Int, path: String, what: String) throws {
-        guard let i = values.firstIndex(where: { !$0.isFinite }) else { return }
+        guard let i = LabelCheck.firstNonFinite(values) else { return }
         throw TandemError.invalidArgument(
             op: op, message: "\(path): array '\(array)' holds \(values[i]) at sample \(i / perSample), element \(i % perSample); \(what)s must be finite (clean or impute the data first)")
     }
@@ -135,11 +135,15 @@ public enum UserData {
     static func task(_ name: String, _ labels: NDArray, _ test: NDArray?, path: String) throws -> DatasetTask {
         let perSample = Array(labels.shape.dropFirst())
         guard labels.dtype.isInteger else { return DatasetTask(name, .regression, labelShape: perSample) }
-        let largest = max(labels.values.max() ?? 0, test?.values.max() ?? 0)
-        let classes = Int(largest) + 1
-        guard classes >= 1, classes <= 1 << 20 else {
-            throw TandemError.invalidArgument(op: op, message: "\(path): array '\(name)' has class labels up to \(largest)")
+        let largest = max(labels.values.max() ?? -1, test?.values.max() ?? -1)
+        guard largest >= 0 else {
+            throw TandemError.invalidArgument(op: op, message: "\(path): array '\(name)' holds no class label (every entry is -1, missing), so its classes are unknown; label some samples or leave the array out")
         }
+        // Compared as floats: a label near 2^63 must be refused, not trap in the conversion to Int.
+        guard largest < Float(1 << 20) else {
+            throw TandemError.invalidArgument(op: op, message: "\(path): array '\(name)' has class labels up to \(largest); at most \(1 << 20) classes are supported")
+        }
+        let classes = Int(largest) + 1
         if perSample.isEmpty || perSample == [1] { return DatasetTask(name, .classification(classes: classes)) }
         return DatasetTask(name, .segmentation(classes: classes), labelShape: perSample)
     }
@@ -155,11 +159,11 @@ public enum UserData {
             throw TandemError.invalidArgument(op: op, message: "\(path): label array '\(names[t])' has samples of shape \(Array(labels[t].shape.dropFirst())), the task expects \(task.labelShape)")
         }
         try requireFinite(x.values, array: xName, perSample: max(1, x.values.count / count), path: path, what: "input")
-        for (t, task) in tasks.enumerated() where task.kind == .regression {
-            // NaN marks a missing target; an infinity is an error.
-            if let i = labels[t].values.firstIndex(where: { $0.isInfinite }) {
+        for (t, task) in tasks.enumerated() {
+            // The same rules as the C API's (LabelCheck): -1 or NaN mark a missing label, nothing else.
+            if let (i, rule) = LabelCheck.firstInvalid(labels[t].values, kind: task.kind, nanMarksMissing: true) {
                 let per = max(1, task.labelCount)
-                throw TandemError.invalidArgument(op: op, message: "\(path): array '\(names[t])' holds \(labels[t].values[i]) at sample \(i / per)\(per > 1 ? ", element \(i % per)" : ""); regression targets must be finite (NaN marks a missing one)")
+                throw TandemError.invalidArgument(op: op, message: "\(path): array '\(names[t])' holds \(labels[t].values[i]) at sample \(i / per)\(per > 1 ? ", element \(i % per)" : ""); \(rule)")
             }
         }
         return try ArrayDataset(name: name, inputs: x.values, inputShape: inputShape, tasks: tasks, labels: labels.map(\.values))

@@ -337,7 +337,7 @@ struct TrustworthyRunTests {
         let dir = Self.directory()
         let (x, a) = Self.vectors(60, seed: 9)
         let floats = NDArray(shape: [60], values: a.values)
-        let empty = NDArray(shape: [60], values: [Float](repeating: -1, count: 60), dtype: .int64)
+        let empty = NDArray(shape: [60], values: [Float](repeating: .nan, count: 60))
         try NPZ.write([("x", x), ("a", floats), ("b", a), ("c", empty)], to: dir + "/w.npz")
         let run = try runTandem(["train", "--model", "hps", "--data", dir + "/w.npz", "--device", "cpu", "--epochs", "1", "--affinity-batches", "0"])
         #expect(run.stdout.contains("Warning: array 'a' holds floats"), "\(run.stdout)")

@@ -134,8 +134,11 @@ extension Trainer {
         guard meta["model"] == modelType, meta["tasks"] == taskNames else {
             throw fail("a checkpoint of \(meta["model"] ?? "?") with tasks [\(meta["tasks"] ?? "")]; this trainer trains \(modelType) with tasks [\(taskNames)]")
         }
+        // Counts far beyond any real run (2^40) are refused, so arithmetic on them cannot overflow.
         func integer(_ key: String) throws -> Int {
-            guard let text = meta[key], let value = Int(text), value >= 0 else { throw fail("metadata '\(key)' is missing or not a count") }
+            guard let text = meta[key], let value = Int(text), value >= 0, value <= 1 << 40 else {
+                throw fail("metadata '\(key)' is missing or not a count in 0...\(1 << 40)")
+            }
             return value
         }
         let savedEpoch = try integer("epoch"), savedStep = try integer("step"), savedInEpoch = try integer("step_in_epoch")
@@ -168,7 +171,9 @@ extension Trainer {
         if let stateful {
             let kind = meta["optimizer"] ?? "none"
             guard kind != "none" else { throw fail("holds no optimizer state, the trainer's optimizer keeps state") }
-            guard let lr = meta["optimizer.learning_rate"].flatMap({ Float($0) }) else { throw fail("metadata 'optimizer.learning_rate' is not a number") }
+            guard let lr = meta["optimizer.learning_rate"].flatMap({ Float($0) }), lr.isFinite, lr >= 0 else {
+                throw fail("metadata 'optimizer.learning_rate' is not a finite, non-negative number ('\(meta["optimizer.learning_rate"] ?? "")')")
+            }
             var shapes: [[Int]] = []
             for part in (meta["optimizer.parameter_shapes"] ?? "").split(separator: ";", omittingEmptySubsequences: true) {
                 let inner = part.dropFirst().dropLast()
@@ -181,7 +186,9 @@ extension Trainer {
             var steps: [Int: Int] = [:]
             for pair in (meta["optimizer.steps"] ?? "").split(separator: ",") {
                 let parts = pair.split(separator: ":").compactMap { Int(String($0)) }
-                guard parts.count == 2 else { throw fail("metadata 'optimizer.steps' is malformed") }
+                guard parts.count == 2, parts.allSatisfy({ $0 >= 0 && $0 <= 1 << 40 }) else {
+                    throw fail("metadata 'optimizer.steps' is malformed (parameter:count pairs, counts in 0...\(1 << 40))")
+                }
                 steps[parts[0]] = parts[1]
             }
             var slots: [OptimizerState.Slot] = []
