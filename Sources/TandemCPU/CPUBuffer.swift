@@ -1,5 +1,9 @@
 import TandemCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Host memory of the CPU device: `count` floats from the device's pool, returned when the buffer dies.
 public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
     public let count: Int
@@ -20,10 +24,19 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
 }
 
 extension MemoryPool {
-    /// The CPU pool: 64-byte aligned blocks, at most `cacheLimit` bytes kept for reuse.
+    /// The CPU pool: 64-byte aligned blocks, at most `cacheLimit` bytes kept for reuse. A block the
+    /// C library cannot give, or one larger than the machine's physical memory (which Linux's
+    /// overcommit would promise and the OOM killer take back), is nil, so the pool reports it as
+    /// out of memory with its size instead of the process aborting.
     static func host(cacheLimit: Int) -> MemoryPool {
-        MemoryPool(deviceName: "cpu", cacheLimit: cacheLimit,
-                   create: { Block(UnsafeMutableRawPointer.allocate(byteCount: $0, alignment: 64)) },
-                   release: { $0.raw.deallocate() })
+        let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
+        return MemoryPool(deviceName: "cpu", cacheLimit: cacheLimit,
+                          create: { bytes in
+                              guard physical <= 0 || bytes <= physical else { return nil }
+                              var raw: UnsafeMutableRawPointer?
+                              guard posix_memalign(&raw, 64, bytes) == 0, let raw else { return nil }
+                              return Block(raw)
+                          },
+                          release: { free($0.raw) })
     }
 }
