@@ -20,8 +20,7 @@ final class ProgressReporter {
     private var runningLoss: [Double] = []
     private var stepsThisEpoch = 0
 
-    /// `startingStep`: the global step a resumed run starts at.
-    init(tasks: [String], stepsPerEpoch: Int, batchSize: Int, epochs: Int, startingStep: Int = 0) {
+    init(tasks: [String], stepsPerEpoch: Int, batchSize: Int, epochs: Int) {
         self.tasks = tasks
         self.stepsPerEpoch = stepsPerEpoch
         self.batchSize = batchSize

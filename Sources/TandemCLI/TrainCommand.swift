@@ -183,6 +183,9 @@ struct TrainCommand: ParsableCommand {
         var resolved = recipe
         if !batchGiven { resolved.batchSize = data.train.inputCount > 1000 ? 8 : 256 }
         try resolved.validate()
+        if resolved.earlyStoppingPatience != nil, data.validation == nil {
+            throw usageFailure("--early-stopping selects on the validation split, and this run has none (--val-fraction 0 and no x_val in the data)", command: Self.self)
+        }
         for warning in data.warnings { say("Warning: \(warning)") }
         data.warnings = []
         try checkOutputs()

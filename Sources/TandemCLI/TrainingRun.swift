@@ -100,7 +100,7 @@ struct TrainingRun {
         if recipe.warmupSteps > 0 { schedule += " after \(recipe.warmupSteps) warm-up steps" }
         say("  \(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(recipe.effectiveLearningRate) (\(schedule)), weighting \(setup.weighting.name), seed \(recipe.seed)")
         let progress = ProgressReporter(tasks: tasks.map(\.name), stepsPerEpoch: loader.batchesPerEpoch, batchSize: recipe.batchSize,
-                                        epochs: recipe.epochs, startingStep: trainer.step)
+                                        epochs: recipe.epochs)
         let affinity = recipe.affinityBatches > 0 ? try TaskAffinity(tasks: tasks) : nil
         var affinityReports: [AffinityReport] = []
         let runLog = try main ? c.logDirectory.map { try RunLog(directory: $0, tasks: tasks.map(\.name)) } : nil
