@@ -44,5 +44,9 @@ oclgrind: deps
 	$(RELEASE) --product tandem
 	bash scripts/oclgrind-check.sh full
 
+## fuzz: the file readers (npy, npz, safetensors, idx, json) under libFuzzer and AddressSanitizer, 60 s each.
+fuzz: deps
+	bash scripts/fuzz.sh 60
+
 clean:
-	rm -rf .build .build-embed .build-dist dist
+	rm -rf .build .build-embed .build-dist .build-fuzz dist fuzz-results
