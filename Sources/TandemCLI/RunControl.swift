@@ -107,9 +107,6 @@ func usageFailure(_ message: String, command: ParsableCommand.Type) -> ExitCode 
     return ExitCode.validationFailure
 }
 
-/// The reason of the last failed system call, as the C library words it.
-func systemReason() -> String { String(cString: strerror(errno)) }
-
 /// Output paths, checked before training starts so that a wrong path fails in a second rather than
 /// after the whole run.
 enum OutputPaths {
@@ -120,30 +117,22 @@ enum OutputPaths {
         if stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
             throw CommandError("\(option) \(path): not a regular file (a directory, device or FIFO); give a file path")
         }
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let folder = System.parentFolder(path)
         guard access(folder, W_OK) == 0 else {
-            throw CommandError("\(option) \(path): cannot write in \(folder): \(systemReason())")
+            throw CommandError("\(option) \(path): cannot write in \(folder): \(System.errorMessage(errno))")
         }
         if access(path, F_OK) == 0, access(path, W_OK) != 0 {
-            throw CommandError("\(option) \(path): \(systemReason())")
+            throw CommandError("\(option) \(path): \(System.errorMessage(errno))")
         }
     }
 
     /// Creates `path` and its parents as folders when missing; throws `CommandError` when that fails
     /// or `path` is not a writable folder.
     static func makeFolder(_ path: String, option: String) throws {
-        var prefix = path.hasPrefix("/") ? "/" : ""
-        for part in path.split(separator: "/") {
-            prefix += part
-            if mkdir(prefix, 0o755) != 0, errno != EEXIST {
-                throw CommandError("\(option) \(path): cannot create \(prefix): \(systemReason())")
-            }
-            prefix += "/"
-        }
+        if let failure = System.createDirectories(path) { throw CommandError("\(option) \(path): cannot create it: \(failure)") }
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw CommandError("\(option) \(path): not a directory") }
-        guard access(path, W_OK) == 0 else { throw CommandError("\(option) \(path): \(systemReason())") }
+        guard access(path, W_OK) == 0 else { throw CommandError("\(option) \(path): \(System.errorMessage(errno))") }
     }
 
     /// Writes `text` to `path` atomically or throws `CommandError` naming `what` and the OS reason.

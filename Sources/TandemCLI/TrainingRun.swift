@@ -20,11 +20,11 @@ struct TrainingRun {
 
     func execute() throws {
         printData()
+        Interrupts.install()
+        defer { Interrupts.remove() }
         var baselines: [String: [String: Double]]?
         var singleTaskResults: [(String, EvaluationResult)] = []
         if recipe.singleTaskBaselines {
-            Interrupts.install()
-            defer { Interrupts.remove() }
             for (index, task) in data.train.tasks.enumerated() {
                 say("Single-task baseline: \(task.name)")
                 let outcome = try train(taskIndices: [index], baselines: nil, main: false)
@@ -41,8 +41,6 @@ struct TrainingRun {
             })
             say("Multi-task model")
         }
-        Interrupts.install()
-        defer { Interrupts.remove() }
         var outcome = try train(taskIndices: Array(data.train.tasks.indices), baselines: baselines, main: true)
         if recipe.singleTaskBaselines {
             outcome.fields.append(("single_task", .object(singleTaskResults.map { ($0.0, metricsJSON($0.1)[0].1) })))

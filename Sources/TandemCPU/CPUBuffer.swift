@@ -29,7 +29,7 @@ extension MemoryPool {
     /// overcommit would promise and the OOM killer take back), is nil, so the pool reports it as
     /// out of memory with its size instead of the process aborting.
     static func host(cacheLimit: Int) -> MemoryPool {
-        let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
+        let physical = System.physicalMemoryBytes
         return MemoryPool(deviceName: "cpu", cacheLimit: cacheLimit,
                           create: { bytes in
                               guard physical <= 0 || bytes <= physical else { return nil }

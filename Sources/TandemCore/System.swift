@@ -86,14 +86,19 @@ public enum System {
             return failure
         }
         // The rename itself is durable once the folder is synced.
-        let slash = target.lastIndex(of: "/")
-        let folder = slash.map { $0 == target.startIndex ? "/" : String(target[..<$0]) } ?? "."
-        let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let directory = open(parentFolder(target), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directory >= 0 {
             _ = fsync(directory)
             close(directory)
         }
         return nil
+    }
+
+    /// The folder that holds `path`: what comes before its last `/` ("/" for a file at the root,
+    /// "." for a bare file name).
+    public static func parentFolder(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// "a character device", "a FIFO", … for a `st_mode`.

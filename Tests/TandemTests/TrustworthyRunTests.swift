@@ -241,9 +241,10 @@ struct TrustworthyRunTests {
         #expect(NSArray(array: resumed["epochs"] as? [Any] ?? []) == NSArray(array: expected["epochs"] as? [Any] ?? []))
     }
 
-    /// Runs tandem with `arguments`, sends SIGTERM once its output contains `marker`, and returns
-    /// the exit status and everything it printed.
-    static func runAndTerminate(_ arguments: [String], after marker: String) throws -> (Int32, String) {
+    /// Runs tandem with `arguments`, calls `interrupt` once its output contains `marker` (SIGTERM
+    /// unless given), and returns the exit status and everything it printed.
+    static func runAndTerminate(_ arguments: [String], after marker: String,
+                                interrupt: (Process) -> Void = { $0.terminate() }) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = try tandemExecutable()
         process.arguments = arguments
@@ -257,7 +258,7 @@ struct TrustworthyRunTests {
             if chunk.isEmpty { break }
             seen.append(chunk)
         }
-        process.terminate()  // SIGTERM
+        interrupt(process)
         seen.append(out.fileHandleForReading.readDataToEndOfFile())
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: seen, as: UTF8.self))
@@ -266,29 +267,16 @@ struct TrustworthyRunTests {
     @Test("a second Ctrl-C stops at once, without a checkpoint; a resume conflict shows train's usage")
     func secondInterrupt() throws {
         let dir = Self.directory()
-        let process = Process()
-        process.executableURL = try tandemExecutable()
         // Steps of a few hundred milliseconds, so the second signal comes while the first step still runs.
-        process.arguments = ["train", "--model", "mtan", "--data", "multifashion", "--device", "cpu", "--limit", "2000",
-                             "--batch-size", "64", "--save", dir + "/c.safetensors"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("Training mtan") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
+        let (status, text) = try Self.runAndTerminate(
+            ["train", "--model", "mtan", "--data", "multifashion", "--device", "cpu", "--limit", "2000",
+             "--batch-size", "64", "--save", dir + "/c.safetensors"], after: "Training mtan") { process in
+            usleep(500_000)  // Inside the first step.
+            kill(process.processIdentifier, SIGINT)
+            usleep(20_000)  // Two signals sent at once may arrive as one.
+            kill(process.processIdentifier, SIGINT)
         }
-        usleep(500_000)  // Inside the first step.
-        kill(process.processIdentifier, SIGINT)
-        usleep(20_000)  // Two signals sent at once may arrive as one.
-        kill(process.processIdentifier, SIGINT)
-        seen.append(out.fileHandleForReading.readDataToEndOfFile())
-        process.waitUntilExit()
-        let text = String(decoding: seen, as: UTF8.self)
-        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(status == 130, "\(text)")
         #expect(!text.contains("Resume with") && !FileManager.default.fileExists(atPath: dir + "/c.safetensors"), "\(text)")
 
         let first = try runTandem(["train", "--model", "mmoe", "--data", "mmoe-synth", "--device", "cpu", "--limit", "64", "--epochs", "1",

@@ -1,4 +1,5 @@
 import TandemCore
+import TandemData
 import TandemSupport
 
 /// Everything that defines a training run, in one value: the model, the data and how it is split,
@@ -117,7 +118,8 @@ public struct TrainingRecipe: Sendable, Equatable {
         guard affinityBatches >= 0 else { throw fail("affinity batches must not be negative, got \(affinityBatches)") }
         if let earlyStoppingPatience {
             guard earlyStoppingPatience >= 1 else { throw fail("early-stopping patience must be at least 1 epoch, got \(earlyStoppingPatience)") }
-            guard validationFraction > 0 || DatasetCatalogHints.hasOwnValidation(data) else {
+            // User data (a path, not a built-in name) may bring its own validation split.
+            guard validationFraction > 0 || !DatasetCatalog.names.contains(data) else {
                 throw fail("early stopping selects on the validation split; it needs a validation fraction above 0")
             }
         }
@@ -154,10 +156,4 @@ struct AnyWarmup: LearningRateSchedule {
         guard step < steps else { return schedule.learningRate(at: step - steps) }
         return Float(Double(schedule.learningRate(at: 0)) * Double(step + 1) / Double(steps + 1))
     }
-}
-
-/// Facts about data names the recipe needs without loading the data.
-enum DatasetCatalogHints {
-    /// Whether `data` may carry its own validation split (user data can; the built-in sets do not).
-    static func hasOwnValidation(_ data: String) -> Bool { !["multifashion", "mmoe-synth", "gradnorm-toy", "scenes"].contains(data) }
 }
