@@ -50,7 +50,7 @@ let package = Package(
         // report picture (SVG). Not a core module: SwiftProtobuf brings Foundation, so neither the
         // `Tandem` umbrella nor the C API depends on it; the CLI and the tests do.
         .target(name: "TandemRunLog", dependencies: [
-            "TandemMTL", "TandemSupport",
+            "TandemCore", "TandemMTL", "TandemSupport",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["tensorboard_event.proto"]),
         // The C API: include/tandem.h as a module, so that @c @implementation checks every function against it.

@@ -84,7 +84,7 @@ struct BenchCommand: ParsableCommand {
             }
         }
         say(report(results, peaks: peaks))
-        if let peak = peakResidentBytes() { say("peak RSS of this process: \(formatBytes(peak))") }
+        if let peak = System.residentMemory()?.peak { say("peak RSS of this process: \(formatBytes(peak))") }
         for device in targets {
             let pool = device.poolStatistics
             say("\(device.info.selector): tensors peaked at \(formatBytes(pool.peakBytesInUse)) over this run; "
@@ -96,15 +96,6 @@ struct BenchCommand: ParsableCommand {
         if batchSweep != nil { say("\n" + crossover(results)) }
         if let json { try write(json, renderJSON(results, peaks: peaks)) }
         if let chart { try write(chart, renderChart(results)) }
-    }
-
-    /// The process's peak resident set (`VmHWM` in /proc/self/status), where the system reports it.
-    func peakResidentBytes() -> Int? {
-        guard let bytes = System.readFile("/proc/self/status") else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kib = Int(line.split(separator: " ").dropFirst().first { Int($0) != nil } ?? "") else { return nil }
-        return kib * 1024
     }
 
     func write(_ path: String, _ text: String) throws {
@@ -168,7 +159,7 @@ struct BenchCommand: ParsableCommand {
     func renderJSON(_ results: [BenchResult], peaks: [String: Double]) -> String {
         JSON.object([
             ("steps", .int(steps)), ("warmup", .int(warmup)),
-            ("peak_rss_bytes", peakResidentBytes().map { .int($0) } ?? .null),
+            ("peak_rss_bytes", System.residentMemory().map { .int($0.peak) } ?? .null),
             ("devices", .array(Set(results.map(\.device)).sorted().map { d in
                 .object([("selector", .string(d)), ("name", .string(results.first { $0.device == d }!.deviceName)),
                          ("gemm_peak_gflops", .number(peaks[d] ?? 0))])

@@ -187,6 +187,22 @@ public enum System {
         Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
+    /// The process's resident set now and at its peak (`VmRSS` and `VmHWM` of /proc/self/status), in
+    /// bytes; nil where the system does not report them. Long-run checks (the soak run, the run log)
+    /// watch the first for growth; the benchmark reports the second.
+    public static func residentMemory() -> (current: Int, peak: Int)? {
+        guard let bytes = readFile("/proc/self/status") else { return nil }
+        var current: Int?, peak: Int?
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let isCurrent = line.hasPrefix("VmRSS:"), isPeak = line.hasPrefix("VmHWM:")
+            guard isCurrent || isPeak, let kib = line.split(separator: " ").dropFirst().lazy.compactMap({ Int($0) }).first
+            else { continue }
+            if isCurrent { current = kib * 1024 } else { peak = kib * 1024 }
+        }
+        guard let current, let peak else { return nil }
+        return (current, peak)
+    }
+
     /// The CPU's marketing name from /proc/cpuinfo, or a generic name.
     public static var processorName: String {
         guard let bytes = readFile("/proc/cpuinfo") else { return "CPU" }

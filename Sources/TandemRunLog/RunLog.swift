@@ -1,3 +1,4 @@
+import TandemCore
 import TandemMTL
 import TandemSupport
 
@@ -11,8 +12,9 @@ import TandemSupport
 /// - metrics.jsonl: one JSON object per line, its `kind` `"step"`, `"epoch"` or `"test"`:
 ///   `{"kind":"step","epoch":1,"step":120,"time":…,"lr":0.001,"loss":{"left":0.71,"right":0.69}}`
 ///   (with `"sampled_task"` under task sampling),
-///   `{"kind":"epoch","epoch":1,"step":…,"time":…,"train_loss":{…},"val":{"left":{"loss":…,"accuracy":…}},"weights":[…],"delta_m":…,"score":…,"best":true}`
-///   (`val`, `delta_m` and `score` null when absent), and
+///   `{"kind":"epoch","epoch":1,"step":…,"time":…,"train_loss":{…},"val":{"left":{"loss":…,"accuracy":…}},"weights":[…],"delta_m":…,"score":…,"best":true,"system":{…}}`
+///   (`val`, `delta_m` and `score` null when absent; `system`: the epoch's training steps per second,
+///   the resident set and the device's tensor and pool bytes at its end, for spotting leaks), and
 ///   `{"kind":"test","epoch":…,"step":…,"time":…,"test":{"left":{"loss":…,"accuracy":…}}}`.
 ///   Non-finite values are written as null.
 /// - metrics.csv: the same values in long format, `kind,epoch,step,tag,value`, one row per value.
@@ -20,7 +22,7 @@ import TandemSupport
 ///
 /// Tags (CSV and TensorBoard): `train/batch_loss/<task>` and `lr` every `everySteps` steps (the step's
 /// batch losses); `train/loss/<task>` (the epoch's mean training loss), `val/loss/<task>`,
-/// `val/<metric>/<task>`, `weights/<task>` and `delta_m` after each epoch; `test/loss/<task>` and
+/// `val/<metric>/<task>`, `weights/<task>`, `delta_m` and `system/…` after each epoch; `test/loss/<task>` and
 /// `test/<metric>/<task>` from `logTest`. The epoch-level training and validation losses share
 /// their steps, so TensorBoard draws them over the same points.
 ///
@@ -45,6 +47,10 @@ public final class RunLog: TrainerCallback {
     private var lastStep = 0
     /// The latest epoch recorded (1-based), for test records.
     private var lastEpoch: Int?
+    /// When the current epoch's training began (the log's creation, then each epoch record) and the
+    /// step count then; the time of the latest step. They give the epoch's training speed.
+    private var epochStart: (time: Double, step: Int)
+    private var lastStepTime: Double
 
     /// Creates the directory (and parents) when missing and opens the three files; throws a
     /// `RunLogError` naming the path and the operating system's reason when it cannot be created or
@@ -65,12 +71,16 @@ public final class RunLog: TrainerCallback {
         csv = try LogFile(appendingTo: "\(directory)/metrics.csv")
         if csv.isEmpty { try csv.write("kind,epoch,step,tag,value\n") }
         events = try EventFileWriter(directory: directory)
+        let now = LogFile.wallTime()
+        epochStart = (now, 0)
+        lastStepTime = now
     }
 
     deinit { close() }
 
     /// Every `everySteps` steps: each task's loss on the step's batch and the learning rate.
     public func trainer(_ trainer: Trainer, didStep report: StepReport) throws {
+        if report.step > lastStep { lastStepTime = LogFile.wallTime() }
         lastStep = max(lastStep, report.step)
         guard everySteps > 0, report.step % everySteps == 0 else { return }
         try expect(report.losses.count, "losses", at: "step \(report.step)")
@@ -102,9 +112,33 @@ public final class RunLog: TrainerCallback {
             ("delta_m", report.deltaM.map { .number($0) } ?? .null),
             ("score", report.score.map { .number($0) } ?? .null),
             ("best", .bool(report.isBest)),
+            ("system", systemRecord(trainer, step: step, scalars: &scalars)),
         ]
         lastEpoch = epoch
         try write(kind: "epoch", epoch: epoch, step: step, fields: fields, scalars: scalars)
+        epochStart = (LogFile.wallTime(), step)
+    }
+
+    /// The epoch's training speed and the memory held at its end, which a long run watches for
+    /// slowdowns and leaks: `{"steps_per_second":…,"resident_bytes":…,"device_bytes_in_use":…,
+    /// "device_bytes_cached":…}` (the process's resident set, and the tensors alive on the trainer's
+    /// device and the blocks its buffer pool keeps for reuse); also the scalars
+    /// `system/steps_per_second`, `system/resident_mib` and `system/device_in_use_mib`.
+    private func systemRecord(_ trainer: Trainer, step: Int, scalars: inout [Scalar]) -> JSON {
+        let steps = step - epochStart.step, seconds = lastStepTime - epochStart.time
+        let speed: Double? = steps > 0 && seconds > 0 ? Double(steps) / seconds : nil
+        let resident = System.residentMemory()?.current
+        let pool = trainer.device.poolStatistics
+        let mebibyte = 1024.0 * 1024.0
+        if let speed { scalars.append(Self.scalar("system/steps_per_second", speed)) }
+        if let resident { scalars.append(Self.scalar("system/resident_mib", Double(resident) / mebibyte)) }
+        scalars.append(Self.scalar("system/device_in_use_mib", Double(pool.bytesInUse) / mebibyte))
+        return .object([
+            ("steps_per_second", speed.map { .number($0) } ?? .null),
+            ("resident_bytes", resident.map { .int($0) } ?? .null),
+            ("device_bytes_in_use", .int(pool.bytesInUse)),
+            ("device_bytes_cached", .int(pool.bytesCached)),
+        ])
     }
 
     /// Final test-split metrics (evaluated once at the end), logged at `step` under

@@ -98,7 +98,14 @@ struct RunLogTests {
         #expect(log.eventFilePath.hasPrefix(directory + "/events.out.tfevents."))
         #expect(events.first?.fileVersion == "brain.Event:2")
         #expect(events.dropFirst().map(\.step) == [10, 12, 20, 24, 24])
-        let logged = Self.scalars(events)
+        // The system scalars (speed and memory, measured) follow each epoch's values; checked below.
+        let all = Self.scalars(events)
+        let logged = all.filter { !$0.tag.hasPrefix("system/") }
+        for step: Int64 in [12, 24] {
+            let system = all.filter { $0.step == step && $0.tag.hasPrefix("system/") }
+            #expect(system.map(\.tag) == ["system/steps_per_second", "system/resident_mib", "system/device_in_use_mib"])
+            #expect(system.allSatisfy { $0.value.isFinite && $0.value >= 0 } && system[1].value > 1, "\(system)")
+        }
         var expected: [LoggedScalar] = []
         func add(_ step: Int64, _ values: [(String, Float)]) {
             expected += values.map { LoggedScalar(step: step, tag: $0.0, value: $0.1) }
@@ -130,9 +137,18 @@ struct RunLogTests {
         #expect(records[3]["weights"] == .array([.number(0.8), .number(1.2)]))
         #expect(records[3]["best"] == .bool(true))
         #expect(records[4]["test"]?["left"]?["loss"] == .number(0.52))
+        for epoch in [records[1], records[3]] {
+            let system = try #require(epoch["system"])
+            guard case let .number(speed)? = system["steps_per_second"] else { Issue.record("no speed in \(system)"); continue }
+            #expect(speed > 0 && speed.isFinite)
+            #expect((system["resident_bytes"]?.exactInteger ?? 0) > 1 << 20)
+            // The shared CPU device's pool serves tests running in parallel: its values are only non-negative here.
+            #expect((system["device_bytes_in_use"]?.exactInteger ?? -1) >= 0)
+            #expect((system["device_bytes_cached"]?.exactInteger ?? -1) >= 0)
+        }
 
         // CSV: one header, then one row per scalar in the same order.
-        let rows = try Self.lines(directory + "/metrics.csv")
+        let rows = try Self.lines(directory + "/metrics.csv").filter { !$0.contains(",system/") }
         #expect(rows.first == "kind,epoch,step,tag,value")
         #expect(rows.count == 1 + expected.count)
         #expect(rows.dropFirst().map { $0.split(separator: ",")[3] } == expected.map { Substring($0.tag) })
@@ -163,7 +179,7 @@ struct RunLogTests {
         let rows = try Self.lines(directory + "/metrics.csv")
         #expect(rows.filter { $0.hasPrefix("kind,") }.count == 1)
         #expect(rows.filter { $0.hasPrefix("step,") }.isEmpty)  // everySteps 0: epochs only
-        #expect(rows.count == 1 + 2 * 4)
+        #expect(rows.count == 1 + 2 * (4 + 3))  // per epoch: two losses, two weights; speed, resident and device memory
         #expect(try Self.lines(directory + "/metrics.jsonl").count == 2)
         for path in paths { #expect(try Self.readEvents(path).count == 2) }
     }
