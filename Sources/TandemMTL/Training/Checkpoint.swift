@@ -122,7 +122,12 @@ extension Trainer {
     /// A checkpoint of another model or optimizer, a missing tensor, a wrong shape or a corrupt file is
     /// an error naming the file and the problem, and leaves the model, optimizer and trainer unchanged.
     public func loadCheckpoint(from path: String) throws {
-        let contents = try Safetensors.read(path)
+        try loadCheckpoint(try Safetensors.read(path), path: path)
+    }
+
+    /// Restores the checkpoint `contents`, read from `path` (named in errors), as `loadCheckpoint(from:)`
+    /// does; the checkpoint fuzz target (Fuzz/checkpoint.swift) feeds it decoded bytes.
+    public func loadCheckpoint(_ contents: Safetensors.Contents, path: String) throws {
         let meta = contents.metadata
         func fail(_ message: String) -> TandemError {
             TandemError.invalidArgument(op: "Trainer.loadCheckpoint", message: "\(path): \(message)")
