@@ -159,7 +159,7 @@ struct HardeningTests {
         try NPZ.write([("x", NDArray(shape: [n, width], values: values)),
                        ("y", NDArray(shape: [n], values: (0..<n).map { Float($0 % 2) }))], to: dir + "/wide.npz")
         let path = dir + "/ckpt.safetensors"
-        var loaded = 0, interruptedSaves = 0
+        var interruptedSaves = 0
         for round in 0..<6 {
             let process = Process()
             process.executableURL = try tandemExecutable()
@@ -168,7 +168,16 @@ struct HardeningTests {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32(1_600_000 + random.next() % 1_800_000))
+            // The first round waits for the first checkpoint (however slow the machine); from then on a
+            // checkpoint exists, and each later run overwrites it every epoch until the kill.
+            if round == 0 {
+                var waited = 0
+                while !FileManager.default.fileExists(atPath: path) && process.isRunning && waited < 600_000 {
+                    usleep(10_000)
+                    waited += 10
+                }
+            }
+            usleep(UInt32(200_000 + random.next() % 3_000_000))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             // A temporary file left behind is a save the kill cut short.
@@ -176,14 +185,12 @@ struct HardeningTests {
                 interruptedSaves += 1
                 try FileManager.default.removeItem(atPath: dir + "/" + name)
             }
-            guard FileManager.default.fileExists(atPath: path) else { continue }
-            let contents = try Safetensors.read(path)
+            let contents = try #require(try? Safetensors.read(path), "round \(round): no loadable checkpoint; \(seed)")
             #expect(contents.metadata["format"] == Checkpoint.trainerFormat, "round \(round), \(seed)")
-            loaded += 1
         }
         // Most kills land while the checkpoint is encoded (the old file untouched); a few inside the
         // write and fsync of the temporary file (counted, not required: the window is milliseconds).
-        #expect(loaded >= 3, "only \(loaded) of 6 rounds had saved before the kill (\(interruptedSaves) cut a save short); \(seed)")
+        print("kill during save: 6 rounds, \(interruptedSaves) kills cut a save short; \(seed)")
     }
 
     @Test("a host buffer larger than the machine is an out-of-memory error, not an abort")
