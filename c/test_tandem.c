@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures = 0;
@@ -268,6 +269,26 @@ static void bad_arguments(tandem_model *model, const char *device) {
     EXPECT(TANDEM_ERROR_CONFIG, tandem_model_create("{\"model\": \"h\\ud800ps\"}", &m));
     EXPECT(TANDEM_ERROR_DEVICE, tandem_model_create("{\"model\": \"hps\", \"input_shape\": [4], \"device\": \"opencl:99\", \"tasks\": [{\"name\": \"a\", \"kind\": \"regression\"}]}", &m));
     EXPECT(TANDEM_ERROR_DEVICE, tandem_model_create("{\"model\": \"hps\", \"input_shape\": [4], \"device\": \"toaster\", \"tasks\": [{\"name\": \"a\", \"kind\": \"regression\"}]}", &m));
+    {
+        /* A training step larger than the device is refused at once with the numbers (a dry run
+         * that allocates nothing), not an abort on a huge allocation or minutes of work. */
+        static const char *const huge[] = {
+            "{\"model\": \"mtan\", \"input_shape\": [3, 4096, 4096], \"device\": \"%s\", \"tasks\": [{\"name\": \"a\", \"kind\": \"classification\", \"classes\": 3}]}",
+            "{\"model\": \"hps\", \"input_shape\": [1, 4096, 16384], \"device\": \"%s\", \"tasks\": [{\"name\": \"a\", \"kind\": \"regression\"}]}",
+        };
+        for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+            char text[512];
+            snprintf(text, sizeof text, huge[i], device);
+            struct timespec start, end;
+            clock_gettime(CLOCK_MONOTONIC, &start);
+            EXPECT(TANDEM_ERROR_DEVICE, tandem_model_create(text, &m));
+            clock_gettime(CLOCK_MONOTONIC, &end);
+            double seconds = (double)(end.tv_sec - start.tv_sec) + 1e-9 * (double)(end.tv_nsec - start.tv_nsec);
+            CHECK(strstr(tandem_last_error(), "needs about") && strstr(tandem_last_error(), "for a training step"),
+                  "message of an oversized model: %s", tandem_last_error());
+            CHECK(seconds < 10, "refusing an oversized model took %.1f s", seconds);
+        }
+    }
     {
         /* 100,000 nested arrays must not exhaust the stack. */
         size_t depth = 100000;

@@ -23,15 +23,6 @@ final class ModelState {
             throw APIError(Status.device, "tandem_model_create: \(error)")
         }
         let tasks = config.taskSpecs
-        do {
-            model = try ModelFactory.make(config.model, tasks: tasks, inputShape: config.inputShape,
-                                          labelCounts: config.tasks.map(\.outputs), seed: config.seed, on: device)
-        } catch let error as TandemError {
-            if case .invalidArgument = error { throw APIError(Status.config, "tandem_model_create: \(error)") }
-            throw error
-        }
-        let weighting = try WeightingMethods.make(config.weighting, tasks: tasks, on: device,
-                                                  options: WeightingOptions(fixedWeights: config.weights, seed: config.seed))
         // The optimizer as `tandem train` builds it (one recipe, one builder).
         var recipe = TrainingRecipe()
         recipe.model = config.model
@@ -45,6 +36,20 @@ final class ModelState {
         recipe.batchSize = max(2, config.batchSize)
         recipe.gradientClip = config.gradientClip
         recipe.onNonFinite = config.onNonFinite
+        do {
+            // A training step of batch_size samples must fit the device: refused here, with the
+            // numbers, before the weights or a probe allocate anything (a dry run, milliseconds).
+            try TrainingSetup.estimateMemory(recipe: recipe, tasks: tasks, inputShape: config.inputShape,
+                                             labelCounts: config.tasks.map(\.outputs), batch: recipe.batchSize, device: device)
+                .check(fits: device.info)
+            model = try ModelFactory.make(config.model, tasks: tasks, inputShape: config.inputShape,
+                                          labelCounts: config.tasks.map(\.outputs), seed: config.seed, on: device)
+        } catch let error as TandemError {
+            if case .invalidArgument = error { throw APIError(Status.config, "tandem_model_create: \(error)") }
+            throw error
+        }
+        let weighting = try WeightingMethods.make(config.weighting, tasks: tasks, on: device,
+                                                  options: WeightingOptions(fixedWeights: config.weights, seed: config.seed))
         let optimizer = try TrainingSetup.optimizer(recipe, model: model, extra: weighting.parameters)
         trainer = try Trainer(model: model, optimizer: optimizer, weighting: weighting, device: device)
         trainer.shuffleSeed = config.seed

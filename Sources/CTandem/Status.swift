@@ -68,7 +68,7 @@ struct APIError: Error {
             let status: Int32
             switch error {
             case .deviceNotFound, .backend, .buildFailed, .outOfMemory, .outOfMemoryRunning, .allocationTooLarge, .launchLimit,
-                 .kernelFault:
+                 .kernelFault, .tensorAllocation, .trainingStepTooLarge:
                 status = ioContext ? Status.io : Status.device
             case .invalidArgument:
                 status = ioContext ? Status.io : (configContext ? Status.config : Status.invalidArgument)

@@ -84,11 +84,11 @@ struct BenchCommand: ParsableCommand {
             }
         }
         say(report(results, peaks: peaks))
-        if let peak = System.residentMemory()?.peak { say("peak RSS of this process: \(formatBytes(peak))") }
+        if let peak = System.residentMemory()?.peak { say("peak RSS of this process: \(ByteCount.describe(peak))") }
         for device in targets {
             let pool = device.poolStatistics
-            say("\(device.info.selector): tensors peaked at \(formatBytes(pool.peakBytesInUse)) over this run; "
-                + "the buffer pool holds \(formatBytes(pool.bytesCached)) for reuse")
+            say("\(device.info.selector): tensors peaked at \(ByteCount.describe(pool.peakBytesInUse)) over this run; "
+                + "the buffer pool holds \(ByteCount.describe(pool.bytesCached)) for reuse")
         }
         if profile {
             for r in results { say("\n" + profileReport(r)) }

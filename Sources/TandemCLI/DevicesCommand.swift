@@ -21,8 +21,8 @@ struct DevicesCommand: ParsableCommand {
         let rows = devices.enumerated().map { index, d in
             [String(index), d.selector, d.kind.rawValue + "/" + d.type.rawValue + (d.type == .gpu && d.hostUnifiedMemory ? " (integrated)" : ""),
              d.name, d.platform, d.driver,
-             String(d.computeUnits), formatBytes(d.globalMemoryBytes), String(d.maxWorkGroupSize),
-             formatBytes(d.localMemoryBytes)]
+             String(d.computeUnits), ByteCount.describe(d.globalMemoryBytes), String(d.maxWorkGroupSize),
+             ByteCount.describe(d.localMemoryBytes)]
         }
         say(table(["#", "selector", "kind", "name", "platform", "driver", "CUs", "memory", "max WG", "local mem"], rows))
         if let reason = Devices.openCLUnavailableReason { say("\nOpenCL: \(reason)") }

@@ -13,17 +13,6 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
         .joined(separator: "\n")
 }
 
-/// `1.5 GiB`, `48 KiB`: memory sizes for people.
-func formatBytes(_ bytes: Int) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes), unit = 0
-    while value >= 1024, unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : "\((value * 10).rounded() / 10) \(units[unit])"
-}
-
 /// A relative error in scientific notation with two digits.
 func formatError(_ value: Double?) -> String {
     guard let value else { return "-" }

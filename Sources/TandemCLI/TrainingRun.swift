@@ -80,7 +80,8 @@ struct TrainingRun {
         let tasks = train.tasks.map(TaskSpec.init)
         let loader = try DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
         let setup = try TrainingSetup(recipe: recipe, tasks: tasks, inputShape: train.inputShape, labelCounts: train.tasks.map(\.labelCount),
-                                      stepsPerEpoch: loader.batchesPerEpoch, device: device, baselines: baselines)
+                                      stepsPerEpoch: loader.batchesPerEpoch, device: device, baselines: baselines,
+                                      batch: max(1, min(recipe.batchSize, train.count)))
         let trainer = setup.trainer, model = setup.model
         trainer.keepBestState = part.validation != nil
         trainer.checkpointMetadata["recipe"] = recipe.json.compact()

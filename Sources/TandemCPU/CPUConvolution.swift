@@ -154,14 +154,9 @@ extension CPUDevice {
     /// (so a training step touches no fresh memory).
     private func byChunk(_ g: ConvGeometry,
                          _ body: @Sendable (Range<Int>, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) throws {
-        let plane = g.outHeight * g.outWidth, chunk = ConvChunks.images(g)
-        let columnCount = g.colRows * plane * chunk
-        let gatheredCount = chunk > 1 ? g.outChannels * plane * chunk : 0
-        let parts = Self.convWorkers(g)
-        // Scratch sizes rounded up to a power of two: the convolutions of a network then share a
-        // few pooled blocks instead of caching one block per distinct layer shape.
-        let needed = max(1, parts * (columnCount + gatheredCount))
-        let scratch = try allocate(1 << (Int.bitWidth - (needed - 1).leadingZeroBitCount))
+        let (columnCount, gatheredCount) = Self.chunkScratch(g)
+        let parts = Self.convWorkers(g), chunk = ConvChunks.images(g)
+        let scratch = try allocate(Self.scratchCount(g))
         let base = SharedPointer(host(scratch).pointer)
         Parallel.split(g.batch, parts: parts, align: 1) { part, images in
             let columns = base.base + part * (columnCount + gatheredCount)
@@ -173,6 +168,32 @@ extension CPUDevice {
             }
         }
         withExtendedLifetime(scratch) {}
+    }
+
+    /// Floats of one worker's im2col block and gathered output for one chunk of images.
+    private static func chunkScratch(_ g: ConvGeometry) -> (columns: Int, gathered: Int) {
+        let plane = g.outHeight * g.outWidth, chunk = ConvChunks.images(g)
+        return (g.colRows * plane * chunk, chunk > 1 ? g.outChannels * plane * chunk : 0)
+    }
+
+    /// Floats of the scratch buffer of a pass (`byChunk`): every worker's chunk scratch, rounded
+    /// up to a power of two so that the convolutions of a network share a few pooled blocks
+    /// instead of caching one block per distinct layer shape.
+    private static func scratchCount(_ g: ConvGeometry) -> Int {
+        let (columns, gathered) = chunkScratch(g)
+        let needed = max(1, convWorkers(g) * (columns + gathered))
+        return 1 << (Int.bitWidth - (needed - 1).leadingZeroBitCount)
+    }
+
+    /// The pool memory of each pass: the workers' scratch (one image's columns each, or a few
+    /// images' when the planes are small), and for the weight gradient the workers' partial dW
+    /// first. Nothing is kept from the forward.
+    public func convolutionScratch(_ pass: ConvolutionScratch.Pass, geometry g: ConvGeometry) -> ConvolutionScratch {
+        guard g.batch > 0 else { return ConvolutionScratch(buffers: []) }
+        if case .weightGradient = pass {
+            return ConvolutionScratch(buffers: [Self.convWorkers(g) * g.outChannels * (g.colRows / g.groups), Self.scratchCount(g)])
+        }
+        return ConvolutionScratch(buffers: [Self.scratchCount(g)])
     }
 
     /// Builds the im2col block of images `chunk` in `columns` (rows of `chunk.count · plane`, image

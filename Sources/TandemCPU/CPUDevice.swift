@@ -12,7 +12,9 @@ public final class CPUDevice: Device, @unchecked Sendable {
     /// Counters of the buffer pool.
     public var poolStatistics: BufferPoolStatistics { pool.statistics }
 
-    private init() {
+    /// Use `shared`; a second instance (tests) has a pool of its own, so that its counters see only
+    /// its own buffers (memory measurements beside tests running in parallel).
+    init() {
         // GEMMs are split over Tandem's own workers; OpenBLAS's threads would spin against them.
         openblas_set_num_threads(1)
         let blas = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"

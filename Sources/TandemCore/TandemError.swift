@@ -20,6 +20,15 @@ public enum TandemError: Error, Equatable, CustomStringConvertible {
     case allocationTooLarge(device: String, bytes: Int, limit: Int)
     /// A launch asks for more than the device or kernel allows (work-group size, local memory).
     case launchLimit(kernel: String, device: String, message: String)
+    /// `op` could not get memory for a tensor of `shape` that it makes (its output, or a gradient;
+    /// `context` says which backward, if any): `cause` is the device's refusal, `outOfMemory` or
+    /// `allocationTooLarge`. The tensor layer adds the op and shape where every op allocates
+    /// (`Tensor.empty`), so a failure deep in a model names what asked for the memory.
+    indirect case tensorAllocation(op: String, shape: [Int], context: String?, cause: TandemError)
+    /// A training step of `what` (model, input shape, batch) is estimated to need `needed` bytes of
+    /// `device` where it has `available`: its memory, or with `singleBuffer` the largest single buffer
+    /// it allows. Refused before any of it is allocated; `detail` breaks the estimate down.
+    case trainingStepTooLarge(what: String, device: String, needed: Int, available: Int, singleBuffer: Bool, detail: String)
     /// The device failed while running queued work: most likely `kernel`, the last one queued, read
     /// or wrote outside its buffers, or the device ran out of resources.
     case kernelFault(kernel: String, device: String, status: String)
@@ -42,6 +51,28 @@ public enum TandemError: Error, Equatable, CustomStringConvertible {
         case let .allocationTooLarge(device, bytes, limit):
             return "a buffer of \(bytes) bytes is larger than the largest single buffer \(device) allows (\(limit) bytes, "
                 + "CL_DEVICE_MAX_MEM_ALLOC_SIZE), however much memory is free: use a smaller batch or tensor"
+        case let .tensorAllocation(op, shape, context, cause):
+            // The shape was allocated from, so its count fits an Int; its bytes may not.
+            let bytes = Shapes.count(shape).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+            let size = bytes.overflow ? "over 8 EiB" : ByteCount.describe(bytes.partialValue)
+            let tensor = "\(op) output \(shape) (\(size))"
+            let within = context.map { ", \($0)" } ?? ""
+            switch cause {
+            case let .outOfMemory(device, _):
+                return "\(tensor) on \(device)\(within): out of memory; use a smaller batch or model"
+            case let .allocationTooLarge(device, _, limit):
+                return "\(tensor) on \(device)\(within): larger than the largest single buffer the device allows "
+                    + "(\(ByteCount.describe(limit)), CL_DEVICE_MAX_MEM_ALLOC_SIZE), however much memory is free; use a smaller batch or tensor"
+            default:
+                return "\(tensor)\(within): \(cause)"
+            }
+        case let .trainingStepTooLarge(what, device, needed, available, singleBuffer, detail):
+            if singleBuffer {
+                return "\(what) needs a single buffer of \(ByteCount.describe(needed)) (\(detail)); \(device) allows at most "
+                    + "\(ByteCount.describe(available)) in one buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE): use a smaller batch, input or model"
+            }
+            return "\(what) needs about \(ByteCount.describe(needed)) for a training step (\(detail)); \(device) has "
+                + "\(ByteCount.describe(available)): use a smaller batch, input or model"
         case let .launchLimit(kernel, device, message):
             return "kernel \(kernel) on \(device): \(message)"
         case let .kernelFault(kernel, device, status):

@@ -38,27 +38,28 @@ public enum Initializer {
     /// Glorot/Xavier uniform; biases zero.
     case xavierUniform
 
+    /// A weight of `shape` drawn on the host (not drawn on a dry run: `Tensor.initialized`).
     func weight(_ shape: [Int], fanIn: Int, fanOut: Int, random: RandomSource, device: any Device) throws -> Tensor {
-        let n = Shapes.count(shape)
-        let values: [Float]
-        switch self {
-        case .pytorchDefault:
-            let bound = 1 / Float(fanIn).squareRoot()
-            values = random.uniform(n, low: -bound, high: bound)
-        case .xavierNormal:
-            values = random.normal(n, std: (2 / Float(fanIn + fanOut)).squareRoot())
-        case .xavierUniform:
-            let bound = (6 / Float(fanIn + fanOut)).squareRoot()
-            values = random.uniform(n, low: -bound, high: bound)
+        let n = try Shapes.checkedCount(shape, op: "weight initialisation")
+        return try Tensor.initialized(shape, on: device, requiresGrad: true) {
+            switch self {
+            case .pytorchDefault:
+                let bound = 1 / Float(fanIn).squareRoot()
+                return random.uniform(n, low: -bound, high: bound)
+            case .xavierNormal:
+                return random.normal(n, std: (2 / Float(fanIn + fanOut)).squareRoot())
+            case .xavierUniform:
+                let bound = (6 / Float(fanIn + fanOut)).squareRoot()
+                return random.uniform(n, low: -bound, high: bound)
+            }
         }
-        return try Tensor(values, shape: shape, on: device, requiresGrad: true)
     }
 
     func bias(_ count: Int, fanIn: Int, random: RandomSource, device: any Device) throws -> Tensor {
         switch self {
         case .pytorchDefault:
             let bound = 1 / Float(fanIn).squareRoot()
-            return try Tensor(random.uniform(count, low: -bound, high: bound), shape: [count], on: device, requiresGrad: true)
+            return try Tensor.initialized([count], on: device, requiresGrad: true) { random.uniform(count, low: -bound, high: bound) }
         case .xavierNormal, .xavierUniform:
             return try Tensor.zeros([count], on: device, requiresGrad: true)
         }

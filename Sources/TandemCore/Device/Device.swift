@@ -27,9 +27,17 @@ public protocol Device: AnyObject, Sendable, Primitives, FusedPrimitives {
     func synchronize() throws
     /// Counters of the device's buffer pool: bytes in use by tensors (and their peak), bytes cached.
     var poolStatistics: BufferPoolStatistics { get }
+    /// The scratch buffers this device takes from its pool while it runs `pass` of a convolution of
+    /// geometry `g`: what a dry run charges for it (`DryRunDevice`, memory estimates). The default
+    /// is the reference composition's (`Composed.convolutionScratch`).
+    func convolutionScratch(_ pass: ConvolutionScratch.Pass, geometry g: ConvGeometry) -> ConvolutionScratch
 }
 
 extension Device {
+    public func convolutionScratch(_ pass: ConvolutionScratch.Pass, geometry g: ConvGeometry) -> ConvolutionScratch {
+        Composed.convolutionScratch(pass, geometry: g)
+    }
+
     /// A buffer holding `values`.
     public func buffer(_ values: [Float]) throws -> any DeviceBuffer {
         let buffer = try allocate(values.count)

@@ -44,7 +44,7 @@ extension Tensor {
 
     /// `sigmoid(self) ⊙ features` (no graph).
     private func gated(_ features: Tensor) throws -> Tensor {
-        let y = try Tensor.empty(shape, on: device)
+        let y = try Tensor.empty(shape, on: device, op: "attentionGate")
         try device.attentionGate(storage, features.storage, y.storage, count: count)
         return y
     }

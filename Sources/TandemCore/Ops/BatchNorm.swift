@@ -53,7 +53,7 @@ extension Tensor {
         }
         let geometry = BatchNormGeometry(batch: batch, channels: channels, inner: inner, training: training,
                                          momentum: momentum, epsilon: epsilon, relu: relu)
-        let y = try Tensor.empty(shape, on: device)
+        let y = try Tensor.empty(shape, on: device, op: "batchNorm")
         let mean = try Tensor.empty([channels], on: device), invstd = try Tensor.empty([channels], on: device)
         // Training updates the running statistics in place; evaluation reads them.
         try device.batchNormForward(storage, y.storage, weight: weight?.storage, bias: bias?.storage,

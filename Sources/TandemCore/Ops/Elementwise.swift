@@ -3,7 +3,7 @@
 extension Tensor {
     /// Applies a unary primitive; `gradient(x, y, g)` gives the input gradient from the output's.
     func unary(_ op: UnaryOp, scalar: Float = 0, gradient: ((Tensor, Tensor, Tensor) throws -> Tensor)?) throws -> Tensor {
-        let y = try Tensor.empty(shape, on: device)
+        let y = try Tensor.empty(shape, on: device, op: .unary(op))
         try device.unary(op, storage, y.storage, count: count, scalar: scalar)
         guard let gradient else { return y }
         return record(y, op: .unary(op), inputs: [self]) { g in [try gradient(self, y, g)] }
@@ -66,7 +66,7 @@ extension Tensor {
         guard let shape = Shapes.broadcast(a.shape, b.shape) else {
             throw TandemError.invalidArgument(op: name, message: "shapes \(a.shape) and \(b.shape) do not broadcast (on \(a.device.info.selector))")
         }
-        let y = try empty(shape, on: a.device)
+        let y = try empty(shape, on: a.device, op: .binary(op))
         let layout = StridedLayout(shape: shape, strides: [Shapes.broadcastStrides(a.shape, to: shape),
                                                            Shapes.broadcastStrides(b.shape, to: shape)])
         try a.device.binary(op, a.storage, b.storage, y.storage, layout: layout)

@@ -26,7 +26,7 @@ extension Tensor {
             return (try t.expand(batch + t.shape.suffix(2)), matrix)
         }
         let (ea, strideA) = try operand(a, batchA), (eb, strideB) = try operand(b, batchB)
-        let y = try empty(batch + [m, n], on: a.device)
+        let y = try empty(batch + [m, n], on: a.device, op: "matmul")
         var g = GEMM(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, batchCount: batchCount)
         g.strideA = strideA
         g.strideB = strideB

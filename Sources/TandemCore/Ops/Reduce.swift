@@ -15,7 +15,7 @@ extension Tensor {
     func reduceAxis(_ op: ReduceOp, _ axis: Int) throws -> Tensor {
         var outShape = shape
         outShape[axis] = 1
-        let y = try Tensor.empty(outShape, on: device)
+        let y = try Tensor.empty(outShape, on: device, op: "reduce")
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         if shape[axis] == 0 {
             try device.fill(y.storage, value: op == .sum ? 0 : -.infinity, offset: 0, count: y.count)

@@ -14,6 +14,14 @@ enum OpName: CustomStringConvertible, ExpressibleByStringLiteral, Sendable {
         case let .binary(op): return "\(op)"
         }
     }
+
+    /// The name for messages: a function name from `#function` without its argument labels
+    /// (`conv2d(_:bias:stride:padding:dilation:groups:)` is `conv2d`).
+    var name: String {
+        let text = description
+        guard let open = text.firstIndex(of: "("), open != text.startIndex else { return text }
+        return String(text[..<open])
+    }
 }
 
 /// One recorded operation: its name, its inputs and how to turn the output's gradient into theirs.
@@ -108,7 +116,12 @@ extension Tensor {
                     if tensor.requiresGrad { tensor.grad = try tensor.grad.map { try $0 + grad } ?? grad }
                     continue
                 }
-                let inputGrads = try node.backward(grad)
+                let inputGrads: [Tensor?]
+                do {
+                    inputGrads = try node.backward(grad)
+                } catch let TandemError.tensorAllocation(op, shape, nil, cause) {
+                    throw TandemError.tensorAllocation(op: op, shape: shape, context: "in the backward of \(node.op.name)", cause: cause)
+                }
                 let inputs = node.inputs
                 if releasingGraph { node.release() }
                 for (input, inputGrad) in zip(inputs, inputGrads) {

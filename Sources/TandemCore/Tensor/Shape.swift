@@ -3,6 +3,20 @@ public enum Shapes {
     /// Number of elements of `shape` (1 for a scalar).
     public static func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
 
+    /// Number of elements of `shape` (non-negative dimensions), or an error naming `op` when its
+    /// float32 bytes do not fit an Int (a shape whose product would overflow traps in `count`).
+    public static func checkedCount(_ shape: [Int], op: String) throws -> Int {
+        var count = 1
+        for dimension in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= Int.max / MemoryLayout<Float>.stride else {
+                throw TandemError.invalidArgument(op: op, message: "shape \(shape) has more elements than memory can address")
+            }
+            count = product
+        }
+        return count
+    }
+
     /// Row-major strides of a contiguous tensor of `shape`.
     public static func strides(_ shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)

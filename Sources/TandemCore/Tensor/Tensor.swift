@@ -31,24 +31,57 @@ public final class Tensor {
     public var isLeaf: Bool { node == nil }
 
     /// A tensor with uninitialised contents: every op fully overwrites its output.
-    static func empty(_ shape: [Int], on device: any Device) throws -> Tensor {
+    ///
+    /// Every op makes its outputs (and its backward the gradients) here, so this is the one place
+    /// where a device's refusal gets the op and the shape: `op` defaults to the calling function
+    /// (`conv2d(_:bias:…)` reads as `conv2d`), and an out-of-memory error becomes
+    /// `TandemError.tensorAllocation` ("conv2d output [64, 128, 256, 256] (8.0 GiB) on cpu: out of
+    /// memory"); the backward adds which op's gradient was being computed.
+    static func empty(_ shape: [Int], on device: any Device, op: OpName = #function) throws -> Tensor {
         guard shape.allSatisfy({ $0 >= 0 }) else {
-            throw TandemError.invalidArgument(op: "tensor", message: "negative dimension in shape \(shape)")
+            throw TandemError.invalidArgument(op: op.name, message: "negative dimension in shape \(shape)")
         }
-        let t = Tensor(shape: shape, device: device, storage: try device.allocate(Shapes.count(shape)))
+        let t = Tensor(shape: shape, device: device, storage: try storage(shape, on: device, op: op))
         if Poisoning.isEnabled { try device.fill(t.storage, value: .nan, offset: 0, count: t.count) }
         return t
+    }
+
+    /// A buffer for a tensor of `shape` (non-negative dimensions), its allocation failures named by
+    /// `op` and the shape.
+    private static func storage(_ shape: [Int], on device: any Device, op: OpName) throws -> Buffer {
+        let count = try Shapes.checkedCount(shape, op: op.name)
+        do {
+            return try device.allocate(count)
+        } catch let error as TandemError {
+            switch error {
+            case .outOfMemory, .allocationTooLarge:
+                throw TandemError.tensorAllocation(op: op.name, shape: shape, context: nil, cause: error)
+            default: throw error
+            }
+        }
     }
 
     // MARK: Making tensors
 
     /// A tensor of `shape` holding `values` (row-major) on `device`.
     public convenience init(_ values: [Float], shape: [Int], on device: any Device, requiresGrad: Bool = false) throws {
-        guard shape.allSatisfy({ $0 >= 0 }), Shapes.count(shape) == values.count else {
+        guard shape.allSatisfy({ $0 >= 0 }), (try? Shapes.checkedCount(shape, op: "tensor")) == values.count else {
             throw TandemError.invalidArgument(
                 op: "tensor", message: "\(values.count) values do not fill shape \(shape) on \(device.info.selector)")
         }
-        self.init(shape: shape, device: device, storage: try device.buffer(values), requiresGrad: requiresGrad)
+        let storage = try Tensor.storage(shape, on: device, op: "tensor")
+        try device.upload(values, to: storage, offset: 0)
+        self.init(shape: shape, device: device, storage: storage, requiresGrad: requiresGrad)
+    }
+
+    /// A tensor of `shape` holding `values()` (row-major), for parameter initialisation: on a device
+    /// that holds no values (`DryRunDevice`, which only counts memory) `values` is not called and the
+    /// tensor is zeros, so a dry run of a model with gigabytes of weights draws no random numbers
+    /// and allocates nothing on the host.
+    public static func initialized(_ shape: [Int], on device: any Device, requiresGrad: Bool = false,
+                                   _ values: () -> [Float]) throws -> Tensor {
+        if device is DryRunDevice { return try zeros(shape, on: device, requiresGrad: requiresGrad) }
+        return try Tensor(values(), shape: shape, on: device, requiresGrad: requiresGrad)
     }
 
     /// A tensor of `shape` with every element `value`.

@@ -20,10 +20,12 @@ public final class MMoE: Module, MultiTaskModel {
         }
         self.tasks = tasks
         let bound = 1 / Float(inputs).squareRoot()
-        expertWeight = try Tensor(random.uniform(experts * expertUnits * inputs, low: -bound, high: bound),
-                                  shape: [experts, expertUnits, inputs], on: device, requiresGrad: true)
-        expertBias = try Tensor(random.uniform(experts * expertUnits, low: -bound, high: bound),
-                                shape: [experts, expertUnits], on: device, requiresGrad: true)
+        expertWeight = try Tensor.initialized([experts, expertUnits, inputs], on: device, requiresGrad: true) {
+            random.uniform(experts * expertUnits * inputs, low: -bound, high: bound)
+        }
+        expertBias = try Tensor.initialized([experts, expertUnits], on: device, requiresGrad: true) {
+            random.uniform(experts * expertUnits, low: -bound, high: bound)
+        }
         gates = try (0..<(sharedGate ? 1 : tasks.count)).map { _ in try Linear(inputs, experts, random: random, on: device) }
         self.towers = towers
     }

@@ -60,15 +60,30 @@ public struct TrainingSetup {
     public let weighting: any LossWeighting
     public let optimizer: any Optimizer
     public let trainer: Trainer
+    /// The shape of one input sample.
+    public let inputShape: [Int]
+    /// Regression targets per task (nil: one each).
+    public let labelCounts: [Int]?
 
     /// Builds `recipe`'s model for `tasks` (inputs of `inputShape`, `labelCounts` regression targets
     /// per task) on `device`, its weighting, its optimizer (cross-stitch α in a group of its own at
     /// `stitchLearningRateMultiplier`), and a trainer with the schedule for `stepsPerEpoch` steps per
     /// epoch, gradient clipping, the non-finite policy and early stopping.
+    ///
+    /// First, a step of `batch` samples (default the recipe's batch size; pass the data's size when
+    /// it is smaller) is estimated on a dry run (`estimateMemory`), and a step the device cannot
+    /// hold is refused with the numbers (`TandemError.trainingStepTooLarge`) before anything is
+    /// allocated, instead of failing, or running for minutes, later.
     public init(recipe: TrainingRecipe, tasks: [TaskSpec], inputShape: [Int], labelCounts: [Int]?, stepsPerEpoch: Int,
-                device: any Device, baselines: [String: [String: Double]]? = nil) throws {
+                device: any Device, baselines: [String: [String: Double]]? = nil, batch: Int? = nil) throws {
         try recipe.validate()
+        if !(device is DryRunDevice) {
+            try Self.estimateMemory(recipe: recipe, tasks: tasks, inputShape: inputShape, labelCounts: labelCounts, batch: batch,
+                                    device: device).check(fits: device.info)
+        }
         self.recipe = recipe
+        self.inputShape = inputShape
+        self.labelCounts = labelCounts
         model = try ModelFactory.make(recipe.model, tasks: tasks, inputShape: inputShape, labelCounts: labelCounts,
                                       seed: recipe.seed, on: device)
         if let weights = recipe.weights, weights.count != tasks.count {

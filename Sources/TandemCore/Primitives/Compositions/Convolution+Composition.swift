@@ -25,6 +25,22 @@ extension Composed {
         return keep && col.count <= keptColumnLimit ? col : nil
     }
 
+    /// What the compositions take from the pool per pass, with a device's own im2col and col2im
+    /// (as OpenCL runs them): the forward's im2col matrix (kept for the weight gradient when asked
+    /// and at most `keptColumnLimit`), the input gradient's column matrix, and the weight
+    /// gradient's recomputed matrix (unless saved) and dy in rows. The weight gradient's optional
+    /// split partial sums are at most 64 weight tensors and are left out.
+    public static func convolutionScratch(_ pass: ConvolutionScratch.Pass, geometry g: ConvGeometry) -> ConvolutionScratch {
+        let columns = g.colRows * g.colCols
+        guard g.batch > 0 else { return ConvolutionScratch(buffers: []) }
+        switch pass {
+        case let .forward(keep): return ConvolutionScratch(buffers: [columns], keepsFirst: keep && columns <= keptColumnLimit)
+        case .inputGradient: return ConvolutionScratch(buffers: [columns])
+        case let .weightGradient(saved):
+            return ConvolutionScratch(buffers: (saved ? [] : [columns]) + [g.outChannels * g.colCols])
+        }
+    }
+
     /// dx = col2im(Wᵀ·dy) per group: the GEMM batched over the images reads dy in NCHW as it is.
     public static func conv2dInputGradient(on device: any Device, _ dy: Buffer, weight: Buffer, _ dx: Buffer,
                                            geometry g: ConvGeometry) throws {
