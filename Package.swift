@@ -67,8 +67,10 @@ let package = Package(
         .executableTarget(name: "ConvBench", dependencies: ["Tandem"], path: "Benchmarks/ConvBench"),
         .executableTarget(name: "FusedBench", dependencies: ["Tandem"], path: "Benchmarks/FusedBench"),
 
+        // Runs a command and writes its peak resident memory (for the reader memory tests).
+        .executableTarget(name: "PeakMemory", path: "Tests/PeakMemory"),
         .testTarget(name: "TandemTests", dependencies: ["Tandem", "TandemOpenCL", "TandemCPU", "TandemCore", "TandemABI",
-                                                    "TandemKernels", "TandemCLI", "TandemMTL", "TandemSupport",
+                                                    "TandemKernels", "TandemCLI", "TandemMTL", "TandemSupport", "TandemData", "CZlib", "PeakMemory",
                                                     "TandemRunLog", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                     exclude: ["Fixtures"]),
     ],

@@ -130,6 +130,10 @@ struct TrainCommand: ParsableCommand {
 
         User data: \(UserData.formatHelp)
 
+        Files are read within limits, checked before memory is reserved: one file's arrays may take half the physical \
+        memory, and compressed data may expand at most 1,040:1 (what deflate can produce); $\(ReadLimits.bytesVariable) \
+        (e.g. 8G) and $\(ReadLimits.ratioVariable) change them.
+
         Exit status: 0 done, 1 a data, device, I/O or training error (a NaN loss), 64 a usage error, 130 or 143 interrupted.
         """)
 

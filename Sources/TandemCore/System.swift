@@ -115,34 +115,60 @@ public enum System {
         }
     }
 
+    /// Opens the regular file at `path` for reading: its descriptor (the caller closes it) and its
+    /// size, or why not. A FIFO, a device (/dev/zero, /dev/urandom), a socket or a folder is refused
+    /// by its type before anything is read, so nothing blocks or grows without bound.
+    public static func openRegularFile(_ path: String) -> Result<(descriptor: Int32, size: Int), FileError> {
+        // O_NONBLOCK: opening a FIFO without a writer must not hang before its type is seen.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(FileError("cannot open \(path): \(errorMessage(errno))")) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            return .failure(FileError("cannot inspect \(path): \(errorMessage(code))"))
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            return .failure(FileError("\(path) is \(fileTypeName(info.st_mode)), not a regular file"))
+        }
+        return .success((fd, Int(info.st_size)))
+    }
+
+    /// Reads up to `count` bytes from `descriptor` into `buffer`, retrying after interruptions:
+    /// the bytes read (fewer only at the end of the file), or the OS's reason for failing.
+    public static func readFully(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, FileError> {
+        var offset = 0
+        while offset < buffer.count {
+            let n = read(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                return .failure(FileError(errorMessage(errno)))
+            }
+            if n == 0 { break }
+            offset += n
+        }
+        return .success(offset)
+    }
+
     /// The bytes of the regular file at `path`, or why they cannot be read. A FIFO, a device
     /// (/dev/zero, /dev/urandom), a socket or a folder is refused by its type before anything is
     /// read (so nothing blocks or grows without bound), and a file larger than `limit` bytes is
     /// refused before it is allocated.
     public static func readRegularFile(_ path: String, limit: Int = Int.max) -> Result<[UInt8], FileError> {
-        // O_NONBLOCK: opening a FIFO without a writer must not hang before its type is seen.
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(FileError("cannot open \(path): \(errorMessage(errno))")) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { return .failure(FileError("cannot inspect \(path): \(errorMessage(errno))")) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            return .failure(FileError("\(path) is \(fileTypeName(info.st_mode)), not a regular file"))
+        let fd: Int32, size: Int
+        switch openRegularFile(path) {
+        case let .success(file): (fd, size) = file
+        case let .failure(error): return .failure(error)
         }
-        let size = Int(info.st_size)
+        defer { close(fd) }
         guard size <= limit else { return .failure(FileError("\(path) is \(size) bytes, above the limit of \(limit)")) }
         var bytes = [UInt8](repeating: 0, count: size)
-        var offset = 0
-        while offset < size {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, size - offset) }
-            if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                return .failure(FileError("cannot read \(path): \(errorMessage(errno))"))
-            }
-            if n == 0 { return .failure(FileError("\(path) shrank while it was read (\(offset) of \(size) bytes)")) }
-            offset += n
+        switch bytes.withUnsafeMutableBytes({ readFully(fd, into: $0) }) {
+        case let .failure(error): return .failure(FileError("cannot read \(path): \(error)"))
+        case let .success(n) where n < size: return .failure(FileError("\(path) shrank while it was read (\(n) of \(size) bytes)"))
+        case .success: return .success(bytes)
         }
-        return .success(bytes)
     }
 
     /// Why a file could not be read (`readRegularFile`).

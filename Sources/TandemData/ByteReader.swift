@@ -79,10 +79,20 @@ extension Array where Element == UInt8 {
     }
 }
 
-/// Reads `path` or throws an error naming the file.
-func readWholeFile(_ path: String, op: String) throws -> [UInt8] {
-    switch System.readRegularFile(path) {
-    case let .success(bytes): return bytes
-    case let .failure(error): throw TandemError.invalidArgument(op: op, message: "\(error)")
+/// The bytes of the regular file at `path`, or an error naming it: a FIFO, a device or a folder is
+/// refused by type, and a file larger than `limits.maximumBytes` before it is allocated.
+func readWholeFile(_ path: String, op: String, limits: ReadLimits) throws -> [UInt8] {
+    var source = try FileSource(path, op: op)
+    defer { source.closeFile() }
+    guard source.size <= limits.maximumBytes else {
+        throw TandemError.invalidArgument(op: op, message: "\(path): the file is \(source.size) bytes, more than \(limits.bytesDescription)")
+    }
+    let size = source.size
+    return try [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+        let n = try source.read(into: UnsafeMutableRawBufferPointer(buffer))
+        guard n == size else {
+            throw TandemError.invalidArgument(op: op, message: "\(path) shrank while it was read (\(n) of \(size) bytes)")
+        }
+        initialized = n
     }
 }

@@ -57,26 +57,52 @@ public enum IDX {
 
     static let op = "IDX reader"
 
-    /// Reads an IDX file (gzip-compressed or not). Throws `TandemError.invalidArgument` naming the
-    /// file when it is missing, truncated, corrupt, or its dimensions disagree with its size.
-    public static func read(_ path: String) throws -> Contents {
-        let raw = try readWholeFile(path, op: op)
-        let bytes = Zlib.isGzip(raw) ? try Zlib.gunzip(raw, file: path, op: op) : raw
-        return try decode(bytes, file: path)
+    /// Reads an IDX file (gzip-compressed or not). A compressed file is inflated straight into the
+    /// payload once its header has been read and checked (memory peaks at the compressed file and
+    /// the payload). Throws `TandemError.invalidArgument` naming the file when it is missing,
+    /// truncated, corrupt, its dimensions disagree with its size, or its payload is above `limits`
+    /// (nil: `ReadLimits.fromEnvironment()`) or beyond what its compressed size can hold.
+    public static func read(_ path: String, limits: ReadLimits? = nil) throws -> Contents {
+        let limits = try limits ?? .fromEnvironment()
+        let raw = try readWholeFile(path, op: op, limits: limits)
+        guard Zlib.isGzip(raw) else { return try decode(raw, file: path, limits: limits) }
+        let inflater = try Inflater(raw[...], format: .gzip, limits: limits, file: path, op: op)
+        var source = inflater
+        let contents = try decode(from: &source, size: nil, file: path, limits: limits) { claimed in
+            try inflater.requirePlausible(claimed, what: "the IDX header")
+        }
+        // The payload is complete: any further output is data the header does not describe.
+        try inflater.requireEnd(expected: inflater.produced, what: "the header and shape \(contents.shape) describe")
+        return contents
     }
 
-    /// Decodes the bytes of an (uncompressed) IDX file; `file` names it in errors.
-    public static func decode(_ bytes: [UInt8], file: String) throws -> Contents {
-        var reader = ByteReader(bytes, op: op, file: file)
-        let magic = try reader.bytes(4, "the magic number")
-        guard magic[magic.startIndex] == 0, magic[magic.startIndex + 1] == 0 else {
-            throw reader.error("bad magic number (an IDX file starts with two zero bytes)")
+    /// Decodes the bytes of an (uncompressed) IDX file; `file` names it in errors. A payload above
+    /// `limits` (nil: `ReadLimits.fromEnvironment()`) is refused before it is copied.
+    public static func decode(_ bytes: [UInt8], file: String, limits: ReadLimits? = nil) throws -> Contents {
+        var source = MemorySource(bytes[...])
+        return try decode(from: &source, size: bytes.count, file: file, limits: try limits ?? .fromEnvironment())
+    }
+
+    /// Decodes an IDX file read in order from `source`: the header first, then the payload straight
+    /// into its own storage. With `size` (the file's length) the header must describe exactly that
+    /// many bytes; without it (a gzip stream) the payload is bounded by `limits` and by `plausible`,
+    /// which throws for a claim the compressed size cannot hold, and the stream must supply it all.
+    static func decode(from source: inout some ByteSource, size: Int?, file: String, limits: ReadLimits,
+                       plausible: (Int) throws -> Void = { _ in }) throws -> Contents {
+        let errors = ByteReader([], op: op, file: file)
+        let magic = try source.bytes(4)
+        guard magic.count == 4 else {
+            throw errors.error("truncated: the magic number needs 4 bytes at offset 0, the file has \(magic.count)")
         }
-        guard let type = ElementType(rawValue: magic[magic.startIndex + 2]) else {
-            throw reader.error("unknown element type 0x\(String(magic[magic.startIndex + 2], radix: 16))")
+        guard magic[0] == 0, magic[1] == 0 else {
+            throw errors.error("bad magic number (an IDX file starts with two zero bytes)")
         }
-        let rank = Int(magic[magic.startIndex + 3])
-        guard rank >= 1 else { throw reader.error("rank 0 (no dimensions)") }
+        guard let type = ElementType(rawValue: magic[2]) else {
+            throw errors.error("unknown element type 0x\(String(magic[2], radix: 16))")
+        }
+        let rank = Int(magic[3])
+        guard rank >= 1 else { throw errors.error("rank 0 (no dimensions)") }
+        var reader = ByteReader(magic + (try source.bytes(4 * rank)), op: op, file: file, position: 4)
         var shape: [Int] = []
         for d in 0..<rank {
             let n = Int(try reader.bigEndian(4, "dimension \(d) of \(rank)"))
@@ -90,12 +116,27 @@ public enum IDX {
             count = product
         }
         let payloadBytes = count * type.size
-        guard reader.remaining == payloadBytes else {
-            throw reader.error(reader.remaining < payloadBytes
-                ? "truncated: shape \(shape) needs \(payloadBytes) bytes of data, the file has \(reader.remaining)"
-                : "\(reader.remaining - payloadBytes) bytes after the data that shape \(shape) describes")
+        if let size {
+            let remaining = size - reader.position
+            guard remaining == payloadBytes else {
+                throw reader.error(remaining < payloadBytes
+                    ? "truncated: shape \(shape) needs \(payloadBytes) bytes of data, the file has \(remaining)"
+                    : "\(remaining - payloadBytes) bytes after the data that shape \(shape) describes")
+            }
+        } else {
+            try plausible(reader.position + payloadBytes)
         }
-        return Contents(type: type, shape: shape, payload: Array(bytes[reader.position...]))
+        guard payloadBytes <= limits.maximumBytes else {
+            throw reader.error("shape \(shape) needs \(payloadBytes) bytes of data, more than \(limits.bytesDescription)")
+        }
+        let payload = try [UInt8](unsafeUninitializedCapacity: payloadBytes) { buffer, initialized in
+            let n = try source.read(into: UnsafeMutableRawBufferPointer(buffer))
+            guard n == payloadBytes else {
+                throw reader.error("truncated: shape \(shape) needs \(payloadBytes) bytes of data, the decompressed file has \(n)")
+            }
+            initialized = n
+        }
+        return Contents(type: type, shape: shape, payload: payload)
     }
 
     /// Encodes `values` (uint8) with `shape` as an uncompressed IDX file, for tests and tools.

@@ -25,8 +25,9 @@ public struct NDArray: Sendable, Equatable {
 
 /// NumPy's `.npy` format (versions 1.0, 2.0 and 3.0): the magic `\x93NUMPY`, a version, a header
 /// length, a Python-literal header dictionary (`descr`, `fortran_order`, `shape`) and the raw data.
-/// Reading converts every supported numeric type to Float; writing produces version 1.0 (2.0 when the
-/// header would not fit). Written without Foundation.
+/// Reading converts every supported numeric type to Float as the data streams in (the header is
+/// checked against the file's size and `ReadLimits` before the array is allocated); writing produces
+/// version 1.0 (2.0 when the header would not fit). Written without Foundation.
 public enum NPY {
     /// The element types the reader understands (`descr` without its byte-order character).
     public enum DType: String, Sendable, Equatable, CaseIterable {
@@ -46,23 +47,56 @@ public enum NPY {
     static let op = "NPY reader"
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
 
-    /// Reads a `.npy` file. Throws `TandemError.invalidArgument(op: "NPY reader", ...)` naming the file
-    /// when it is missing, truncated, has a bad magic number or header, an unsupported dtype, or a
-    /// shape that disagrees with the data size.
-    public static func read(_ path: String) throws -> NDArray {
-        try decode(try readWholeFile(path, op: op), file: path)
+    /// Reads a `.npy` file, streamed from the disk into the array (memory peaks at the array plus a
+    /// 1 MiB chunk). Throws `TandemError.invalidArgument(op: "NPY reader", ...)` naming the file when
+    /// it is missing or not a regular file, truncated, has a bad magic number or header, an
+    /// unsupported dtype, a shape that disagrees with the data size, or an array above `limits`
+    /// (nil: `ReadLimits.fromEnvironment()`).
+    public static func read(_ path: String, limits: ReadLimits? = nil) throws -> NDArray {
+        let limits = try limits ?? .fromEnvironment()
+        var source = try FileSource(path, op: op)
+        defer { source.closeFile() }
+        return try decode(from: &source, size: source.size, file: path, limits: limits)
     }
 
     /// Decodes the bytes of a `.npy` file; `file` names it in errors (for an `.npz` member,
-    /// `archive.npz:member.npy`).
-    public static func decode<C: Collection<UInt8>>(_ data: C, file: String) throws -> NDArray {
-        let bytes = Array(data)
-        var reader = ByteReader(bytes, op: op, file: file)
-        guard bytes.count >= 6, Array(bytes[0..<6]) == magic else {
-            throw reader.error(bytes.count < 6 ? "truncated: \(bytes.count) bytes, too short for the NPY magic number"
-                                              : "bad magic number (not a .npy file)")
+    /// `archive.npz:member.npy`). An array above `limits` (nil: `ReadLimits.fromEnvironment()`) is
+    /// refused before it is allocated.
+    public static func decode<C: Collection<UInt8>>(_ data: C, file: String, limits: ReadLimits? = nil) throws -> NDArray {
+        let limits = try limits ?? .fromEnvironment()
+        let bytes = data as? [UInt8] ?? Array(data)
+        var source = MemorySource(bytes[...])
+        return try decode(from: &source, size: bytes.count, file: file, limits: limits)
+    }
+
+    /// NumPy writes headers of a few hundred bytes (and its own reader refuses more than 10,000 by
+    /// default); a longer one is refused rather than parsed.
+    static let maximumHeaderBytes = 1 << 20
+
+    /// Decodes a `.npy` of `size` bytes read in order from `source`: the header from its first bytes,
+    /// then the elements straight into the array's storage, converted chunk by chunk (to row-major
+    /// order too), so memory peaks at the array plus one chunk. `size` is what the container states
+    /// (the file's length, the zip entry's size): a header describing another size is refused
+    /// before the array is allocated, and so is an array of more Float bytes than `limits` leave
+    /// after `used` bytes of earlier arrays of the same file. A source that ends early is an error;
+    /// one that goes on past `size` is the caller's to check.
+    static func decode(from source: inout some ByteSource, size: Int, file: String, limits: ReadLimits, used: Int = 0) throws -> NDArray {
+        let errors = ByteReader([], op: op, file: file)
+        func ended(after count: Int) -> TandemError {
+            errors.error("truncated: the data ends after \(count) of the \(size) bytes stated for it")
         }
-        reader.position = 6
+        var preamble = try source.bytes(min(size, 10))
+        guard preamble.count == min(size, 10) else { throw ended(after: preamble.count) }
+        guard preamble.count >= 6, Array(preamble[0..<6]) == magic else {
+            throw errors.error(preamble.count < 6 ? "truncated: \(preamble.count) bytes, too short for the NPY magic number"
+                                                  : "bad magic number (not a .npy file)")
+        }
+        if preamble.count == 10, preamble[6] == 2 || preamble[6] == 3 {
+            let wider = try source.bytes(min(size - 10, 2))
+            guard wider.count == min(size - 10, 2) else { throw ended(after: 10 + wider.count) }
+            preamble += wider
+        }
+        var reader = ByteReader(preamble, op: op, file: file, position: 6)
         let major = try reader.u8("the version")
         _ = try reader.u8("the version")
         let headerLength: Int
@@ -71,10 +105,15 @@ public enum NPY {
         case 2, 3: headerLength = try reader.u32le("the header length")
         default: throw reader.error("unsupported format version \(major) (1, 2 and 3 are known)")
         }
-        guard headerLength <= reader.remaining else {
-            throw reader.error("header length \(headerLength) runs past the end of the file (\(reader.remaining) bytes left)")
+        let afterPreamble = size - reader.position
+        guard headerLength <= afterPreamble else {
+            throw reader.error("header length \(headerLength) runs past the end of the file (\(afterPreamble) bytes left)")
         }
-        let headerBytes = try reader.bytes(headerLength, "the header")
+        guard headerLength <= maximumHeaderBytes else {
+            throw reader.error("header length \(headerLength) is more than the \(maximumHeaderBytes) bytes a header may have")
+        }
+        let headerBytes = try source.bytes(headerLength)
+        guard headerBytes.count == headerLength else { throw ended(after: reader.position + headerBytes.count) }
         let header = try parseHeader(String(decoding: headerBytes, as: UTF8.self), reader: reader)
 
         var count = 1
@@ -83,17 +122,80 @@ public enum NPY {
             guard !overflow, product < 1 << 40 else { throw reader.error("shape \(header.shape) is too large") }
             count = product
         }
+        let dataStart = reader.position + headerLength
         let dataBytes = count * header.dtype.size
-        guard reader.remaining == dataBytes else {
-            throw reader.error(reader.remaining < dataBytes
-                ? "truncated: shape \(header.shape) of \(header.dtype.descr) needs \(dataBytes) bytes of data, the file has \(reader.remaining)"
-                : "\(reader.remaining - dataBytes) bytes after the data that shape \(header.shape) of \(header.dtype.descr) describes")
+        let remaining = size - dataStart
+        guard remaining == dataBytes else {
+            throw reader.error(remaining < dataBytes
+                ? "truncated: shape \(header.shape) of \(header.dtype.descr) needs \(dataBytes) bytes of data, the file has \(remaining)"
+                : "\(remaining - dataBytes) bytes after the data that shape \(header.shape) of \(header.dtype.descr) describes")
         }
-        var values = convert(bytes, from: reader.position, count: count, dtype: header.dtype, bigEndian: header.bigEndian)
-        if header.fortranOrder && header.shape.count > 1 {
-            values = fortranToRowMajor(values, shape: header.shape)
+        let floatBytes = count * MemoryLayout<Float>.size
+        guard floatBytes <= limits.maximumBytes - used else {
+            throw reader.error("shape \(header.shape) of \(header.dtype.descr) takes \(floatBytes) bytes as Float"
+                + (used > 0 ? " after \(used) bytes of earlier arrays" : "") + ", more than \(limits.bytesDescription)")
         }
+        let values = try readElements(from: &source, count: count, header: header) { ended(after: dataStart + $0) }
         return NDArray(shape: header.shape, values: values, dtype: header.dtype)
+    }
+
+    /// Source bytes converted per step when the elements cannot be read straight into the array.
+    static let chunkBytes = 1 << 20
+
+    /// Reads `count` elements described by `header` from `source` into a new Float array. Little-endian
+    /// float32 in row-major order is read straight into the array's storage; anything else goes
+    /// through a 1 MiB chunk, converted and (for Fortran order) scattered to its row-major place.
+    /// `ended(bytesRead)` is the error for a source that ends early.
+    static func readElements(from source: inout some ByteSource, count: Int, header: Header,
+                             ended: (Int) -> TandemError) throws -> [Float] {
+        let dtype = header.dtype, size = dtype.size
+        let fortran = header.fortranOrder && header.shape.count > 1
+        return try [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            guard count > 0 else { return }
+            if dtype == .float32, !header.bigEndian, !fortran {
+                let n = try source.read(into: UnsafeMutableRawBufferPointer(out))
+                guard n == count * size else { throw ended(n) }
+                initialized = count
+                return
+            }
+            // Fortran order: the multi-index advances with the first dimension fastest, tracking the
+            // row-major offset of each element as it arrives.
+            let shape = header.shape
+            var rowStrides = [Int](repeating: 1, count: shape.count)
+            for d in stride(from: shape.count - 2, through: 0, by: -1) { rowStrides[d] = rowStrides[d + 1] * shape[d + 1] }
+            var index = [Int](repeating: 0, count: shape.count)
+            var target = 0
+            let perChunk = chunkBytes / size
+            var chunk = [UInt8](repeating: 0, count: perChunk * size)
+            var converted = [Float](repeating: 0, count: fortran ? perChunk : 0)
+            var done = 0
+            while done < count {
+                let k = min(perChunk, count - done)
+                let n = try chunk.withUnsafeMutableBytes { try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<k * size])) }
+                guard n == k * size else { throw ended(done * size + n) }
+                chunk.withUnsafeBytes { raw in
+                    guard fortran else {
+                        convert(raw.baseAddress!, count: k, dtype: dtype, bigEndian: header.bigEndian, into: out.baseAddress! + done)
+                        return
+                    }
+                    converted.withUnsafeMutableBufferPointer { values in
+                        convert(raw.baseAddress!, count: k, dtype: dtype, bigEndian: header.bigEndian, into: values.baseAddress!)
+                        for value in values[0..<k] {
+                            out[target] = value
+                            for d in 0..<shape.count {
+                                index[d] += 1
+                                target += rowStrides[d]
+                                if index[d] < shape[d] { break }
+                                target -= rowStrides[d] * shape[d]
+                                index[d] = 0
+                            }
+                        }
+                    }
+                }
+                done += k
+            }
+            initialized = count
+        }
     }
 
     struct Header {
@@ -233,53 +335,26 @@ public enum NPY {
         }
     }
 
-    /// Converts `count` elements of `dtype` starting at byte `offset` to Float.
-    static func convert(_ bytes: [UInt8], from offset: Int, count: Int, dtype: DType, bigEndian: Bool) -> [Float] {
-        [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            bytes.withUnsafeBytes { raw in
-                let base = raw.baseAddress! + offset  // the caller checked offset + count·size ≤ bytes.count
-                func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
-                    let v = base.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)
-                    return bigEndian ? T(bigEndian: v) : T(littleEndian: v)
-                }
-                switch dtype {
-                case .bool: for i in 0..<count { out[i] = base.load(fromByteOffset: i, as: UInt8.self) != 0 ? 1 : 0 }
-                case .int8: for i in 0..<count { out[i] = Float(load(Int8.self, i)) }
-                case .uint8: for i in 0..<count { out[i] = Float(load(UInt8.self, i)) }
-                case .int16: for i in 0..<count { out[i] = Float(load(Int16.self, i)) }
-                case .uint16: for i in 0..<count { out[i] = Float(load(UInt16.self, i)) }
-                case .int32: for i in 0..<count { out[i] = Float(load(Int32.self, i)) }
-                case .uint32: for i in 0..<count { out[i] = Float(load(UInt32.self, i)) }
-                case .int64: for i in 0..<count { out[i] = Float(load(Int64.self, i)) }
-                case .uint64: for i in 0..<count { out[i] = Float(load(UInt64.self, i)) }
-                case .float16: for i in 0..<count { out[i] = Float(halfBits: load(UInt16.self, i)) }
-                case .float32: for i in 0..<count { out[i] = Float(bitPattern: load(UInt32.self, i)) }
-                case .float64: for i in 0..<count { out[i] = Float(Double(bitPattern: load(UInt64.self, i))) }
-                }
-            }
-            initialized = count
+    /// Converts `count` elements of `dtype` at `base` (stored little- or big-endian) to Float at `out`.
+    static func convert(_ base: UnsafeRawPointer, count: Int, dtype: DType, bigEndian: Bool, into out: UnsafeMutablePointer<Float>) {
+        func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
+            let v = base.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)
+            return bigEndian ? T(bigEndian: v) : T(littleEndian: v)
         }
-    }
-
-    /// Reorders column-major elements into row-major order.
-    static func fortranToRowMajor(_ values: [Float], shape: [Int]) -> [Float] {
-        var out = [Float](repeating: 0, count: values.count)
-        var rowStrides = [Int](repeating: 1, count: shape.count)
-        for d in stride(from: shape.count - 2, through: 0, by: -1) { rowStrides[d] = rowStrides[d + 1] * shape[d + 1] }
-        var index = [Int](repeating: 0, count: shape.count)
-        var target = 0
-        for value in values {
-            out[target] = value
-            // Advance the multi-index with the first dimension fastest, tracking the row-major offset.
-            for d in 0..<shape.count {
-                index[d] += 1
-                target += rowStrides[d]
-                if index[d] < shape[d] { break }
-                target -= rowStrides[d] * shape[d]
-                index[d] = 0
-            }
+        switch dtype {
+        case .bool: for i in 0..<count { out[i] = base.load(fromByteOffset: i, as: UInt8.self) != 0 ? 1 : 0 }
+        case .int8: for i in 0..<count { out[i] = Float(load(Int8.self, i)) }
+        case .uint8: for i in 0..<count { out[i] = Float(load(UInt8.self, i)) }
+        case .int16: for i in 0..<count { out[i] = Float(load(Int16.self, i)) }
+        case .uint16: for i in 0..<count { out[i] = Float(load(UInt16.self, i)) }
+        case .int32: for i in 0..<count { out[i] = Float(load(Int32.self, i)) }
+        case .uint32: for i in 0..<count { out[i] = Float(load(UInt32.self, i)) }
+        case .int64: for i in 0..<count { out[i] = Float(load(Int64.self, i)) }
+        case .uint64: for i in 0..<count { out[i] = Float(load(UInt64.self, i)) }
+        case .float16: for i in 0..<count { out[i] = Float(halfBits: load(UInt16.self, i)) }
+        case .float32: for i in 0..<count { out[i] = Float(bitPattern: load(UInt32.self, i)) }
+        case .float64: for i in 0..<count { out[i] = Float(Double(bitPattern: load(UInt64.self, i))) }
         }
-        return out
     }
 
     // MARK: Writing

@@ -20,15 +20,20 @@ public struct NPZArchive: Sendable {
 
 /// NumPy's `.npz` format: a zip archive of `.npy` members, stored (`np.savez`) or deflated
 /// (`np.savez_compressed`), zip64 extensions included. The reader locates the central directory,
-/// checks every member's local header, sizes, offsets and CRC-32, inflates deflated members with
-/// zlib (raw deflate), and decodes each member as `.npy`.
+/// checks every member's local header, sizes, offsets and CRC-32, and decodes each member as `.npy`
+/// as it streams: a deflated member is inflated (zlib, raw deflate) a piece at a time, its `.npy`
+/// header checked against the zip entry's size and the `ReadLimits` before the array is allocated,
+/// and the rest inflated straight into the array, so memory peaks at the arrays plus a fixed chunk
+/// (not a decompressed copy beside them), and a zip bomb stops within a megabyte of output.
 public enum NPZ {
     static let op = "NPZ reader"
 
     /// Reads every array of the `.npz` file at `path`. Throws `TandemError.invalidArgument(op:
-    /// "NPZ reader", ...)` naming the file (and the member) on any inconsistency.
-    public static func read(_ path: String) throws -> NPZArchive {
-        try decode(try readWholeFile(path, op: op), file: path)
+    /// "NPZ reader", ...)` naming the file (and the member) on any inconsistency, or when the arrays
+    /// together need more than `limits` allow (nil: `ReadLimits.fromEnvironment()`).
+    public static func read(_ path: String, limits: ReadLimits? = nil) throws -> NPZArchive {
+        let limits = try limits ?? .fromEnvironment()
+        return try decode(try readWholeFile(path, op: op, limits: limits), file: path, limits: limits)
     }
 
     /// One member as listed in the central directory.
@@ -42,20 +47,24 @@ public enum NPZ {
         var localOffset: Int
     }
 
-    /// Decodes the bytes of an `.npz` file; `file` names it in errors.
-    public static func decode(_ bytes: [UInt8], file: String) throws -> NPZArchive {
+    /// Decodes the bytes of an `.npz` file; `file` names it in errors. The members' arrays together
+    /// may take at most `limits.maximumBytes` (nil: `ReadLimits.fromEnvironment()`).
+    public static func decode(_ bytes: [UInt8], file: String, limits: ReadLimits? = nil) throws -> NPZArchive {
+        let limits = try limits ?? .fromEnvironment()
         var reader = ByteReader(bytes, op: op, file: file)
         let entries = try centralDirectory(&reader)
         var members: [(String, NDArray)] = []
+        var used = 0
         for entry in entries {
             if entry.name.hasSuffix("/") { continue }  // a directory entry
-            let data = try memberData(entry, reader: &reader)
             var name = entry.name
             if name.hasSuffix(".npy") { name.removeLast(4) }
             guard !members.contains(where: { $0.0 == name }) else {
                 throw reader.error("two members are named '\(name)'; each array needs its own name")
             }
-            members.append((name, try NPY.decode(data, file: "\(file):\(entry.name)")))
+            let array = try member(entry, reader: &reader, limits: limits, used: used)
+            used += array.count * MemoryLayout<Float>.size
+            members.append((name, array))
         }
         return NPZArchive(members)
     }
@@ -153,8 +162,12 @@ public enum NPZ {
         return entries
     }
 
-    /// The uncompressed bytes of one member, checked against its local header and CRC.
-    static func memberData(_ entry: Entry, reader: inout ByteReader) throws -> [UInt8] {
+    /// One member decoded, checked against its local header and CRC. A stored member is decoded from
+    /// the file's bytes in place; a deflated one is inflated as it is decoded (`NPY.decode(from:…)`):
+    /// its claimed size must be within the ratio limit of its compressed size, agree with its `.npy`
+    /// header and fit in `limits` after the `used` bytes of earlier members before its array is
+    /// allocated, and the stream must end exactly there.
+    static func member(_ entry: Entry, reader: inout ByteReader, limits: ReadLimits, used: Int) throws -> NDArray {
         let name = entry.name
         guard entry.flags & 1 == 0 else { throw reader.error("member '\(name)' is encrypted") }
         reader.position = entry.localOffset
@@ -176,23 +189,35 @@ public enum NPZ {
             throw reader.error("truncated: member '\(name)' needs \(entry.compressedSize) bytes at offset \(reader.position), the file has \(reader.remaining) left")
         }
         let stored = try reader.bytes(entry.compressedSize, "the data of '\(name)'")
-        let data: [UInt8]
+        let memberFile = "\(reader.file):\(name)"
+        let array: NDArray
+        let crc: UInt32
         switch entry.method {
         case 0:
             guard entry.compressedSize == entry.size else {
                 throw reader.error("corrupt zip archive: stored member '\(name)' has compressed size \(entry.compressedSize) but size \(entry.size)")
             }
-            data = Array(stored)
+            crc = Zlib.crc32(stored)
+            guard crc == entry.crc else { throw crcMismatch(entry, computed: crc, reader: reader) }
+            var source = MemorySource(stored)
+            array = try NPY.decode(from: &source, size: entry.size, file: memberFile, limits: limits, used: used)
         case 8:
-            data = try Zlib.inflateRaw(stored, expectedCount: entry.size, file: "\(reader.file):\(name)", op: op)
+            let inflater = try Inflater(stored, format: .raw, limits: limits, file: memberFile, op: op)
+            try inflater.requirePlausible(entry.size, what: "the zip entry")
+            var source = inflater
+            array = try NPY.decode(from: &source, size: entry.size, file: memberFile, limits: limits, used: used)
+            try inflater.requireEnd(expected: entry.size, what: "the zip entry and the .npy header state")
+            crc = inflater.crc
         default:
             throw reader.error("member '\(name)' uses compression method \(entry.method); only stored (0) and deflate (8) are supported")
         }
-        let crc = Zlib.crc32(data)
-        guard crc == entry.crc else {
-            throw reader.error("CRC mismatch in member '\(name)' (stored \(hex(entry.crc)), computed \(hex(crc))): the archive is corrupt")
-        }
-        return data
+        guard crc == entry.crc else { throw crcMismatch(entry, computed: crc, reader: reader) }
+        return array
+    }
+
+    /// The error for a member whose data does not match its CRC-32.
+    static func crcMismatch(_ entry: Entry, computed: UInt32, reader: ByteReader) -> TandemError {
+        reader.error("CRC mismatch in member '\(entry.name)' (stored \(hex(entry.crc)), computed \(hex(computed))): the archive is corrupt")
     }
 
     static func hex(_ v: UInt32) -> String {
