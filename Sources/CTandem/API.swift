@@ -2,7 +2,6 @@
 // signature against the header. Each body runs inside `guarded`, which turns every Swift error into a
 // status code and a per-thread message; arguments are validated before anything is read through them.
 import CTandemHeader
-import Synchronization
 import Tandem
 
 // MARK: Errors and version

@@ -1,4 +1,3 @@
-import Synchronization
 import Tandem
 
 /// Everything behind one `tandem_model *`: the model, its trainer (optimizer, weighting, device),
@@ -130,7 +129,7 @@ struct Registry {
 
 /// The one lock of the library: every call that touches models or devices holds it (see the header's
 /// THREAD SAFETY).
-let registry = Mutex(Registry())
+let registry = Locked(Registry())
 
 /// The state behind `handle`, or `TANDEM_ERROR_INVALID_HANDLE`.
 func lookup(_ registry: Registry, _ handle: OpaquePointer?, _ function: String) throws -> ModelState {

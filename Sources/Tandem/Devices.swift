@@ -1,4 +1,3 @@
-import Synchronization
 @_exported import TandemCore
 @_exported import TandemCPU
 @_exported import TandemSupport
@@ -12,7 +11,7 @@ import Synchronization
 /// Devices are made once per process and shared, so every caller that asks for `opencl:0` gets the
 /// same context, queue, buffer pool and program cache.
 public enum Devices {
-    private static let opened = Mutex<[String: any Device]>([:])
+    private static let opened = Locked<[String: any Device]>([:])
 
     /// Every device: the CPU first, then each OpenCL device in selector order.
     public static var all: [DeviceInfo] {

@@ -115,7 +115,7 @@ final class PrefetchHandle: Sendable {
 /// The semaphores start at zero (free slots are signalled in), so cancelling with work in flight
 /// never leaves a semaphore below its initial value.
 final class Producer: Sendable {
-    private let ready = Mutex<[HostBatch]>([])
+    private let ready = Locked<[HostBatch]>([])
     private let cancelled = Atomic<Bool>(false)
     private let slots = DispatchSemaphore(value: 0)
     private let items = DispatchSemaphore(value: 0)

@@ -1,5 +1,4 @@
 import COpenCL
-import Synchronization
 import TandemCore
 
 /// A context handle captured by the pool's allocator (OpenCL contexts are thread-safe).

@@ -1,6 +1,5 @@
 import CCLBlast
 import COpenCL
-import Synchronization
 import TandemCore
 import TandemKernels
 
@@ -23,7 +22,7 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
     let pool: BufferPool
     let programs: ProgramCache
     /// `cl_kernel` objects are not thread-safe: argument setting and enqueueing happen under this lock.
-    private let kernels = Mutex(KernelTable())
+    private let kernels = Locked(KernelTable())
 
     /// The compiled kernels (by `KernelID.index`), each one's largest work-group, and what was
     /// queued last (named when the device later reports a failure).
@@ -37,7 +36,7 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
         /// What each kernel's arguments were last set to (by `KernelID.index`, then argument).
         var arguments = [[ArgumentValue]](repeating: [], count: KernelID.all.count)
     }
-    private let transfers = Mutex(TransferStatistics())
+    private let transfers = Locked(TransferStatistics())
     /// Whether the queue records profiling timestamps (`Profiler` was on when the device opened).
     let profiling: Bool
     /// Whether every launch is written to standard error (`TANDEM_TRACE_LAUNCHES=1`): which kernels a
@@ -45,7 +44,7 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
     let tracing = System.environment("TANDEM_TRACE_LAUNCHES") == "1"
 
     /// Commands queued with a profiling event whose times are not yet read back.
-    private let pendingEvents = Mutex<[PendingEvent]>([])
+    private let pendingEvents = Locked<[PendingEvent]>([])
 
     /// An event handed out of a lock (OpenCL events may be used from any thread).
     struct EventHandle: @unchecked Sendable {

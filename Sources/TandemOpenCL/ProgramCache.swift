@@ -41,7 +41,7 @@ final class ProgramCache: @unchecked Sendable {
     private let deviceName: String
     /// Folder for binaries, or nil when disk caching is off.
     let directory: String?
-    private let state = Mutex<(programs: [String: Program], statistics: ProgramCacheStatistics)>(([:], ProgramCacheStatistics()))
+    private let state = Locked<(programs: [String: Program], statistics: ProgramCacheStatistics)>(([:], ProgramCacheStatistics()))
 
     init(context: cl_context, device: cl_device_id, info: DeviceInfo, directory: String?) {
         self.context = context

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Counters of a device's memory pool.
 public struct BufferPoolStatistics: Sendable, Equatable {
@@ -59,7 +58,7 @@ public final class MemoryPool: Sendable {
     public let policy: Policy
     private let create: @Sendable (Int) -> Block?
     private let release: @Sendable (Block) -> Void
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// `create` returns a block of the given byte count or nil when out of memory; `release` frees one.
     public init(deviceName: String, cacheLimit: Int = .max, policy: Policy = .pooled, create: @escaping @Sendable (Int) -> Block?,

@@ -30,7 +30,7 @@ public enum Profiler {
     }
 
     private static let enabled = Atomic<Bool>(false)
-    private static let entries = Mutex<[Key: Entry]>([:])
+    private static let entries = Locked<[Key: Entry]>([:])
 
     /// Whether devices record op times now.
     public static var isEnabled: Bool { enabled.load(ordering: .relaxed) }

@@ -1,11 +1,10 @@
-import Synchronization
 
 /// The reference compositions of the fused primitives (`FusedPrimitives`), written with the basic
 /// primitives, `fill` and GEMM of any device: what a device runs for a fused primitive it does not
 /// implement, and the second form the self-test checks (`ComposedDevice`). They favour clarity
 /// over speed and allocate their temporaries from the device's pool.
 public enum Composed {
-    private static let defaultCalls = Mutex<[ObjectIdentifier: [String: Int]]>([:])
+    private static let defaultCalls = Locked<[ObjectIdentifier: [String: Int]]>([:])
 
     /// How often each fused primitive ran as its composition on `device` because the device does
     /// not implement it (the protocol's default): what a backend still lacks, and a check that a
