@@ -44,7 +44,7 @@ oclgrind: deps
 	$(RELEASE) --product tandem
 	bash scripts/oclgrind-check.sh full
 
-## fuzz: the file readers (npy, npz, safetensors, idx, json) under libFuzzer and AddressSanitizer, 60 s each.
+## fuzz: the file readers (npy, npz, safetensors, idx, json) and trainer checkpoints under libFuzzer and AddressSanitizer, 60 s each.
 fuzz: deps
 	bash scripts/fuzz.sh 60
 

@@ -1,3 +1,4 @@
+import Glibc
 import TandemCore
 import TandemCPU
 import TandemData
