@@ -19,7 +19,9 @@ kinds=("$@")
 [ ${#kinds[@]} -gt 0 ] || kinds=(address thread)
 filter=()
 [ -z "${SANITIZE_FILTER:-}" ] || filter=(--filter "$SANITIZE_FILTER")
-clang=$(dirname "$(readlink -f "$(command -v swift)")")/clang
+toolchain=$(dirname "$(readlink -f "$(command -v swift)")")
+clang=$toolchain/clang
+swiftlib=$toolchain/../lib/swift/linux
 
 for kind in "${kinds[@]}"; do
     case $kind in
@@ -48,8 +50,11 @@ for kind in "${kinds[@]}"; do
     echo "== $kind: the C API's tests (two training threads at once)"
     lib=$build/debug/libCTandem.so
     [ -f "$lib" ] || { echo "sanitize: $lib was not built" >&2; exit 1; }
+    # The toolchain's sanitizer runtimes intercept libdispatch, so the C program links it (and the
+    # blocks runtime) from the toolchain as the Swift library does.
     "$clang" -std=c11 -g -fsanitize="$flag" -Iinclude c/test_tandem.c -L"$build/debug" -lCTandem \
-        -Wl,-rpath,"$root/$build/debug" -lpthread -o "$out/test_tandem-$kind"
+        -Wl,-rpath,"$root/$build/debug" -L"$swiftlib" -ldispatch -lBlocksRuntime -Wl,-rpath,"$swiftlib" \
+        -lpthread -o "$out/test_tandem-$kind" 2>&1 | grep -v "Cannot export local symbol" || true
     for device in cpu opencl; do
         if ! "$out/test_tandem-$kind" "$device" 0 > "$out/$kind-c-$device.log" 2>&1; then
             tail -40 "$out/$kind-c-$device.log"
