@@ -13,8 +13,11 @@
 // `gradient` != 0, S1 = sum(dy) and S2 = sum(dy * (x - mean)). They come either from one
 // work-group per channel (batch_norm_channel_sums_f32, a tree reduction in local memory: GPUs) or
 // from one work-item per channel that sums plane after plane (batch_norm_plane_sums_f32: CPU
-// drivers such as PoCL, which run a work-group's items as loops). The BN_* flag bits come
-// from BatchNormFlag in Sources/TandemABI through the generated ABI header.
+// drivers such as PoCL, which run a work-group's items as loops). Either way the long float sums
+// are compensated (Kahan), the plain ones short (32 values a lane, or the tree's log2(local) levels),
+// so the sums' error stays a few 2^-24 of their terms' magnitudes at any channel length
+// (Tests/TandemTests/ReductionAccuracyTests.swift). The BN_* flag bits come from BatchNormFlag in
+// Sources/TandemABI through the generated ABI header.
 
 // The two terms one element adds to its channel's sums.
 static inline float2 bn_terms(const float v, const float g, const float k, const int gradient) {
@@ -23,24 +26,34 @@ static inline float2 bn_terms(const float v, const float g, const float k, const
     return (float2)(d, d * d);
 }
 
+// Adds v into the compensated sum (total, compensation) (Kahan): the error of a long sum then stays
+// near 2^-24 of its terms' magnitudes, however many terms it has.
+static inline void bn_kahan8(float8* total, float8* compensation, const float8 v) {
+    const float8 y = v - *compensation;
+    const float8 t = *total + y;
+    *compensation = (t - *total) - y;
+    *total = t;
+}
+
 // sums[c, 0..1] over all of channel c by one work-item, plane after plane; global [channels]. In a
-// plane, eight lanes whose blocks of 1024 values are added into a second set of lanes; the planes'
-// sums are added with Kahan's compensation, so long channels stay accurate.
+// plane, eight lanes sum blocks of 256 values (32 a lane) in float, and each block's lane sums join
+// the channel's lane totals with Kahan's compensation, as the CPU adds its blocks in float64
+// (Sources/TandemCPU/CPUBatchNorm.swift); a plane's last inner % 8 values join lane 0 the same way.
 __kernel void batch_norm_plane_sums_f32(__global const float* x, __global const float* dy, __global const float* mean,
                                         __global float* sums, const int batch, const int channels, const int inner,
                                         const int gradient) {
     const int c = get_global_id(0);
     if (c >= channels) return;
     const float k = gradient ? mean[c] : x[(size_t)c * inner];
-    float2 total = (float2)(0.0f), compensation = (float2)(0.0f);
+    float8 total1 = (float8)(0.0f), total2 = (float8)(0.0f);
+    float8 compensation1 = (float8)(0.0f), compensation2 = (float8)(0.0f);
     for (int n = 0; n < batch; ++n) {
         const size_t base = ((size_t)n * channels + c) * inner;
         __global const float* v = x + base;
         __global const float* g = dy + (gradient ? base : 0);
-        float8 total1 = (float8)(0.0f), total2 = (float8)(0.0f);
         int p = 0;
         while (p + 8 <= inner) {
-            const int end = min(inner, p + 1024);
+            const int end = min(inner, p + 256);
             float8 s1 = (float8)(0.0f), s2 = (float8)(0.0f);
             for (; p + 8 <= end; p += 8) {
                 const float8 d = vload8(0, v + p) - k;
@@ -53,25 +66,28 @@ __kernel void batch_norm_plane_sums_f32(__global const float* x, __global const 
                     s2 += d * d;
                 }
             }
-            total1 += s1;
-            total2 += s2;
+            bn_kahan8(&total1, &compensation1, s1);
+            bn_kahan8(&total2, &compensation2, s2);
         }
-        float2 tail = (float2)(0.0f);
-        for (; p < inner; ++p) tail += bn_terms(v[p], gradient ? g[p] : 0.0f, k, gradient);
-        const float4 a1 = total1.lo + total1.hi, a2 = total2.lo + total2.hi;
-        const float2 b1 = a1.lo + a1.hi, b2 = a2.lo + a2.hi;
-        const float2 plane = (float2)((b1.x + b1.y) + tail.x, (b2.x + b2.y) + tail.y);
-        const float2 y = plane - compensation;
-        const float2 t = total + y;
-        compensation = (t - total) - y;
-        total = t;
+        if (p < inner) {
+            float2 tail = (float2)(0.0f);
+            for (; p < inner; ++p) tail += bn_terms(v[p], gradient ? g[p] : 0.0f, k, gradient);
+            bn_kahan8(&total1, &compensation1, (float8)(tail.x, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f));
+            bn_kahan8(&total2, &compensation2, (float8)(tail.y, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f));
+        }
     }
-    sums[2 * c] = total.x;
-    sums[2 * c + 1] = total.y;
+    // The lanes' corrected totals, added pairwise.
+    const float8 t1 = total1 - compensation1, t2 = total2 - compensation2;
+    const float4 a1 = t1.lo + t1.hi, a2 = t2.lo + t2.hi;
+    const float2 b1 = a1.lo + a1.hi, b2 = a2.lo + a2.hi;
+    sums[2 * c] = b1.x + b1.y;
+    sums[2 * c + 1] = b2.x + b2.y;
 }
 
 // sums[c, 0..1] over all of channel c; one work-group per channel (global channels x local, the
-// local size a power of two), its items striding over (n, p), then a tree reduction.
+// local size a power of two), its items striding over (n, p), each summing its share with Kahan's
+// compensation (a share is count / local values, thousands in a long channel), then a tree
+// reduction of the corrected shares.
 __kernel void batch_norm_channel_sums_f32(__global const float* x, __global const float* dy, __global const float* mean,
                                           __global float* sums, const int batch, const int channels, const int inner,
                                           const int gradient, __local float* scratch) {
@@ -83,14 +99,18 @@ __kernel void batch_norm_channel_sums_f32(__global const float* x, __global cons
     // Walk i = lid, lid + size, ... over (n, p) without dividing inside the loop.
     const int stepN = size / inner, stepP = size % inner;
     int n = lid / inner, p = lid % inner;
-    float2 s = (float2)(0.0f);
+    float2 s = (float2)(0.0f), compensation = (float2)(0.0f);
     while (n < batch) {
         const size_t i = ((size_t)n * channels + c) * inner + p;
-        s += bn_terms(x[i], gradient ? dy[i] : 0.0f, k, gradient);
+        const float2 y = bn_terms(x[i], gradient ? dy[i] : 0.0f, k, gradient) - compensation;
+        const float2 t = s + y;
+        compensation = (t - s) - y;
+        s = t;
         n += stepN;
         p += stepP;
         if (p >= inner) { p -= inner; ++n; }
     }
+    s -= compensation;
     scratch[lid] = s.x;
     scratch[size + lid] = s.y;
     barrier(CLK_LOCAL_MEM_FENCE);

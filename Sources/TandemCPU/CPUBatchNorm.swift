@@ -121,10 +121,11 @@ private let blockValues = 256
 
 /// Σ (u − su) and Σ (u − su)·(w − sw) over `count` contiguous values: the statistics
 /// (u = w = x around a shift: Σd and Σd²) and the gradient sums (u = dy with su = 0, w = x around
-/// the mean), in float lanes per block of `blockValues` and float64 across blocks.
+/// the mean; also the cross-stitch α gradient's Σ dy·x), in float lanes per block of `blockValues`
+/// and float64 across blocks, so the error stays a few 2^-24 of the terms' magnitudes at any count.
 @inline(__always)
-private func productSums(_ u: UnsafeMutablePointer<Float>, minus su: Float, _ w: UnsafeMutablePointer<Float>, minus sw: Float,
-                         count: Int) -> (Double, Double) {
+func productSums(_ u: UnsafeMutablePointer<Float>, minus su: Float, _ w: UnsafeMutablePointer<Float>, minus sw: Float,
+                 count: Int) -> (Double, Double) {
     var s = 0.0, s2 = 0.0, i = 0
     let ku = SIMD8<Float>(repeating: su), kw = SIMD8<Float>(repeating: sw)
     while i + 8 <= count {

@@ -38,14 +38,13 @@ extension CPUDevice {
             for c in range {
                 for t in 0..<tasks {
                     for s in 0..<tasks {
-                        // Double accumulation: the sum runs over batch × spatial, easily 10⁵ terms.
+                        // The sum runs over batch × spatial, easily 10⁵ terms: float lanes per block
+                        // of 256 values and float64 across blocks, as batch norm's sums.
                         var sum = 0.0
                         for n in 0..<batch {
                             let base = (n * channels + c) * inner
                             let g = pg.base + t * columnSize + base, v = px.base + s * columnSize + base
-                            var partial: Float = 0
-                            for p in 0..<inner { partial += g[p] * v[p] }
-                            sum += Double(partial)
+                            sum += productSums(g, minus: 0, v, minus: 0, count: inner).1
                         }
                         pd.base[(c * tasks + t) * tasks + s] = Float(sum)
                     }
