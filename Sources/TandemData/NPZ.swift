@@ -230,42 +230,7 @@ public enum NPZ {
     /// The bytes of an uncompressed `.npz` archive (like `np.savez`) holding `members` in order,
     /// each stored as `<name>.npy`.
     public static func encode(_ members: [(String, NDArray)]) -> [UInt8] {
-        var out: [UInt8] = []
-        var directory: [UInt8] = []
-        for (name, array) in members {
-            let data = NPY.encode(array)
-            let fileName = Array((name + ".npy").utf8)
-            let crc = Zlib.crc32(data)
-            let offset = out.count
-            // Local header: version 2.0, no flags, stored, DOS date 1980-01-01.
-            out.appendLittleEndian(UInt32(0x0403_4b50))
-            for v: UInt16 in [20, 0, 0, 0, 0x21] { out.appendLittleEndian(v) }
-            out.appendLittleEndian(crc)
-            out.appendLittleEndian(UInt32(data.count))
-            out.appendLittleEndian(UInt32(data.count))
-            out.appendLittleEndian(UInt16(fileName.count))
-            out.appendLittleEndian(UInt16(0))
-            out.append(contentsOf: fileName)
-            out.append(contentsOf: data)
-
-            directory.appendLittleEndian(UInt32(0x0201_4b50))
-            for v: UInt16 in [20, 20, 0, 0, 0, 0x21] { directory.appendLittleEndian(v) }
-            directory.appendLittleEndian(crc)
-            directory.appendLittleEndian(UInt32(data.count))
-            directory.appendLittleEndian(UInt32(data.count))
-            for v: UInt16 in [UInt16(fileName.count), 0, 0, 0, 0] { directory.appendLittleEndian(v) }
-            directory.appendLittleEndian(UInt32(0o644 << 16))
-            directory.appendLittleEndian(UInt32(offset))
-            directory.append(contentsOf: fileName)
-        }
-        let directoryOffset = out.count
-        out.append(contentsOf: directory)
-        out.appendLittleEndian(UInt32(0x0605_4b50))
-        for v: UInt16 in [0, 0, UInt16(members.count), UInt16(members.count)] { out.appendLittleEndian(v) }
-        out.appendLittleEndian(UInt32(directory.count))
-        out.appendLittleEndian(UInt32(directoryOffset))
-        out.appendLittleEndian(UInt16(0))
-        return out
+        ZipWriter.bytes(members.map { ZipWriter.Member.stored($0.0 + ".npy", NPY.encode($0.1)) })
     }
 
     /// Writes an uncompressed `.npz` archive of `members` to `path` atomically. Archives past 4 GiB

@@ -71,54 +71,17 @@ struct BoundedReadHardeningTests {
     /// A gzip file of `bytes`.
     static func gzipped(_ bytes: [UInt8]) -> [UInt8] { deflateSegments([bytes], gzip: true).joined().map { $0 } }
 
-    /// A zip member: its name, method (0 stored, 8 deflated), stored bytes, the CRC-32 and the
-    /// uncompressed size its headers state.
-    struct Member {
-        var name: String
-        var method: UInt16 = 8
-        var data: [UInt8]
-        var crc: UInt32
-        var size: Int
-    }
+    /// A zip member as the tests build it: deflated unless stated, with whatever CRC and size the
+    /// headers should claim.
+    typealias Member = ZipWriter.Member
 
     /// A deflated member holding `npy` exactly (its true CRC and size).
     static func member(_ name: String, _ npy: [UInt8]) -> Member {
-        Member(name: name, data: deflated(npy), crc: Zlib.crc32(npy), size: npy.count)
+        Member(name: name, method: 8, data: deflated(npy), crc: Zlib.crc32(npy), size: npy.count)
     }
 
     /// A zip archive of `members`, laid out as NumPy writes one (no zip64).
-    static func zip(_ members: [Member]) -> [UInt8] {
-        var out: [UInt8] = [], directory: [UInt8] = []
-        for member in members {
-            let name = Array(member.name.utf8)
-            let offset = out.count
-            out.appendLittleEndian(UInt32(0x0403_4b50))
-            for v: UInt16 in [20, 0, member.method, 0, 0x21] { out.appendLittleEndian(v) }
-            out.appendLittleEndian(member.crc)
-            out.appendLittleEndian(UInt32(member.data.count))
-            out.appendLittleEndian(UInt32(member.size))
-            out.appendLittleEndian(UInt16(name.count))
-            out.appendLittleEndian(UInt16(0))
-            out += name + member.data
-            directory.appendLittleEndian(UInt32(0x0201_4b50))
-            for v: UInt16 in [20, 20, 0, member.method, 0, 0x21] { directory.appendLittleEndian(v) }
-            directory.appendLittleEndian(member.crc)
-            directory.appendLittleEndian(UInt32(member.data.count))
-            directory.appendLittleEndian(UInt32(member.size))
-            for v: UInt16 in [UInt16(name.count), 0, 0, 0, 0] { directory.appendLittleEndian(v) }
-            directory.appendLittleEndian(UInt32(0o644 << 16))
-            directory.appendLittleEndian(UInt32(offset))
-            directory += name
-        }
-        let directoryOffset = out.count
-        out += directory
-        out.appendLittleEndian(UInt32(0x0605_4b50))
-        for v: UInt16 in [0, 0, UInt16(members.count), UInt16(members.count)] { out.appendLittleEndian(v) }
-        out.appendLittleEndian(UInt32(directory.count))
-        out.appendLittleEndian(UInt32(directoryOffset))
-        out.appendLittleEndian(UInt16(0))
-        return out
-    }
+    static func zip(_ members: [Member]) -> [UInt8] { ZipWriter.bytes(members) }
 
     /// The `.npy` header of a little-endian `descr` array of `shape` (C order unless `fortran`).
     static func npyHeader(_ descr: String, _ shape: [Int], fortran: Bool = false) -> [UInt8] {
@@ -168,7 +131,7 @@ struct BoundedReadHardeningTests {
         #expect(truncated.contains("a.npz:x.npy") && truncated.contains("truncated compressed data"), "\(truncated)")
 
         // No compressed bytes at all (found by the fuzzer: the stream was released twice).
-        let empty = try #require(Self.message { _ = try NPZ.decode(Self.zip([Member(name: "x.npy", data: [], crc: 0, size: exact.count)]), file: "a.npz") })
+        let empty = try #require(Self.message { _ = try NPZ.decode(Self.zip([Member(name: "x.npy", method: 8, data: [], crc: 0, size: exact.count)]), file: "a.npz") })
         #expect(empty.contains("a.npz:x.npy") && empty.contains("empty compressed stream"), "\(empty)")
 
         // The right length with a wrong CRC is still caught after the stream.
@@ -189,7 +152,7 @@ struct BoundedReadHardeningTests {
         }
         let elements = ((64 << 20) + noise.count) / 4
         let stream = Self.deflatedWithZeros(prefix: Self.npyHeader("<f4", [elements]), zeroMiB: 64, suffix: noise)
-        let archive = Self.zip([Member(name: "x.npy", data: stream.data, crc: stream.crc, size: stream.size)])
+        let archive = Self.zip([Member(name: "x.npy", method: 8, data: stream.data, crc: stream.crc, size: stream.size)])
         let limits = ReadLimits(maximumRatio: 50)
         let start = ContinuousClock.now
         let error = try #require(Self.message { _ = try NPZ.decode(archive, file: "bomb.npz", limits: limits) })
@@ -202,7 +165,7 @@ struct BoundedReadHardeningTests {
         // A member that claims more than the ratio limit allows is refused before it is inflated.
         let zeros = Self.deflatedWithZeros(prefix: Self.npyHeader("<f4", [16 << 20]), zeroMiB: 64)
         let claim = try #require(Self.message {
-            _ = try NPZ.decode(Self.zip([Member(name: "x.npy", data: zeros.data, crc: zeros.crc, size: zeros.size)]), file: "claim.npz", limits: limits)
+            _ = try NPZ.decode(Self.zip([Member(name: "x.npy", method: 8, data: zeros.data, crc: zeros.crc, size: zeros.size)]), file: "claim.npz", limits: limits)
         })
         #expect(claim.contains("claim.npz:x.npy") && claim.contains("claims \(zeros.size) bytes") && claim.contains("50:1"), "\(claim)")
 
@@ -332,7 +295,7 @@ struct BoundedReadHardeningTests {
         let arrayBytes = 300 << 20
         let stream = Self.deflatedWithZeros(prefix: Self.npyHeader("<f4", [arrayBytes / 4096, 1024]), zeroMiB: 300)
         let path = temporaryDirectory("bounded") + "/big.npz"
-        #expect(System.writeFile(path, Self.zip([Member(name: "x.npy", data: stream.data, crc: stream.crc, size: stream.size)])) == nil)
+        #expect(System.writeFile(path, Self.zip([Member(name: "x.npy", method: 8, data: stream.data, crc: stream.crc, size: stream.size)])) == nil)
         let arguments = ["train", "--data", path, "--model", "hps", "--device", "cpu"]
 
         let run = try Self.measure(arguments)
