@@ -290,6 +290,30 @@ static void bad_arguments(tandem_model *model, const char *device) {
         }
     }
     {
+        /* A model that fits at its batch_size, then a tandem_train_step of far more samples: that
+         * step is estimated before it runs and refused with the numbers; the model is unchanged. */
+        char text[512];
+        snprintf(text, sizeof text, "{\"model\": \"mtan\", \"input_shape\": [3, 256, 256], \"batch_size\": 2, \"device\": \"%s\", "
+                 "\"tasks\": [{\"name\": \"a\", \"kind\": \"classification\", \"classes\": 3}]}", device);
+        OK(tandem_model_create(text, &m));
+        size_t samples = 4096, input = 3 * 256 * 256;
+        float *inputs = calloc(samples * input, sizeof(float)), *labels = calloc(samples, sizeof(float));
+        CHECK(inputs && labels, "allocating %zu zero inputs", samples);
+        const float *label_list[] = {labels};
+        size_t label_lengths[] = {samples};
+        EXPECT(TANDEM_ERROR_DEVICE, tandem_train_step(m, inputs, samples * input, samples, label_list, label_lengths, NULL, NULL, NULL, 0));
+        CHECK(strstr(tandem_last_error(), "with batch 4096") && strstr(tandem_last_error(), "needs about"),
+              "message of an oversized step: %s", tandem_last_error());
+        char info[4096];
+        size_t length = 0;
+        OK(tandem_model_info_json(m, info, sizeof info, &length));
+        CHECK(strstr(info, "\"step\": 0") || strstr(info, "\"step\":0"), "an oversized step changed the model: %s", info);
+        free(inputs);
+        free(labels);
+        OK(tandem_model_free(m));
+        m = NULL;
+    }
+    {
         /* 100,000 nested arrays must not exhaust the stack. */
         size_t depth = 100000;
         char *deep = malloc(2 * depth + 1);

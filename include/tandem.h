@@ -132,9 +132,10 @@ int tandem_devices_json(char *buffer, size_t capacity, size_t *length);
  *  state, activations, gradients, convolution scratch; a dry run that allocates nothing, in
  *  milliseconds): when it exceeds the device's memory, or one buffer exceeds the largest the device
  *  allows, nothing is built and TANDEM_ERROR_DEVICE comes back with the numbers ("mtan on [3, 4096,
- *  4096] with batch 32 needs about ... for a training step (...); cpu (...) has ..."). Steps of
- *  more samples than batch_size (tandem_train_step) are not covered by that check; running out of
- *  memory in a call is TANDEM_ERROR_DEVICE naming the op and the tensor's shape. */
+ *  4096] with batch 32 needs about ... for a training step (...); cpu (...) has ..."). A later
+ *  tandem_train_step of more samples than any step checked so far is estimated the same way before
+ *  it runs, and refused with TANDEM_ERROR_DEVICE, the model unchanged. Running out of memory
+ *  elsewhere in a call is TANDEM_ERROR_DEVICE naming the op and the tensor's shape. */
 int tandem_model_create(const char *config_json, tandem_model **model);
 
 /** Frees a model and everything it holds (device buffers return to the device's pool). */

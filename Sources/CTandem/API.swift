@@ -210,6 +210,8 @@ public func tandem_train_step(_ model: OpaquePointer?,
     return guarded(function) {
         try withModel(model, function) { state in
             try checkLosses(losses, lossesLength, state, function)
+            try HostData.checkInputs(state, inputs, inputsLength, samples, function)
+            try state.checkStepFits(samples: samples)
             let data = try HostData(state, function: function, inputs: inputs, inputsLength: inputsLength, samples: samples,
                                     labels: labels, labelLengths: labelLengths, masks: masks, maskLengths: maskLengths)
             let values = try state.trainer.trainStep(try data.batch(Array(0..<samples), state))
@@ -240,12 +242,15 @@ public func tandem_train_epoch(_ model: OpaquePointer?,
     return guarded(function) {
         try withModel(model, function) { state in
             try checkLosses(meanLosses, lossesLength, state, function)
-            let data = try HostData(state, function: function, inputs: inputs, inputsLength: inputsLength, samples: samples,
-                                    labels: labels, labelLengths: labelLengths, masks: masks, maskLengths: maskLengths)
+            try HostData.checkInputs(state, inputs, inputsLength, samples, function)
             let trainer = state.trainer
             var random = SplitMix64(seed: state.config.seed ^ (UInt64(truncatingIfNeeded: trainer.epoch) &* 0x9e37_79b9_7f4a_7c15))
             let order = Array(0..<samples).shuffled(using: &random)
-            for chunk in HostData.chunks(order, size: state.config.batchSize) {
+            let chunks = HostData.chunks(order, size: state.config.batchSize)
+            try state.checkStepFits(samples: chunks.map(\.count).max() ?? 0)
+            let data = try HostData(state, function: function, inputs: inputs, inputsLength: inputsLength, samples: samples,
+                                    labels: labels, labelLengths: labelLengths, masks: masks, maskLengths: maskLengths)
+            for chunk in chunks {
                 try trainer.trainStep(try data.batch(chunk, state))
             }
             let report = try trainer.endEpoch()

@@ -15,15 +15,24 @@ struct HostData {
         return value
     }
 
-    /// The inputs alone (for `tandem_predict`).
-    static func inputs(_ state: ModelState, _ pointer: UnsafePointer<Float>?, _ length: Int, _ samples: Int,
-                       _ function: String) throws -> [Float] {
+    /// Checks the inputs' pointer and length against `samples` without reading them (so that a step
+    /// can be refused before its data is copied).
+    @discardableResult
+    static func checkInputs(_ state: ModelState, _ pointer: UnsafePointer<Float>?, _ length: Int, _ samples: Int,
+                            _ function: String) throws -> UnsafePointer<Float> {
         guard let pointer else { throw APIError.null(function, "inputs") }
         guard samples >= 1 else { throw APIError.invalid(function, "samples must be at least 1, got \(samples)") }
         let needed = try product(samples, state.inputSize, function)
         guard length == needed else {
             throw APIError.invalid(function, "inputs_length is \(length), but \(samples) samples of input shape \(state.config.inputShape) need \(needed) floats")
         }
+        return pointer
+    }
+
+    /// The inputs alone (for `tandem_predict`).
+    static func inputs(_ state: ModelState, _ pointer: UnsafePointer<Float>?, _ length: Int, _ samples: Int,
+                       _ function: String) throws -> [Float] {
+        let pointer = try checkInputs(state, pointer, length, samples, function)
         let values = Array(UnsafeBufferPointer(start: pointer, count: length))
         if let bad = LabelCheck.firstNonFinite(values) {
             let per = max(1, length / max(1, samples))

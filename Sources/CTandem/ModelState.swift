@@ -13,6 +13,12 @@ final class ModelState {
     let outputShapes: [[Int]]
     let outputSizes: [Int]
     var lastEvaluation: EvaluationResult?
+    /// The recipe and tasks the model was built from, for estimating steps of other batch sizes.
+    let recipe: TrainingRecipe
+    let taskSpecs: [TaskSpec]
+    /// The largest batch whose training step is known to fit the device (checked at creation for
+    /// batch_size, then for any larger batch a call brings).
+    private(set) var checkedBatch: Int
 
     init(_ config: ModelConfig) throws {
         self.config = config
@@ -35,6 +41,9 @@ final class ModelState {
         recipe.batchSize = max(2, config.batchSize)
         recipe.gradientClip = config.gradientClip
         recipe.onNonFinite = config.onNonFinite
+        self.recipe = recipe
+        taskSpecs = tasks
+        checkedBatch = recipe.batchSize
         do {
             // A training step of batch_size samples must fit the device: refused here, with the
             // numbers, before the weights or a probe allocate anything (a dry run, milliseconds).
@@ -92,6 +101,17 @@ final class ModelState {
     }
 
     var taskCount: Int { config.tasks.count }
+
+    /// Refuses a training step of `samples` samples that the device cannot hold, before any of it is
+    /// allocated: steps up to `checkedBatch` were estimated already; a larger one is estimated now
+    /// (a dry run, milliseconds) and, if it fits, becomes the new `checkedBatch`.
+    func checkStepFits(samples: Int) throws {
+        guard samples > checkedBatch else { return }
+        try TrainingSetup.estimateMemory(recipe: recipe, tasks: taskSpecs, inputShape: config.inputShape,
+                                         labelCounts: config.tasks.map(\.outputs), batch: samples, device: device)
+            .check(fits: device.info)
+        checkedBatch = samples
+    }
 
     /// The model as JSON (`tandem_model_info_json`).
     var infoJSON: JSON {
