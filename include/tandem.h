@@ -44,8 +44,11 @@
  *                             {"name": "size", "kind": "regression", "outputs": 1}, ...]
  *                  kinds: classification (needs classes), regression (outputs, default 1),
  *                  segmentation (needs classes), depth, normals (the last three: mtan on images).
- *   "weighting"    "ew" (default), "fixed" (with "weights": [w per task]), "uw", "dwa", "gradnorm",
- *                  "pcgrad", "mgda".
+ *   "weighting"    "ew" (default), "fixed" (with "weights": [w per task]), "uw", "dwa", "gls", "rlw",
+ *                  "imtl-l", "gradnorm", "pcgrad", "mgda", "imtl-g", "imtl", "cagrad", "nash-mtl",
+ *                  "fairgrad", "upgrad", "aligned-mtl" (`tandem train --help` describes them);
+ *                  "weighting_args": {"key": value, ...} sets the method's settings, as
+ *                  `--weighting-arg key=value` does (for example {"c": 0.4} for cagrad).
  *   "optimizer"    "adam" (default), "adamw", "sgd"; "lr" (default 1e-3, sgd 0.01); "momentum"
  *                  (sgd, default 0.9); "weight_decay" (default 0, adamw 0.01).
  *   "device"       a selector: "cpu", "opencl", "opencl:N", "gpu", "auto" (default: $TANDEM_DEVICE,

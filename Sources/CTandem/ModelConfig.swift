@@ -24,6 +24,7 @@ struct ModelConfig {
     var tasks: [Task]
     var weighting = "ew"
     var weights: [Float]?
+    var weightingArguments: [String: String] = [:]
     var optimizer = "adam"
     var learningRate: Float?
     var momentum: Float = 0.9
@@ -34,7 +35,7 @@ struct ModelConfig {
     var gradientClip: Float?
     var onNonFinite = NonFinitePolicy.stop
 
-    static let keys = ["model", "architecture", "input_shape", "tasks", "weighting", "weights", "optimizer", "lr",
+    static let keys = ["model", "architecture", "input_shape", "tasks", "weighting", "weights", "weighting_args", "optimizer", "lr",
                        "momentum", "weight_decay", "device", "seed", "batch_size", "grad_clip", "on_nan"]
     static let kinds = ["classification", "regression", "segmentation", "depth", "normals"]
 
@@ -143,6 +144,15 @@ struct ModelConfig {
             weights = try items.map { try float("weights", $0) }
         }
         if weighting == "fixed", weights == nil { throw fail("weighting 'fixed' needs 'weights' (one per task)") }
+        if let value = json["weighting_args"] {
+            guard case let .object(items) = value else { throw fail("'weighting_args' must be an object of settings") }
+            do {
+                weightingArguments = try WeightingSettings.arguments(items, source: "'weighting_args'")
+                _ = try WeightingSettings(method: weighting, arguments: weightingArguments)
+            } catch let error as TandemError {
+                throw fail("\(error)")
+            }
+        }
         if let value = json["optimizer"] {
             optimizer = try string("optimizer", value)
             guard ["sgd", "adam", "adamw"].contains(optimizer) else { throw fail("unknown optimizer '\(optimizer)'; available: sgd, adam, adamw") }

@@ -33,6 +33,7 @@ final class ModelState {
         recipe.model = config.model
         recipe.weighting = config.weighting
         recipe.weights = config.weights
+        recipe.weightingArguments = config.weightingArguments
         recipe.optimizer = config.optimizer
         recipe.learningRate = config.learningRate
         recipe.momentum = config.momentum
@@ -57,7 +58,8 @@ final class ModelState {
             throw error
         }
         let weighting = try WeightingMethods.make(config.weighting, tasks: tasks, on: device,
-                                                  options: WeightingOptions(fixedWeights: config.weights, seed: config.seed))
+                                                  options: WeightingOptions(fixedWeights: config.weights, seed: config.seed,
+                                                                            arguments: config.weightingArguments))
         let optimizer = try TrainingSetup.optimizer(recipe, model: model, extra: weighting.parameters)
         trainer = try Trainer(model: model, optimizer: optimizer, weighting: weighting, device: device)
         trainer.shuffleSeed = config.seed

@@ -15,6 +15,13 @@ struct RecipeOptions: ParsableArguments {
     var weighting: String?
     @Option(help: "Comma-separated task weights for --weighting fixed.")
     var weights: String?
+    @Option(name: .customLong("weighting-arg"), help: ArgumentHelp(
+        "A setting of the weighting as key=value (repeatable); defaults are the papers'.",
+        discussion: WeightingMethods.names.compactMap { name in
+            let settings = WeightingMethods.settings(of: name)
+            return settings.isEmpty ? nil : "\(name): " + settings.map(\.summary).joined(separator: "; ")
+        }.joined(separator: "\n"), valueName: "key=value"))
+    var weightingArg: [String] = []
     @Option(help: "Optimizer: sgd (momentum 0.9), adam or adamw (default adam).")
     var optimizer: String?
     @Option(help: "Learning rate (default 1e-3 for adam/adamw, 0.01 for sgd).")
@@ -61,6 +68,9 @@ struct RecipeOptions: ParsableArguments {
         add("data", data.map(JSON.string))
         add("weighting", weighting.map(JSON.string))
         add("weights", weights.map { text in .array(text.split(separator: ",").map { Float($0.trimmingSpaces).map(JSON.float) ?? .string(String($0)) }) })
+        if let arguments = try? WeightingSettings.parse(weightingArg), !arguments.isEmpty {
+            add("weighting_args", .object(arguments.keys.sorted().map { ($0, .string(arguments[$0] ?? "")) }))
+        }
         add("optimizer", optimizer.map(JSON.string))
         add("lr", lr.map(JSON.float))
         add("weight_decay", weightDecay.map(JSON.float))
@@ -100,6 +110,11 @@ struct RecipeOptions: ParsableArguments {
         }
         if let weighting, !WeightingMethods.names.contains(weighting) {
             throw ValidationError("unknown weighting '\(weighting)'; available: \(WeightingMethods.names.joined(separator: ", "))")
+        }
+        do {
+            _ = try WeightingSettings.parse(weightingArg)
+        } catch {
+            throw ValidationError("--weighting-arg: \(error)")
         }
         if let weights, weights.split(separator: ",").contains(where: { Float($0.trimmingSpaces) == nil }) {
             throw ValidationError("--weights must be comma-separated numbers, got '\(weights)'")

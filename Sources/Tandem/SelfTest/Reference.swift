@@ -22,6 +22,24 @@ public enum Reference {
         return out
     }
 
+    /// The largest error of `actual` against `expected` in units of `terms`, each element's sum of
+    /// the absolute values of the terms that make it (for a GEMM, |α|·Σ|a||b| + |β||c|): the scale
+    /// float32 rounding works at, so a sum that nearly cancels is not held to a relative error its
+    /// inputs cannot give. NaN counts as an infinite error unless the reference is NaN there too.
+    public static func maxErrorRelativeToTerms(_ actual: [Float], _ expected: [Double], terms: [Double]) -> Double {
+        precondition(actual.count == expected.count && terms.count == expected.count, "compared arrays differ in length")
+        var worst = 0.0
+        for ((a, e), t) in zip(zip(actual, expected), terms) {
+            if e.isNaN && a.isNaN { continue }
+            let difference = abs(Double(a) - e)
+            if difference == 0 { continue }
+            let error = difference / max(t, .leastNormalMagnitude)
+            if error.isNaN { return .infinity }
+            worst = max(worst, error)
+        }
+        return worst
+    }
+
     /// The largest relative error of `actual` against `expected`, with magnitudes below `floor`
     /// compared absolutely (relative error of values near zero says nothing). A NaN counts as an
     /// infinite error unless the reference is NaN there too (an element that must stay untouched).

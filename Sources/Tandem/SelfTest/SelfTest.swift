@@ -71,8 +71,9 @@ public enum SelfTest {
                 g.offsetC + (g.batchCount - 1) * g.strideC + g.m * g.ldc)
     }
 
-    /// Runs one GEMM on `device` with random inputs and returns its largest relative error against
-    /// the float64 reference. With beta = 0 the whole of C starts as NaN, so an element left
+    /// Runs one GEMM on `device` with random inputs and returns its largest error against the float64
+    /// reference, per element in units of |α|·Σ|a||b| + |β||c| (`Reference.maxErrorRelativeToTerms`:
+    /// a long sum that nearly cancels is judged at the scale its float32 terms round at). With beta = 0 the whole of C starts as NaN, so an element left
     /// unwritten shows; elements outside the multiplied matrices must stay as they were.
     public static func checkGEMM(_ g: GEMM, on device: any Device, seed: UInt64) throws -> Double {
         var random = SplitMix64(seed: seed)
@@ -82,7 +83,11 @@ public enum SelfTest {
         let bufferA = try device.buffer(a), bufferB = try device.buffer(b), bufferC = try device.buffer(c)
         try device.gemm(g, a: bufferA, b: bufferB, c: bufferC)
         let result = try device.download(bufferC)
-        return Reference.maxRelativeError(result, Reference.gemm(g, a: a, b: b, c: c))
+        var magnitudes = g
+        magnitudes.alpha = abs(g.alpha)
+        magnitudes.beta = abs(g.beta)
+        let terms = Reference.gemm(magnitudes, a: a.map(abs), b: b.map(abs), c: c.map(abs))
+        return Reference.maxErrorRelativeToTerms(result, Reference.gemm(g, a: a, b: b, c: c), terms: terms)
     }
 
     /// Every GEMM case on `device`; a case passes below `tolerance` relative error.

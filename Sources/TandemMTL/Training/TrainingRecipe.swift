@@ -21,6 +21,8 @@ public struct TrainingRecipe: Sendable, Equatable {
     public var weighting = "ew"
     /// Task weights of `fixed`.
     public var weights: [Float]?
+    /// The weighting's settings as written (`--weighting-arg key=value`; `WeightingMethods.settings(of:)`).
+    public var weightingArguments: [String: String] = [:]
     /// `sgd` (momentum `momentum`), `adam` or `adamw`.
     public var optimizer = "adam"
     /// Base learning rate; nil means the optimizer's default (1e-3 for adam/adamw, 0.01 for sgd).
@@ -96,6 +98,11 @@ public struct TrainingRecipe: Sendable, Equatable {
             throw fail("unknown weighting '\(weighting)'; available: \(WeightingMethods.names.joined(separator: ", "))")
         }
         if weighting == "fixed", weights == nil { throw fail("weighting 'fixed' needs weights (one per task)") }
+        do {
+            _ = try WeightingSettings(method: weighting, arguments: weightingArguments)
+        } catch TandemError.invalidArgument(_, let message) {
+            throw fail("weighting \(weighting): \(message)")
+        }
         if let weights, !weights.allSatisfy({ $0.isFinite && $0 >= 0 }) { throw fail("weights must be finite and non-negative, got \(weights)") }
         guard ["sgd", "adam", "adamw"].contains(optimizer) else { throw fail("optimizer must be sgd, adam or adamw, got '\(optimizer)'") }
         if let learningRate, !(learningRate.isFinite && learningRate > 0) { throw fail("learning rate must be finite and positive, got \(learningRate)") }

@@ -90,7 +90,8 @@ public struct TrainingSetup {
             throw TandemError.invalidArgument(op: "recipe", message: "\(weights.count) weights given for \(tasks.count) tasks (\(tasks.map(\.name).joined(separator: ", ")))")
         }
         weighting = try WeightingMethods.make(recipe.weighting, tasks: tasks, on: device,
-                                              options: WeightingOptions(fixedWeights: recipe.weights, seed: recipe.seed))
+                                              options: WeightingOptions(fixedWeights: recipe.weights, seed: recipe.seed,
+                                                                        arguments: recipe.weightingArguments))
         optimizer = try Self.optimizer(recipe, model: model, extra: weighting.parameters)
         trainer = try Trainer(model: model, optimizer: optimizer, weighting: weighting, device: device, baselines: baselines)
         trainer.learningRateSchedule = recipe.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)

@@ -163,11 +163,13 @@ enum HostMath {
     static func exp(_ x: Double) -> Double { cExp(x) }
     static func log(_ x: Double) -> Double { cLog(x) }
     static func pow(_ x: Double, _ y: Double) -> Double { cPow(x, y) }
+    static func cos(_ x: Double) -> Double { cCos(x) }
 }
 
 private func cExp(_ x: Double) -> Double { exp(x) }
 private func cLog(_ x: Double) -> Double { log(x) }
 private func cPow(_ x: Double, _ y: Double) -> Double { pow(x, y) }
+private func cCos(_ x: Double) -> Double { cos(x) }
 
 /// A method that computes the Gram matrix of the tasks' gradients on the shared parameters every
 /// step (PCGrad, MGDA); `TaskAffinity.observe(gram:)` can reuse it at no extra cost.

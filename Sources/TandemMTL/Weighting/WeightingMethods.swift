@@ -11,38 +11,54 @@ public protocol StatefulWeighting: LossWeighting {
     func loadMethodState(_ state: [String: [Float]]) throws
 }
 
-/// Settings of the weighting methods that have any, for `WeightingMethods.make`.
+/// What `WeightingMethods.make` needs beyond the method's name.
 public struct WeightingOptions: Sendable {
     /// The weights of `fixed`, one per task (required for it).
     public var fixedWeights: [Float]?
-    /// DWA's temperature τ.
-    public var dwaTemperature: Float
-    /// GradNorm's α.
-    public var gradNormAlpha: Float
-    /// The seed of PCGrad's random projection order.
+    /// The seed of the methods that draw random numbers (PCGrad's projection order, RLW's weights).
     public var seed: UInt64
-    /// MGDA's gradient normalisation.
-    public var mgdaNormalization: MGDA.Normalization
+    /// The method's settings as written (`--weighting-arg key=value`); see `WeightingMethods.settings(of:)`.
+    public var arguments: [String: String]
 
-    /// Defaults from the papers: τ = 2, α = 1.5, no MGDA normalisation.
-    public init(fixedWeights: [Float]? = nil, dwaTemperature: Float = 2, gradNormAlpha: Float = 1.5, seed: UInt64 = 0,
-                mgdaNormalization: MGDA.Normalization = .none) {
+    public init(fixedWeights: [Float]? = nil, seed: UInt64 = 0, arguments: [String: String] = [:]) {
         self.fixedWeights = fixedWeights
-        self.dwaTemperature = dwaTemperature
-        self.gradNormAlpha = gradNormAlpha
         self.seed = seed
-        self.mgdaNormalization = mgdaNormalization
+        self.arguments = arguments
     }
 }
 
 /// The loss-weighting and gradient-combination methods by their command-line names.
 public enum WeightingMethods {
-    /// Every valid name, in the order of the literature's usual tables.
-    public static let names = ["ew", "fixed", "uw", "dwa", "gradnorm", "pcgrad", "mgda"]
+    /// Every valid name: the loss weightings, then the gradient methods, roughly in order of
+    /// publication.
+    public static let names = ["ew", "fixed", "uw", "dwa", "gls", "rlw", "imtl-l", "gradnorm", "pcgrad", "mgda", "imtl-g", "imtl",
+                               "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl"]
 
-    /// The method `name` for a model with `tasks` on `device` (where learnable method parameters live).
+    /// The settings `name` takes, with the defaults of its paper (empty for most methods).
+    public static func settings(of name: String) -> [WeightingSetting] {
+        switch name {
+        case "dwa": return [WeightingSetting("temperature", default: "2", .number(0.01...100), help: "τ of the softmax over loss ratios")]
+        case "gradnorm": return [WeightingSetting("alpha", default: "1.5", .number(0...10), help: "α, the pull towards equal training rates")]
+        case "mgda":
+            return [WeightingSetting("normalization", default: "none", .choice(MGDA.Normalization.allCases.map(\.rawValue)),
+                                     help: "gradient scaling before the min-norm problem")]
+        case "cagrad":
+            return [WeightingSetting("c", default: "0.4", .number(0...10), help: "radius of the ball around the mean gradient, relative to its norm"),
+                    WeightingSetting("rescale", default: "1", .choice(["0", "1", "2"]), help: "divide the update by 1 (0), 1 + c² (1) or 1 + c (2)")]
+        case "fairgrad": return [WeightingSetting("alpha", default: "1", .number(0.01...100), help: "α of the α-fair utility (1: proportional fairness)")]
+        case "upgrad": return [WeightingSetting("regularization", default: "0.0001", .number(0...1), help: "ridge added to the scaled Gram matrix")]
+        default: return []
+        }
+    }
+
+    /// The method `name` for a model with `tasks` on `device` (where learnable method parameters
+    /// live), with `options.arguments` checked against `settings(of: name)`.
     public static func make(_ name: String, tasks: [TaskSpec], on device: any Device,
                             options: WeightingOptions = WeightingOptions()) throws -> any LossWeighting {
+        guard names.contains(name) else {
+            throw TandemError.invalidArgument(op: "weighting", message: "unknown method '\(name)'; valid: \(names.joined(separator: ", "))")
+        }
+        let settings = try WeightingSettings(method: name, arguments: options.arguments)
         switch name {
         case "ew": return EqualWeighting()
         case "fixed":
@@ -54,12 +70,21 @@ public enum WeightingMethods {
             }
             return try FixedWeighting(weights: weights)
         case "uw": return try UncertaintyWeighting(tasks: tasks, on: device)
-        case "dwa": return try DynamicWeightAverage(temperature: options.dwaTemperature)
-        case "gradnorm": return try GradNorm(taskCount: tasks.count, alpha: options.gradNormAlpha, on: device)
+        case "dwa": return try DynamicWeightAverage(temperature: Float(settings.number("temperature")))
+        case "gls": return GeometricLossStrategy()
+        case "rlw": return RandomLossWeighting(seed: options.seed)
+        case "gradnorm": return try GradNorm(taskCount: tasks.count, alpha: Float(settings.number("alpha")), on: device)
         case "pcgrad": return PCGrad(seed: options.seed)
-        case "mgda": return MGDA(normalization: options.mgdaNormalization)
-        default:
-            throw TandemError.invalidArgument(op: "weighting", message: "unknown method '\(name)'; valid: \(names.joined(separator: ", "))")
+        case "mgda": return MGDA(normalization: MGDA.Normalization(rawValue: settings.choice("normalization")) ?? .none)
+        case "imtl": return try IMTL(mode: .hybrid, taskCount: tasks.count, on: device)
+        case "imtl-g": return try IMTL(mode: .gradient, taskCount: tasks.count, on: device)
+        case "imtl-l": return try IMTL(mode: .loss, taskCount: tasks.count, on: device)
+        case "cagrad": return try CAGrad(c: settings.number("c"), rescale: Int(settings.choice("rescale")) ?? 1)
+        case "nash-mtl": return NashMTL()
+        case "fairgrad": return try FairGrad(alpha: settings.number("alpha"))
+        case "upgrad": return try UPGrad(regularization: settings.number("regularization"))
+        case "aligned-mtl": return AlignedMTL()
+        default: fatalError("weighting '\(name)' is in WeightingMethods.names but has no constructor")
         }
     }
 }
