@@ -1,0 +1,248 @@
+import ArgumentParser
+import Tandem
+import TandemRunLog
+
+/// `tandem compare`: the experiment multi-task papers run. Every weighting of `--weightings` trains
+/// the same model on the same data with the same recipe, once per seed; single-task baselines (one
+/// model per task, EW, the same recipe and seed) give each run's Δm. Prints a table (per-task test
+/// metrics as mean ± sd over the seeds, Δm, mean rank, time per step and its ratio to EW's), and
+/// writes JSON and an SVG chart on request.
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Train one model with several loss weightings and seeds, and compare them (metrics, Δm, rank, cost).",
+        discussion: """
+        Each method trains with the recipe (every option of 'tandem train' that sets it; --weighting is chosen by \
+        --weightings) for each seed, is tested once on the model of its best validation epoch, and is compared on the \
+        test split. Δm (Maninis et al. 2019) is the mean relative improvement over the single-task baselines of the same \
+        seed, in percent (positive: better than training each task alone). The mean rank ranks the methods on every \
+        task's every metric (seed means) and averages. Time per step covers the training steps alone (no validation).
+
+        Example: tandem compare --model lenet-hps --data multifashion --weightings ew,uw,pcgrad,cagrad --seeds 3 --epochs 10 \
+        --device cpu --json compare.json --chart compare.svg
+        """)
+
+    @OptionGroup(title: "Recipe") var recipeOptions: RecipeOptions
+
+    @Option(help: "Comma-separated weightings to compare (default: all but fixed): \(WeightingMethods.names.joined(separator: ", ")).")
+    var weightings: String?
+    @Option(help: "Seeds per method: the recipe's seed and the ones after it (default 3).")
+    var seeds = 3
+    @Flag(name: .customLong("no-baselines"), help: "Skip the single-task baselines (no Δm; methods are ranked on their metrics).")
+    var noBaselines = false
+    @Option(help: "Device selector: cpu, opencl, opencl:N, gpu, name:TEXT or auto (default: $TANDEM_DEVICE, else auto).")
+    var device: String?
+    @Option(help: "Read the recipe from a JSON file (keys: the long option names with _ for -); options given here override it.")
+    var config: String?
+    @Option(help: "Write the comparison as JSON here (every run's test metrics, Δm and time per step, and the summary).")
+    var json: String?
+    @Option(help: "Draw the comparison (Δm per method with its spread, and the cost per step) as an SVG picture here.")
+    var chart: String?
+
+    /// The methods to compare, in the order given.
+    var methods: [String] {
+        weightings.map { $0.split(separator: ",").map { String($0).trimmingCharacters() } } ?? WeightingMethods.names.filter { $0 != "fixed" }
+    }
+
+    func validate() throws {
+        if recipeOptions.weighting != nil {
+            throw ValidationError("compare trains every method of --weightings; leave --weighting out")
+        }
+        if !recipeOptions.weightingArg.isEmpty {
+            throw ValidationError("compare trains each method with its paper's settings; --weighting-arg applies to one method in 'tandem train'")
+        }
+        if recipeOptions.singleTask { throw ValidationError("compare trains the single-task baselines itself (--no-baselines skips them)") }
+        guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be in 1...100, got \(seeds)") }
+        let names = methods
+        guard !names.isEmpty else { throw ValidationError("--weightings names no method") }
+        if let unknown = names.first(where: { !WeightingMethods.names.contains($0) }) {
+            throw ValidationError("unknown weighting '\(unknown)'; available: \(WeightingMethods.names.joined(separator: ", "))")
+        }
+        if Set(names).count != names.count { throw ValidationError("--weightings names a method twice: \(names.joined(separator: ","))") }
+        if names.contains("fixed"), recipeOptions.weights == nil { throw ValidationError("'fixed' needs --weights") }
+    }
+
+    func run() throws {
+        let target = try Devices.select(device)
+        var base = TrainingRecipe()
+        base.epochs = 10
+        var fileKeys: Set<String> = []
+        if let config { (base, fileKeys) = try ConfigFile.recipe(path: config, base: base) }
+        var recipe: TrainingRecipe
+        do {
+            recipe = try TrainCommand.apply(recipeOptions.given, to: base)
+        } catch let error as ValidationError {
+            throw usageFailure(error.message, command: Self.self)
+        }
+        for path in [json, chart].compactMap({ $0 }) { try OutputPaths.checkFile(path, option: path == json ? "--json" : "--chart") }
+        let names = methods
+        let seedList = (0..<seeds).map { recipe.seed &+ UInt64($0) }
+        var results = names.map { MethodComparison.Method(name: $0, runs: []) }
+        var baselineResults: [UInt64: [String: [String: Double]]] = [:]
+        Interrupts.install()
+        defer { Interrupts.remove() }
+        for seed in seedList {
+            recipe.seed = seed
+            var data = try RunData(recipe: recipe)
+            var resolved = recipe
+            if recipeOptions.batchSize == nil, !fileKeys.contains("batch_size") { resolved.batchSize = data.train.inputCount > 1000 ? 8 : 256 }
+            try resolved.validate()
+            if seed == seedList[0] {
+                say("Comparing \(names.count) weightings on \(resolved.model) / \(resolved.data), \(seeds) seed(s), \(resolved.epochs) epochs, batch \(resolved.batchSize), \(target.info.selector)")
+                for warning in data.warnings { say("Warning: \(warning)") }
+            }
+            data.warnings = []
+            var baselines: [String: [String: Double]]?
+            if !noBaselines {
+                var single = resolved
+                single.weighting = "ew"
+                single.weights = nil
+                var values: [String: [String: Double]] = [:]
+                for (index, task) in data.train.tasks.enumerated() {
+                    let outcome = try Self.trainAndTest(single, data: data, tasks: [index], device: target)
+                    values[task.name] = Dictionary(uniqueKeysWithValues: (outcome.test[task.name]?.metrics ?? []).map { ($0.name, $0.value) })
+                    say("seed \(seed): single-task \(task.name): \(Self.metricsLine(outcome.test))")
+                    try Self.checkInterrupt()
+                }
+                baselines = values
+                baselineResults[seed] = values
+            }
+            for (m, name) in names.enumerated() {
+                var methodRecipe = resolved
+                methodRecipe.weighting = name
+                if name != "fixed" { methodRecipe.weights = nil }
+                let outcome = try Self.trainAndTest(methodRecipe, data: data, tasks: Array(data.train.tasks.indices), device: target)
+                let deltaM = try baselines.map { try DeltaM.compute(outcome.test, baselines: $0) }
+                results[m].runs.append(MethodComparison.Run(seed: seed, test: outcome.test, deltaM: deltaM, secondsPerStep: outcome.secondsPerStep))
+                let delta = deltaM.map { "  Δm \(Self.signed(100 * $0))%" } ?? ""
+                say("seed \(seed): \(name): \(Self.metricsLine(outcome.test))\(delta)  \(fixed(1000 * outcome.secondsPerStep, 2)) ms/step")
+                try Self.checkInterrupt()
+            }
+        }
+        let comparison = MethodComparison(methods: results, reference: "ew")
+        let summaries = try comparison.summaries()
+        say("")
+        say(Self.summaryTable(comparison: comparison, summaries: summaries))
+        if let json {
+            try OutputPaths.write(Self.json(recipe: recipe, device: target, seeds: seedList, comparison: comparison, summaries: summaries,
+                                            baselines: baselineResults).rendered() + "\n", to: json, what: "comparison")
+            say("Comparison written to \(json)")
+        }
+        if let chart {
+            let rows = summaries.map { s in
+                ComparisonChart.Row(name: s.name, deltaM: s.deltaM.map { (100 * $0.mean, 100 * $0.standardDeviation) },
+                                    meanRank: s.meanRank, relativeCost: s.relativeCost)
+            }
+            let title = "\(recipe.model) on \(recipe.data): \(seeds) seed(s), \(recipe.epochs) epochs, \(target.info.selector)"
+            try OutputPaths.write(ComparisonChart.svg(title: title, rows: rows), to: chart, what: "comparison chart")
+            say("Chart drawn to \(chart)")
+        }
+    }
+
+    /// What one training run gives: the test metrics of its best epoch (by validation, else its
+    /// last) and the time per training step.
+    static func trainAndTest(_ recipe: TrainingRecipe, data: RunData, tasks indices: [Int], device: any Device) throws
+        -> (test: EvaluationResult, secondsPerStep: Double) {
+        let part = data.tasks(indices)
+        let tasks = part.train.tasks.map(TaskSpec.init)
+        let loader = try DataLoader(part.train, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
+        let setup = try TrainingSetup(recipe: recipe, tasks: tasks, inputShape: part.train.inputShape,
+                                      labelCounts: part.train.tasks.map(\.labelCount), stepsPerEpoch: loader.batchesPerEpoch,
+                                      device: device, batch: max(1, min(recipe.batchSize, part.train.count)))
+        let trainer = setup.trainer
+        trainer.keepBestState = part.validation != nil
+        let validation = try part.validation.map { set in
+            try DataLoader(set, batchSize: recipe.batchSize, shuffle: false, prefetch: 0).epoch(0).map { try TrainingBatch($0, tasks: set.tasks, on: device) }
+        } ?? []
+        // Steps are timed from the end of the previous step (or of the last epoch's validation).
+        var mark = Bench.now(), stepSeconds = 0.0, steps = 0
+        trainer.callbacks.append(ClosureCallback(step: { trainer, _ in
+            let now = Bench.now()
+            stepSeconds += now - mark
+            mark = now
+            steps += 1
+            if Interrupts.received != nil { trainer.requestStop() }
+        }, epoch: { _, _ in mark = Bench.now() }))
+        _ = try trainer.fit(epochs: recipe.epochs, train: loader, validation: validation)
+        try checkInterrupt()
+        if let state = trainer.bestState {
+            try setup.model.loadStateDict(Dictionary(uniqueKeysWithValues: state.map { ($0.0, $0.1) }))
+        }
+        let testBatches = try DataLoader(part.test, batchSize: recipe.batchSize, shuffle: false, prefetch: 0).epoch(0).map {
+            try TrainingBatch($0, tasks: part.test.tasks, on: device)
+        }
+        return (try trainer.evaluate(testBatches), steps > 0 ? stepSeconds / Double(steps) : .nan)
+    }
+
+    /// Stops the comparison at an interrupt (nothing is checkpointed; the runs so far are printed).
+    static func checkInterrupt() throws {
+        if let signal = Interrupts.received {
+            say("\nInterrupted: a comparison is not checkpointed; run the same command again to start over.")
+            throw Interrupts.exitCode(signal)
+        }
+    }
+
+    static func metricsLine(_ result: EvaluationResult) -> String {
+        result.tasks.map { task in "\(task.task) " + task.metrics.map { "\($0.name) \(fixed($0.value, 4))" }.joined(separator: ", ") }
+            .joined(separator: "; ")
+    }
+
+    static func signed(_ value: Double) -> String { (value >= 0 ? "+" : "") + fixed(value, 2) }
+
+    /// The summary table: method, each task's metrics (mean ± sd), Δm %, mean rank, ms/step, × EW.
+    static func summaryTable(comparison: MethodComparison, summaries: [MethodComparison.Summary]) -> String {
+        let columns = comparison.columns
+        var header = ["method"] + columns.map { "\($0.task) \($0.metric) \($0.higherIsBetter ? "↑" : "↓")" }
+        header += ["Δm %", "rank", "ms/step", "× ew"]
+        let rows = summaries.map { s -> [String] in
+            var row = [s.name] + s.metrics.map { "\(fixed($0.mean, 4)) ± \(fixed($0.standardDeviation, 4))" }
+            row.append(s.deltaM.map { "\(signed(100 * $0.mean)) ± \(fixed(100 * $0.standardDeviation, 2))" } ?? "-")
+            row.append(fixed(s.meanRank, 2))
+            row.append(fixed(1000 * s.secondsPerStep.mean, 2))
+            row.append(s.relativeCost.map { fixed($0, 2) } ?? "-")
+            return row
+        }
+        return table(header, rows)
+    }
+
+    /// task → metric → value as a JSON object, keys sorted.
+    static func metricsObject(_ values: [String: [String: Double]]) -> JSON {
+        .object(values.keys.sorted().map { task -> (String, JSON) in
+            let metrics = values[task] ?? [:]
+            return (task, .object(metrics.keys.sorted().map { name -> (String, JSON) in (name, .number(metrics[name] ?? .nan)) }))
+        })
+    }
+
+    static func json(recipe: TrainingRecipe, device: any Device, seeds: [UInt64], comparison: MethodComparison,
+                     summaries: [MethodComparison.Summary], baselines: [UInt64: [String: [String: Double]]]) -> JSON {
+        func statistic(_ s: MethodComparison.Statistic) -> JSON { .object([("mean", .number(s.mean)), ("sd", .number(s.standardDeviation))]) }
+        let columns = comparison.columns
+        let baselineFields: [(String, JSON)] = baselines.keys.sorted().map { seed in ("\(seed)", metricsObject(baselines[seed] ?? [:])) }
+        var methodObjects: [JSON] = []
+        for (method, s) in zip(comparison.methods, summaries) {
+            let runs: [JSON] = method.runs.map { run in
+                let fields: [(String, JSON)] = [("seed", .number(Double(run.seed))), ("test", .object(metricsJSON(run.test))),
+                                                ("delta_m", run.deltaM.map(JSON.number) ?? .null),
+                                                ("seconds_per_step", .number(run.secondsPerStep))]
+                return .object(fields)
+            }
+            let metrics: [(String, JSON)] = zip(columns, s.metrics).map { ("\($0.task).\($0.metric)", statistic($1)) }
+            let fields: [(String, JSON)] = [
+                ("name", .string(method.name)), ("runs", .array(runs)), ("metrics", .object(metrics)),
+                ("delta_m", s.deltaM.map(statistic) ?? .null), ("mean_rank", .number(s.meanRank)),
+                ("seconds_per_step", statistic(s.secondsPerStep)), ("relative_cost", s.relativeCost.map(JSON.number) ?? .null),
+            ]
+            methodObjects.append(.object(fields))
+        }
+        let fields: [(String, JSON)] = [
+            ("recipe", recipe.json), ("device", .string(device.info.selector)), ("device_name", .string(device.info.name)),
+            ("seeds", .array(seeds.map { .number(Double($0)) })), ("baselines", .object(baselineFields)), ("methods", .array(methodObjects)),
+        ]
+        return .object(fields)
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces.
+    func trimmingCharacters() -> String { Substring(self).trimmingSpaces }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+@testable import Tandem
+import TandemRunLog
+
+/// `tandem compare` and what it summarises (`MethodComparison`, `ComparisonChart`).
+@Suite("comparing weightings")
+struct CompareTests {
+    static func result(_ values: [(String, [(String, Double, Bool)])]) -> EvaluationResult {
+        EvaluationResult(tasks: values.map { task, metrics in
+            TaskMetrics(task: task, loss: 0, metrics: metrics.map { Metric(name: $0.0, value: $0.1, higherIsBetter: $0.2) })
+        })
+    }
+
+    @Test("ranks share places on ties; statistics use n − 1; Δm, rank and cost by hand")
+    func summaries() throws {
+        #expect(MethodComparison.ranks([0.9, 0.7, 0.9, 0.1], higherIsBetter: true) == [1.5, 3, 1.5, 4])
+        #expect(MethodComparison.ranks([0.9, 0.7, 0.9, 0.1], higherIsBetter: false) == [3.5, 2, 3.5, 1])
+        let s = MethodComparison.Statistic([1, 2, 3, 4])
+        #expect(s.mean == 2.5 && abs(s.standardDeviation - (5.0 / 3).squareRoot()) < 1e-15)
+        #expect(MethodComparison.Statistic([7]).standardDeviation == 0)
+        // Two methods, two seeds, accuracy (higher better) and error (lower better).
+        func run(_ seed: UInt64, _ accuracy: Double, _ error: Double, _ delta: Double, _ seconds: Double) -> MethodComparison.Run {
+            .init(seed: seed, test: Self.result([("a", [("accuracy", accuracy, true)]), ("b", [("mae", error, false)])]),
+                  deltaM: delta, secondsPerStep: seconds)
+        }
+        let comparison = MethodComparison(methods: [
+            .init(name: "ew", runs: [run(0, 0.8, 1.0, 0.01, 0.010), run(1, 0.9, 1.2, 0.03, 0.012)]),
+            .init(name: "nash-mtl", runs: [run(0, 0.7, 0.9, 0.02, 0.020), run(1, 0.8, 1.1, 0.04, 0.024)]),
+        ])
+        #expect(comparison.columns.map(\.metric) == ["accuracy", "mae"])
+        let rows = try comparison.summaries()
+        #expect(abs(rows[0].metrics[0].mean - 0.85) < 1e-12 && abs(rows[1].metrics[1].mean - 1.0) < 1e-12)
+        // ew is first on accuracy, second on mae: mean rank 1.5; nash-mtl the other way round.
+        #expect(rows[0].meanRank == 1.5 && rows[1].meanRank == 1.5)
+        #expect(abs(rows[1].deltaM!.mean - 0.03) < 1e-12 && abs(rows[1].deltaM!.standardDeviation - 0.02.squareRoot() * 0.1) < 1e-12)
+        #expect(abs(rows[1].relativeCost! - 2) < 1e-12 && rows[0].relativeCost == 1)
+        // A run that lacks a metric is an error naming it.
+        var broken = comparison
+        broken.methods[1].runs[1].test = Self.result([("a", [("accuracy", 0.5, true)])])
+        #expect(throws: TandemError.self) { try broken.summaries() }
+    }
+
+    @Test("the chart is well-formed SVG with one bar per method, also without baselines")
+    func chart() throws {
+        for withDelta in [true, false] {
+            let rows = [ComparisonChart.Row(name: "ew", deltaM: withDelta ? (1.5, 0.5) : nil, meanRank: 2, relativeCost: 1),
+                        ComparisonChart.Row(name: "<pcgrad>", deltaM: withDelta ? (-2, 0.3) : nil, meanRank: 1, relativeCost: 2.4)]
+            let svg = ComparisonChart.svg(title: "a & b", rows: rows)
+            #expect(RunReportTests.xmlProblem(svg) == nil, "\(RunReportTests.xmlProblem(svg) ?? "")")
+            #expect(svg.components(separatedBy: "<rect ").count - 1 == 3, "background and two bars")
+            #expect(svg.contains("&lt;pcgrad&gt;") && svg.contains("×2.40"))
+        }
+    }
+
+    @Test("tandem compare: a small comparison prints the table, writes JSON whose Δm matches its runs, and an SVG")
+    func command() throws {
+        let folder = temporaryDirectory("compare")
+        let json = folder + "/c.json", svg = folder + "/c.svg"
+        let result = try runTandem(["compare", "--model", "mmoe", "--data", "mmoe-synth", "--weightings", "ew,cagrad,upgrad",
+                                    "--seeds", "2", "--epochs", "2", "--limit", "300", "--batch-size", "64", "--device", "cpu",
+                                    "--json", json, "--chart", svg])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("Δm %") && result.stdout.contains("upgrad") && result.stdout.contains("× ew"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let methods = try #require(object["methods"] as? [[String: Any]])
+        #expect(methods.map { $0["name"] as? String } == ["ew", "cagrad", "upgrad"])
+        let baselines = try #require(object["baselines"] as? [String: [String: [String: Double]]])
+        #expect(baselines.keys.sorted() == ["0", "1"])
+        for method in methods {
+            let runs = try #require(method["runs"] as? [[String: Any]])
+            #expect(runs.count == 2)
+            var deltas: [Double] = []
+            for run in runs {
+                let seed = "\(try #require(run["seed"] as? Int))"
+                let test = try #require(run["test"] as? [String: [String: Double]])
+                // Δm recomputed from the run's test metrics and the seed's baselines (mse and mae: lower is better).
+                var total = 0.0
+                for (task, metrics) in test {
+                    let base = try #require(baselines[seed]?[task])
+                    var sum = 0.0
+                    for (name, b) in base { sum -= (try #require(metrics[name]) - b) / b }
+                    total += sum / Double(base.count)
+                }
+                let delta = try #require(run["delta_m"] as? Double)
+                #expect(abs(delta - total / Double(test.count)) < 1e-9, "\(method["name"]!) seed \(seed)")
+                deltas.append(delta)
+                #expect((run["seconds_per_step"] as? Double ?? 0) > 0)
+            }
+            let summary = try #require(method["delta_m"] as? [String: Double])
+            #expect(abs(summary["mean"]! - deltas.reduce(0, +) / 2) < 1e-12)
+        }
+        let picture = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(RunReportTests.xmlProblem(picture) == nil && picture.contains("upgrad"))
+        // Bad input: a clear usage error, nothing written.
+        let bad = try runTandem(["compare", "--weightings", "ew,nash", "--json", folder + "/bad.json"])
+        #expect(bad.status == 64 && bad.stderr.contains("unknown weighting 'nash'"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/bad.json"))
+        let twice = try runTandem(["compare", "--weighting", "ew"])
+        #expect(twice.status == 64 && twice.stderr.contains("--weightings"), "\(twice.stderr)")
+    }
+}
