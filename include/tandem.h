@@ -45,8 +45,8 @@
  *                  kinds: classification (needs classes), regression (outputs, default 1),
  *                  segmentation (needs classes), depth, normals (the last three: mtan on images).
  *   "weighting"    "ew" (default), "fixed" (with "weights": [w per task]), "uw", "dwa", "gls", "rlw",
- *                  "imtl-l", "gradnorm", "pcgrad", "mgda", "imtl-g", "imtl", "cagrad", "nash-mtl",
- *                  "fairgrad", "upgrad", "aligned-mtl" (`tandem train --help` describes them);
+ *                  "imtl-l", "famo", "gradnorm", "pcgrad", "mgda", "imtl-g", "imtl", "gradvac",
+ *                  "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl" (README: Loss weightings);
  *                  "weighting_args": {"key": value, ...} sets the method's settings, as
  *                  `--weighting-arg key=value` does (for example {"c": 0.4} for cagrad).
  *   "optimizer"    "adam" (default), "adamw", "sgd"; "lr" (default 1e-3, sgd 0.01); "momentum"

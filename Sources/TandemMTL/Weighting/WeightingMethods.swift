@@ -31,8 +31,8 @@ public struct WeightingOptions: Sendable {
 public enum WeightingMethods {
     /// Every valid name: the loss weightings, then the gradient methods, roughly in order of
     /// publication.
-    public static let names = ["ew", "fixed", "uw", "dwa", "gls", "rlw", "imtl-l", "gradnorm", "pcgrad", "mgda", "imtl-g", "imtl",
-                               "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl"]
+    public static let names = ["ew", "fixed", "uw", "dwa", "gls", "rlw", "imtl-l", "famo", "gradnorm", "pcgrad", "mgda", "imtl-g",
+                               "imtl", "gradvac", "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl"]
 
     /// The settings `name` takes, with the defaults of its paper (empty for most methods).
     public static func settings(of name: String) -> [WeightingSetting] {
@@ -45,6 +45,10 @@ public enum WeightingMethods {
         case "cagrad":
             return [WeightingSetting("c", default: "0.4", .number(0...10), help: "radius of the ball around the mean gradient, relative to its norm"),
                     WeightingSetting("rescale", default: "1", .choice(["0", "1", "2"]), help: "divide the update by 1 (0), 1 + c² (1) or 1 + c (2)")]
+        case "famo":
+            return [WeightingSetting("lr", default: "0.025", .number(1e-6...10), help: "learning rate of the task logits (Adam)"),
+                    WeightingSetting("weight_decay", default: "0.01", .number(0...10), help: "weight decay γ of the task logits")]
+        case "gradvac": return [WeightingSetting("beta", default: "0.5", .number(0...1), help: "weight of the newest cosine in the targets' moving average")]
         case "fairgrad": return [WeightingSetting("alpha", default: "1", .number(0.01...100), help: "α of the α-fair utility (1: proportional fairness)")]
         case "upgrad": return [WeightingSetting("regularization", default: "0.0001", .number(0...1), help: "ridge added to the scaled Gram matrix")]
         default: return []
@@ -73,6 +77,8 @@ public enum WeightingMethods {
         case "dwa": return try DynamicWeightAverage(temperature: Float(settings.number("temperature")))
         case "gls": return GeometricLossStrategy()
         case "rlw": return RandomLossWeighting(seed: options.seed)
+        case "famo": return try FAMO(taskCount: tasks.count, learningRate: settings.number("lr"), weightDecay: settings.number("weight_decay"))
+        case "gradvac": return try GradVac(beta: settings.number("beta"), seed: options.seed)
         case "gradnorm": return try GradNorm(taskCount: tasks.count, alpha: Float(settings.number("alpha")), on: device)
         case "pcgrad": return PCGrad(seed: options.seed)
         case "mgda": return MGDA(normalization: MGDA.Normalization(rawValue: settings.choice("normalization")) ?? .none)
