@@ -46,7 +46,8 @@
  *                  segmentation (needs classes), depth, normals (the last three: mtan on images).
  *   "weighting"    "ew" (default), "fixed" (with "weights": [w per task]), "uw", "dwa", "gls", "rlw",
  *                  "imtl-l", "famo", "gradnorm", "pcgrad", "mgda", "imtl-g", "imtl", "gradvac",
- *                  "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl" (README: Loss weightings);
+ *                  "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl", "db-mtl" (README: Loss
+ *                  weightings and gradient methods);
  *                  "weighting_args": {"key": value, ...} sets the method's settings, as
  *                  `--weighting-arg key=value` does (for example {"c": 0.4} for cagrad).
  *   "optimizer"    "adam" (default), "adamw", "sgd"; "lr" (default 1e-3, sgd 0.01); "momentum"

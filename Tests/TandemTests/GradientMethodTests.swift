@@ -464,6 +464,42 @@ struct GradientMethodTests {
     }
 
 
+    @Test("DB-MTL: log-losses, moving averages of their gradients, each scaled to the largest norm; by hand over two steps", arguments: allSelectors)
+    func dbmtlHand(selector: String) throws {
+        let device = try Devices.select(selector)
+        let method = try DBMTL()
+        var average: [[Double]]?
+        for (step, theta) in [[Float(0.5), -1, 2], [0.3, -0.8, 1.5]].enumerated() {
+            let model = try ToyModel(theta: theta, gradients: toyGradients.map { g in g.map { $0 * Float(step + 1) } }, on: device)
+            try method.backward(losses: model.losses(), model: model)
+            let l = model.lossValues
+            let logGradients = (0..<3).map { i in model.taskGradients[i].map { $0 / (l[i] + 1e-8) } }
+            var current: [[Double]] = logGradients.map { $0.map { $0 * 0.1 } }
+            if let a = average {
+                for i in 0..<3 { for k in 0..<3 { current[i][k] = logGradients[i][k] + 0.9 * (a[i][k] - logGradients[i][k]) } }
+            }
+            average = current
+            let norms = current.map { dot($0, $0).squareRoot() }
+            let alpha = norms.map { norms.max()! / ($0 + 1e-8) }
+            expectClose(try method.currentWeights(), alpha, tolerance: 1e-3)
+            expectClose(try #require(model.theta.grad).values(), combine(alpha, current), tolerance: 1e-3)
+            for (i, h) in model.heads.enumerated() { expectClose(try #require(h.grad).values(), [model.headValues[i] / l[i]], tolerance: 1e-3) }
+        }
+        #expect(method.steps == 2)
+    }
+
+    @Test("DB-MTL: a run is unchanged when one loss is multiplied by 100, and every step gives each task the same gradient norm")
+    func dbmtlRun() throws {
+        let plain = try Self.toyRun(try DBMTL(), steps: 30, learningRate: 0.02) { method, _, step in
+            let gram = try #require((method as? DBMTL)?.lastGram)
+            let weights = try method.currentWeights().map(Double.init)
+            let contributions = (0..<3).map { weights[$0] * gram[$0][$0].squareRoot() }
+            for c in contributions { #expect(abs(c - contributions[0]) <= 1e-4 * contributions[0], "step \(step): \(contributions)") }
+        }
+        let scaled = try Self.toyRun(try DBMTL(), steps: 30, learningRate: 0.02, scale0: 100)
+        for (a, b) in zip(plain.theta, scaled.theta) { #expect(abs(a - b) <= 1e-3 * max(1, abs(a)), "\(plain.theta) vs \(scaled.theta)") }
+    }
+
     // MARK: Settings
 
     @Test("settings: defaults, key=value parsing, unknown keys, ranges; recipes and the factory check them")

@@ -74,6 +74,17 @@ public struct TaskGradients {
         self.matrix = try Tensor.withoutGradient { try Tensor.concat(pieces, axis: 0).reshape([losses.count, total]) }
     }
 
+    /// Rows already gathered: `matrix` [T, P] over `parameters` (P their total element count), for
+    /// methods that combine something other than this step's gradients (DB-MTL's moving averages).
+    init(parameters: [Tensor], matrix: Tensor) throws {
+        let total = parameters.reduce(0) { $0 + $1.count }
+        guard matrix.rank == 2, matrix.shape[1] == total, let first = parameters.first, matrix.device === first.device else {
+            throw TandemError.invalidArgument(op: "TaskGradients", message: "a matrix \(matrix) does not fit \(parameters.count) parameters of \(total) elements")
+        }
+        self.parameters = parameters
+        self.matrix = matrix
+    }
+
     /// Downloads the Gram matrix G = M·Mᵀ (G[i][j] = ⟨g_i, g_j⟩) together with the elements of
     /// `extra` (any tensors on the same device, flattened in order) in one transfer.
     public func gram(with extra: [Tensor] = []) throws -> (gram: [[Double]], extra: [Float]) {

@@ -32,7 +32,7 @@ public enum WeightingMethods {
     /// Every valid name: the loss weightings, then the gradient methods, roughly in order of
     /// publication.
     public static let names = ["ew", "fixed", "uw", "dwa", "gls", "rlw", "imtl-l", "famo", "gradnorm", "pcgrad", "mgda", "imtl-g",
-                               "imtl", "gradvac", "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl"]
+                               "imtl", "gradvac", "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl", "db-mtl"]
 
     /// The settings `name` takes, with the defaults of its paper (empty for most methods).
     public static func settings(of name: String) -> [WeightingSetting] {
@@ -49,6 +49,9 @@ public enum WeightingMethods {
             return [WeightingSetting("lr", default: "0.025", .number(1e-6...10), help: "learning rate of the task logits (Adam)"),
                     WeightingSetting("weight_decay", default: "0.01", .number(0...10), help: "weight decay γ of the task logits")]
         case "gradvac": return [WeightingSetting("beta", default: "0.5", .number(0...1), help: "weight of the newest cosine in the targets' moving average")]
+        case "db-mtl":
+            return [WeightingSetting("beta", default: "0.9", .number(0...0.9999), help: "β of the gradients' moving average"),
+                    WeightingSetting("beta_decay", default: "0", .number(0...10), help: "σ: the average's β_t = β/t^σ")]
         case "fairgrad": return [WeightingSetting("alpha", default: "1", .number(0.01...100), help: "α of the α-fair utility (1: proportional fairness)")]
         case "upgrad": return [WeightingSetting("regularization", default: "0.0001", .number(0...1), help: "ridge added to the scaled Gram matrix")]
         default: return []
@@ -90,6 +93,7 @@ public enum WeightingMethods {
         case "fairgrad": return try FairGrad(alpha: settings.number("alpha"))
         case "upgrad": return try UPGrad(regularization: settings.number("regularization"))
         case "aligned-mtl": return AlignedMTL()
+        case "db-mtl": return try DBMTL(beta: settings.number("beta"), betaDecay: settings.number("beta_decay"))
         default: fatalError("weighting '\(name)' is in WeightingMethods.names but has no constructor")
         }
     }
