@@ -3,7 +3,7 @@
 # never crash, hang or allocate without bound. Builds TandemData and its dependencies with
 # AddressSanitizer and coverage (in .build-fuzz), links each target, and runs it from the seed
 # corpus in Fuzz/corpus/<target> for SECONDS (default 60) seconds each.
-#   scripts/fuzz.sh [SECONDS] [TARGET ...]       targets: npy npz safetensors idx json checkpoint
+#   scripts/fuzz.sh [SECONDS] [TARGET ...]       targets: npy npz safetensors idx json checkpoint config
 # A crash leaves its input in $OUT (default fuzz-results/) and the script exits 1.
 # FUZZ_RUNS=N stops each target after N inputs and FUZZ_SEED=S fixes libFuzzer's seed (CI sets both,
 # so its run is the same every time); without them the run is time-bound and randomly seeded.
@@ -12,12 +12,13 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(npy npz safetensors idx json checkpoint)
+[ ${#targets[@]} -gt 0 ] || targets=(npy npz safetensors idx json checkpoint config)
 out=${OUT:-fuzz-results}
 mkdir -p "$out"
 build=.build-fuzz
 
-# The readers need TandemData; the checkpoint target also the trainer (TandemMTL) on the CPU device.
+# The readers need TandemData; the checkpoint target also the trainer (TandemMTL) on the CPU device;
+# the config target TandemMTL (the C API's ModelConfiguration).
 echo "== build TandemData, TandemMTL and TandemCPU with -sanitize=fuzzer,address"
 for module in TandemData TandemMTL TandemCPU; do
     swift build --build-path "$build" --target "$module" -Xswiftc -sanitize=fuzzer,address 2>&1 | tail -1
@@ -29,6 +30,7 @@ for target in "${targets[@]}"; do
     modules=(TandemData TandemCore TandemSupport TandemABI)
     libraries=(-lz)
     if [ "$target" = checkpoint ]; then modules+=(TandemMTL TandemNN TandemCPU); libraries+=(-lopenblas); fi
+    if [ "$target" = config ]; then modules+=(TandemMTL TandemNN); fi
     objects=()
     for module in "${modules[@]}"; do objects+=("$build"/debug/"$module".build/*.o); done
     # ld.gold warns that it cannot export ASan's local helper symbols; harmless.

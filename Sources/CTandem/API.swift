@@ -79,7 +79,7 @@ public func tandem_model_create(_ configJSON: UnsafePointer<CChar>?, _ model: Un
     return guarded(function) {
         guard let configJSON else { throw APIError.null(function, "config_json") }
         guard let model else { throw APIError.null(function, "model") }
-        let config = try ModelConfig(parsing: String(cString: configJSON))
+        let config = try ModelConfig.parsed(String(cString: configJSON))
         let handle = try registry.withLock { (registry: inout Registry) throws -> UInt in
             do {
                 return registry.add(try ModelState(config))
