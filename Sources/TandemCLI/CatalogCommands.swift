@@ -13,6 +13,8 @@ struct ModelsCommand: ParsableCommand {
         ("cross-stitch", "cross-stitch networks: columns mixed by learned α units", "vectors, 1×28×28 images; per-sample tasks"),
         ("mtan", "MTAN: a shared network with per-task attention (SegNet-MTAN for per-pixel tasks)", "images ≥ 8×8; per-sample, or segmentation+depth+normals"),
         ("mmoe", "MMoE: 8 experts, a softmax gate per task", "vectors (images flattened); per-sample tasks"),
+        ("cgc", "CGC: 4 shared experts and 2 per task, a gate per task over its own and the shared", "vectors (images flattened); per-sample tasks"),
+        ("ple", "PLE: two CGC levels, a shared gate passing all experts to the next level", "vectors (images flattened); per-sample tasks"),
         ("lenet-hps", "W2: LeNet trunk, a head per task (WORKLOADS.md)", "1×28×28 images; per-image tasks"),
         ("lenet-crossstitch", "W3: two LeNet columns with cross-stitch units", "1×28×28 images; per-image tasks"),
         ("mmoe-synth", "W1: MMoE of the MMoE paper's synthetic experiment", "100 inputs; regression tasks"),
@@ -21,10 +23,38 @@ struct ModelsCommand: ParsableCommand {
         ("gradnorm-mlp", "the GradNorm paper's toy MLP", "vectors; regression tasks"),
     ]
 
+    /// The example each model's parameter count is given for: its data set's input and tasks.
+    static func example(_ name: String) -> (input: [Int], tasks: [TaskSpec], label: String) {
+        let two = [TaskSpec("a", .regression), TaskSpec("b", .regression)]
+        switch name {
+        case "lenet-hps", "lenet-crossstitch":
+            return ([1, 28, 28], [TaskSpec("left", .classification(classes: 10)), TaskSpec("right", .classification(classes: 10))], "multifashion")
+        case "mtan-segnet":
+            return ([3, 288, 384], [TaskSpec("seg", .segmentation(classes: 7)), TaskSpec("depth", .depth), TaskSpec("normals", .normals)], "scenes")
+        case "mtan":
+            return ([1, 28, 28], [TaskSpec("left", .classification(classes: 10)), TaskSpec("right", .classification(classes: 10))], "multifashion")
+        default: return ([100], two, "mmoe-synth")
+        }
+    }
+
+    /// The parameter count of `name` on its example, built on a dry-run device (nothing computed).
+    static func parameters(_ name: String) -> String {
+        let example = example(name)
+        guard let model = try? ModelFactory.make(name, tasks: example.tasks, inputShape: example.input,
+                                                 on: DryRunDevice(standingFor: CPUDevice.shared)) else { return "-" }
+        return "\(grouped(model.parameterCount)) (\(example.label))"
+    }
+
+    /// 14834 → "14,834".
+    static func grouped(_ n: Int) -> String {
+        let digits = Array(String(n))
+        return String(digits.enumerated().flatMap { i, c in (i > 0 && (digits.count - i) % 3 == 0) ? [",", c] : [c] })
+    }
+
     func run() throws {
         let known = Dictionary(uniqueKeysWithValues: Self.descriptions.map { ($0.0, ($0.1, $0.2)) })
-        let rows = ModelFactory.names.map { name in [name, known[name]?.0 ?? "", known[name]?.1 ?? ""] }
-        say(table(["model", "what", "fits"], rows))
+        let rows = ModelFactory.names.map { name in [name, known[name]?.0 ?? "", known[name]?.1 ?? "", Self.parameters(name)] }
+        say(table(["model", "what", "fits", "parameters (on)"], rows))
         say("\nEvery model builds its heads from the data's tasks; 'tandem datasets' lists the data.")
     }
 }

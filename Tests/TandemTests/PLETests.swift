@@ -1,0 +1,63 @@
+import Testing
+@testable import Tandem
+
+/// PLE and CGC (Tang et al. 2020).
+@Suite("PLE and CGC")
+struct PLETests {
+    @Test("CGC without task experts is MMoE with the same weights", arguments: allSelectors)
+    func cgcIsMMoE(selector: String) throws {
+        let device = try Devices.select(selector)
+        let tasks = [TaskSpec("a", .regression), TaskSpec("b", .regression)]
+        let random = RandomSource(seed: 7)
+        let towers: [any Layer & Module] = try (0..<2).map { _ in try Linear(5, 1, random: random, on: device) }
+        let ple = try PLE(tasks: tasks, inputs: 11, levels: 1, sharedExperts: 3, taskExperts: 0, units: 5, towers: towers, random: random, on: device)
+        let mmoe = try MMoE(tasks: tasks, inputs: 11, experts: 3, expertUnits: 5, towers: towers, random: random, on: device)
+        let level = ple.levels[0]
+        try mmoe.expertWeight.assign(level.sharedWeight)
+        try mmoe.expertBias.assign(level.sharedBias)
+        for t in 0..<2 { for (a, b) in zip(mmoe.gates[t].parameters, level.taskGates[t].parameters) { try a.assign(b) } }
+        #expect(level.sharedGate == nil && level.taskWeights.isEmpty)
+        let x = try Tensor(random.uniform(7 * 11, low: -1, high: 1), shape: [7, 11], on: device)
+        for (a, b) in zip(try ple.forward(x), try mmoe.forward(x)) {
+            for (u, v) in zip(try a.values(), try b.values()) { #expect(abs(u - v) <= 1e-5 * max(1, abs(v)), "\(u) vs \(v)") }
+        }
+    }
+
+    @Test("two-level PLE: parameters by hand, gradients of every parameter against central differences")
+    func gradients() throws {
+        let cpu = CPUDevice.shared
+        let tasks = [TaskSpec("a", .regression), TaskSpec("b", .regression)]
+        let random = RandomSource(seed: 11)
+        let towers: [any Layer & Module] = try (0..<2).map { _ in try Linear(3, 1, random: random, on: cpu) }
+        let model = try PLE(tasks: tasks, inputs: 4, levels: 2, sharedExperts: 2, taskExperts: 1, units: 3, towers: towers, random: random, on: cpu)
+        // Level 1: experts (2 + 2·1)·(3·4 + 3) = 60, task gates 2·(4·3 + 3) = 30, shared gate 4·4 + 4 = 20;
+        // level 2: experts 4·(3·3 + 3) = 48, task gates 2·(3·3 + 3) = 24; towers 2·4 = 8.
+        #expect(model.parameterCount == 60 + 30 + 20 + 48 + 24 + 8)
+        #expect(model.levels[1].sharedGate == nil && model.levels[0].sharedGate != nil)
+        let x = try Tensor(random.uniform(5 * 4, low: -1, high: 1), shape: [5, 4], on: cpu)
+        func loss() throws -> Tensor {
+            let out = try model.forward(x)
+            return try (out[0].square().sum() + out[1].sum() * 0.7)
+        }
+        for p in model.parameters { p.grad = nil }
+        try loss().backward()
+        let h: Float = 2e-3
+        for p in model.parameters {
+            let analytic = try #require(p.grad).values()
+            var values = try p.values()
+            for i in stride(from: 0, to: values.count, by: max(1, values.count / 5)) {
+                let original = values[i]
+                values[i] = original + h
+                try p.assign(Tensor(values, shape: p.shape, on: cpu))
+                let up = try Tensor.withoutGradient { try loss().item() }
+                values[i] = original - h
+                try p.assign(Tensor(values, shape: p.shape, on: cpu))
+                let down = try Tensor.withoutGradient { try loss().item() }
+                values[i] = original
+                try p.assign(Tensor(values, shape: p.shape, on: cpu))
+                let numeric = (up - down) / (2 * h)
+                #expect(abs(numeric - analytic[i]) <= 1e-3 + 2e-2 * abs(analytic[i]), "\(p.name ?? "") [\(i)]: \(numeric) vs \(analytic[i])")
+            }
+        }
+    }
+}
