@@ -22,16 +22,17 @@ public enum ComparisonChart {
 
     /// The SVG document for `rows` under `title`.
     public static func svg(title: String, rows: [Row]) -> String {
-        let rowHeight = 22.0, left = 130.0, plot = 420.0, top = 56.0
+        let rowHeight = 22.0, left = 130.0, plot = 420.0, top = 72.0
         let width = left + plot + 110, height = top + rowHeight * Double(rows.count) + 30
         let useDelta = rows.allSatisfy { $0.deltaM != nil } && !rows.isEmpty
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(SVG.coordinate(width))\" height=\"\(SVG.coordinate(height))\" "
             + "font-family=\"sans-serif\" font-size=\"12\">\n"
         out += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         out += "<text x=\"10\" y=\"20\" font-size=\"14\">\(SVG.escape(SVG.truncated(title, to: 90)))</text>\n"
-        let caption = useDelta ? "Δm against single-task baselines, % (mean ± sd over seeds; right is better)"
-                               : "mean rank over the tasks' metrics (shorter is better)"
-        out += "<text x=\"10\" y=\"38\" fill=\"#555\">\(SVG.escape(caption)); cost per step relative to the reference at the right</text>\n"
+        let caption = useDelta ? "bars: Δm against single-task baselines, % (mean over seeds, whiskers ± sd; right is better)"
+                               : "bars: mean rank over the tasks' metrics (shorter is better)"
+        out += "<text x=\"10\" y=\"38\" fill=\"#555\">\(SVG.escape(caption))</text>\n"
+        out += "<text x=\"10\" y=\"54\" fill=\"#555\">right: the value, and × the time per step relative to the reference method</text>\n"
         // The horizontal scale: Δm spans its extremes (whiskers included) and zero; ranks span 0…max.
         var low = 0.0, high = 0.0
         for row in rows {
