@@ -22,12 +22,12 @@ final class GlobalPool: Module, Layer {
 }
 
 /// Builds the model a command line names, fitted to a data set's input shape and tasks: the
-/// architectures (`hps`, `cross-stitch`, `mtan`, `mmoe`, `cgc`, `ple`, `soft`) with trunks that suit the input
+/// architectures (`hps`, `cross-stitch`, `mtan`, `mmoe`, `cgc`, `ple`, `dselect-k`, `soft`) with trunks that suit the input
 /// (LeNet for 1×28×28 images, a small conv net for other images, an MLP for vectors), and the
 /// fixed presets of WORKLOADS.md (`lenet-hps`, `lenet-crossstitch`, `mmoe-synth`, `mtan-segnet`).
 public enum ModelFactory {
     /// The architecture names; presets are listed by `Presets.names`.
-    public static let architectures = ["hps", "cross-stitch", "mtan", "mmoe", "cgc", "ple", "soft"]
+    public static let architectures = ["hps", "cross-stitch", "mtan", "mmoe", "cgc", "ple", "dselect-k", "soft"]
     public static var names: [String] { architectures + Presets.names + ["shared-bottom", "gradnorm-mlp"] }
 
     /// `labelCounts[t]` is the number of regression targets of task t per sample (default 1).
@@ -141,6 +141,14 @@ public enum ModelFactory {
             }
             let model = try PLE(tasks: tasks, inputs: inputs, levels: name == "ple" ? 2 : 1, sharedExperts: 4, taskExperts: 2, units: 16,
                                 towers: towers, random: random, on: device)
+            return isVector ? model : try FlattenedInput(model)
+        case "dselect-k":
+            // mmoe's 8 experts of 16 units, each task's gate selecting at most 2 of them.
+            let inputs = inputShape.reduce(1, *)
+            let towers: [any Layer & Module] = try tasks.map { task in
+                Sequential(try Linear(16, 8, random: random, on: device), Activation.relu, try Linear(8, try outputs(task), random: random, on: device))
+            }
+            let model = try DSelectK(tasks: tasks, inputs: inputs, experts: 8, units: 16, k: 2, towers: towers, random: random, on: device)
             return isVector ? model : try FlattenedInput(model)
         default:  // mmoe
             let inputs = inputShape.reduce(1, *)

@@ -146,11 +146,11 @@ struct ModelFactoryTests {
 
     @Test("every architecture builds for vectors or images and trains a step on every device",
           arguments: [("hps", [12]), ("soft", [12]), ("cross-stitch", [12]), ("mmoe", [12]), ("mtan", [1, 12, 12]),
-                      ("hps", [2, 12, 12]), ("mmoe", [1, 8, 8]), ("cgc", [12]), ("ple", [12]), ("ple", [1, 8, 8])], allSelectors)
+                      ("hps", [2, 12, 12]), ("mmoe", [1, 8, 8]), ("cgc", [12]), ("ple", [12]), ("ple", [1, 8, 8]), ("dselect-k", [12])], allSelectors)
     func architectures(spec: (String, [Int]), selector: String) throws {
         let (name, shape) = spec
         let device = try Devices.select(selector)
-        let tasks = shape.count == 1 && ["mmoe", "cgc", "ple"].contains(name) ? Self.regression : Self.classification
+        let tasks = shape.count == 1 && ["mmoe", "cgc", "ple", "dselect-k"].contains(name) ? Self.regression : Self.classification
         let model = try ModelFactory.make(name, tasks: tasks, inputShape: shape, seed: 3, on: device)
         let random = RandomSource(seed: 4)
         let x = try Tensor(random.uniform(5 * shape.reduce(1, *), low: -1, high: 1), shape: [5] + shape, on: device)
