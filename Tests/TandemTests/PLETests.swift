@@ -134,4 +134,23 @@ struct PLETests {
             }
         }
     }
+
+    @Test("DSelect-k and PLE train through the trainer, the entropy penalty backpropagated after the losses", arguments: ["dselect-k", "ple", "cgc"])
+    func trainerSteps(name: String) throws {
+        let cpu = CPUDevice.shared
+        let tasks = [TaskSpec("a", .regression), TaskSpec("b", .regression)]
+        let model = try ModelFactory.make(name, tasks: tasks, inputShape: [10], seed: 2, on: cpu)
+        let weighting = EqualWeighting()
+        let trainer = try Trainer(model: model, optimizer: try Adam(model.parameters, learningRate: 0.01), weighting: weighting, device: cpu)
+        let random = RandomSource(seed: 6)
+        let batch = try TrainingBatch(input: Tensor(random.uniform(16 * 10, low: -1, high: 1), shape: [16, 10], on: cpu),
+                                      targets: (0..<2).map { _ in try Tensor(random.uniform(16, low: -1, high: 1), shape: [16], on: cpu) })
+        var first: Float = 0, last: Float = 0
+        for step in 0..<30 {
+            let losses = try trainer.trainStep(batch)
+            if step == 0 { first = losses.reduce(0, +) }
+            last = losses.reduce(0, +)
+        }
+        #expect(last.isFinite && last < first, "\(name): loss \(first) → \(last)")
+    }
 }

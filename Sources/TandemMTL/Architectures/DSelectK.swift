@@ -31,10 +31,10 @@ public final class DSelectK: Module, MultiTaskModel {
     /// λ of the entropy penalty.
     public let entropyWeight: Float
     /// Tensors that are not state (kept out of the state dictionary, which collects stored tensors):
-    /// the experts' binary codes bᵢⱼ [n, m], a constant, and the last training forward's selectors.
+    /// the experts' binary codes bᵢⱼ [n, m], a constant, and the last training forward's input.
     private final class Scratch {
         let codes: Tensor
-        var selectors: [Tensor] = []
+        var input: Tensor?
         init(codes: Tensor) { self.codes = codes }
     }
     private let scratch: Scratch
@@ -91,13 +91,12 @@ public final class DSelectK: Module, MultiTaskModel {
     /// Task t's gate q [N, n] for inputs x [N, in].
     public func gate(_ t: Int, _ x: Tensor) throws -> Tensor {
         let r = try selector(codeGates[t](x).reshape([-1, k, bits]))  // [N, k, n]
-        if isTraining { scratch.selectors.append(r) }
         let mix = try mixGates[t](x).softmax(axis: -1).reshape([-1, 1, k])
         return try mix.matmul(r).squeeze(1)
     }
 
     public func forward(_ x: Tensor) throws -> [Tensor] {
-        scratch.selectors = []
+        scratch.input = isTraining ? x.detach() : nil
         let n = expertWeight.shape[0]
         let hidden = try (x.matmul(expertWeight, transposeOther: true) + expertBias.unsqueeze(1)).relu()
         let perSample = try hidden.permute([1, 0, 2])  // [N, n, h]
@@ -107,15 +106,18 @@ public final class DSelectK: Module, MultiTaskModel {
         }
     }
 
-    /// λ·Σ H(r) over the last training forward's selectors, averaged over the batch.
+    /// λ·Σ H(r) over the selectors of the last training forward's input, averaged over the batch. The
+    /// selectors are computed again from that input, so the penalty's graph is its own (the trainer
+    /// backpropagates it after the losses, whose graph is released by then).
     public func regularization() throws -> Tensor? {
-        guard entropyWeight > 0, !scratch.selectors.isEmpty else { return nil }
+        guard entropyWeight > 0, let x = scratch.input else { return nil }
+        scratch.input = nil
         var total: Tensor?
-        for r in scratch.selectors {
+        for gate in codeGates {
+            let r = try selector(gate(x).reshape([-1, k, bits]))
             let entropy = try (r * (r + 1e-12).log()).sum().neg() * (1 / Float(r.shape[0]))
             total = try total.map { try $0 + entropy } ?? entropy
         }
-        scratch.selectors = []
         return try total.map { try $0 * entropyWeight }
     }
 
