@@ -290,6 +290,25 @@ static void bad_arguments(tandem_model *model, const char *device) {
         }
     }
     {
+        /* rep_grad: gradients at the shared representation (MGDA-UB with mgda); refused with gradnorm
+         * and for a model without one shared representation. */
+        char text[512];
+        snprintf(text, sizeof text, "{\"model\": \"hps\", \"input_shape\": [6], \"weighting\": \"mgda\", \"rep_grad\": true, \"device\": \"%s\", "
+                 "\"tasks\": [{\"name\": \"a\", \"kind\": \"regression\"}, {\"name\": \"b\", \"kind\": \"regression\"}]}", device);
+        OK(tandem_model_create(text, &m));
+        float inputs[4 * 6] = {0}, a[4] = {1, 2, 3, 4}, b[4] = {-1, 0, 1, 2}, losses[2];
+        for (int i = 0; i < 24; i++) inputs[i] = (float)((i * 7) % 5) - 2.0f;
+        const float *labels[] = {a, b};
+        size_t lengths[] = {4, 4};
+        OK(tandem_train_step(m, inputs, 24, 4, labels, lengths, NULL, NULL, losses, 2));
+        CHECK(isfinite(losses[0]) && isfinite(losses[1]), "rep_grad step losses %f %f", losses[0], losses[1]);
+        OK(tandem_model_free(m));
+        m = NULL;
+        EXPECT(TANDEM_ERROR_CONFIG, tandem_model_create("{\"model\": \"hps\", \"input_shape\": [6], \"weighting\": \"gradnorm\", \"rep_grad\": true, \"tasks\": [{\"name\": \"a\", \"kind\": \"regression\"}]}", &m));
+        EXPECT(TANDEM_ERROR_CONFIG, tandem_model_create("{\"model\": \"cross-stitch\", \"input_shape\": [6], \"rep_grad\": true, \"device\": \"cpu\", \"tasks\": [{\"name\": \"a\", \"kind\": \"regression\"}, {\"name\": \"b\", \"kind\": \"regression\"}]}", &m));
+        CHECK(strstr(tandem_last_error(), "rep_grad") != NULL, "message: %s", tandem_last_error());
+    }
+    {
         /* A model that fits at its batch_size, then a tandem_train_step of far more samples: that
          * step is estimated before it runs and refused with the numbers; the model is unchanged. */
         char text[512];

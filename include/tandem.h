@@ -49,7 +49,9 @@
  *                  "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl", "db-mtl" (README: Loss
  *                  weightings and gradient methods);
  *                  "weighting_args": {"key": value, ...} sets the method's settings, as
- *                  `--weighting-arg key=value` does (for example {"c": 0.4} for cagrad).
+ *                  `--weighting-arg key=value` does (for example {"c": 0.4} for cagrad);
+ *                  "rep_grad": true makes gradient methods work on the gradients at the shared
+ *                  representation (hps and mmoe models; with mgda: MGDA-UB).
  *   "optimizer"    "adam" (default), "adamw", "sgd"; "lr" (default 1e-3, sgd 0.01); "momentum"
  *                  (sgd, default 0.9); "weight_decay" (default 0, adamw 0.01).
  *   "device"       a selector: "cpu", "opencl", "opencl:N", "gpu", "auto" (default: $TANDEM_DEVICE,

@@ -42,6 +42,7 @@ final class ModelState {
         recipe.batchSize = max(2, config.batchSize)
         recipe.gradientClip = config.gradientClip
         recipe.onNonFinite = config.onNonFinite
+        recipe.representationGradients = config.representationGradients
         self.recipe = recipe
         taskSpecs = tasks
         checkedBatch = recipe.batchSize
@@ -65,6 +66,12 @@ final class ModelState {
         trainer.shuffleSeed = config.seed
         trainer.gradientClipNorm = recipe.gradientClip
         trainer.nonFinitePolicy = recipe.onNonFinite
+        if config.representationGradients {
+            guard model is any RepresentationModel else {
+                throw APIError(Status.config, "tandem_model_create: configuration: 'rep_grad' needs a model whose heads read one shared representation (hps, mmoe); '\(config.model)' has none")
+            }
+            trainer.representationGradients = true
+        }
         inputSize = config.inputShape.reduce(1, *)
         labelShapes = config.labelShapes
         labelSizes = labelShapes.map { $0.reduce(1, *) }

@@ -22,6 +22,8 @@ struct RecipeOptions: ParsableArguments {
             return settings.isEmpty ? nil : "\(name): " + settings.map(\.summary).joined(separator: "; ")
         }.joined(separator: "\n"), valueName: "key=value"))
     var weightingArg: [String] = []
+    @Flag(name: .customLong("rep-grad"), help: "Gradient methods combine the tasks' gradients at the shared representation, not the shared parameters (LibMTL's rep_grad; with mgda: MGDA-UB). hps and mmoe models.")
+    var repGrad = false
     @Option(help: "Optimizer: sgd (momentum 0.9), adam or adamw (default adam).")
     var optimizer: String?
     @Option(help: "Learning rate (default 1e-3 for adam/adamw, 0.01 for sgd).")
@@ -71,6 +73,7 @@ struct RecipeOptions: ParsableArguments {
         if let arguments = try? WeightingSettings.parse(weightingArg), !arguments.isEmpty {
             add("weighting_args", .object(arguments.keys.sorted().map { ($0, .string(arguments[$0] ?? "")) }))
         }
+        if repGrad { add("rep_grad", .bool(true)) }
         add("optimizer", optimizer.map(JSON.string))
         add("lr", lr.map(JSON.float))
         add("weight_decay", weightDecay.map(JSON.float))

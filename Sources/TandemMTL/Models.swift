@@ -171,3 +171,13 @@ public final class FlattenedInput: Module, MultiTaskModel {
     public var lastSharedWeight: Tensor? { inner.lastSharedWeight }
     public func regularization() throws -> Tensor? { try inner.regularization() }
 }
+
+extension FlattenedInput: RepresentationModel {
+    /// The inner model's representation; an error when it has none.
+    public func forward(_ x: Tensor, representation hook: (Tensor) throws -> Tensor) throws -> [Tensor] {
+        guard let inner = inner as? any RepresentationModel else {
+            throw TandemError.invalidArgument(op: "model", message: "\(type(of: self.inner)) has no single shared representation")
+        }
+        return try inner.forward(x.flatten(), representation: hook)
+    }
+}

@@ -66,6 +66,16 @@ public protocol MultiTaskModel: Module {
     func regularization() throws -> Tensor?
 }
 
+/// A model whose task heads all read one shared representation (hard sharing's trunk output, the
+/// experts' outputs of a mixture of experts). Gradient methods can then combine the tasks' gradients
+/// with respect to that representation instead of the shared parameters (`Trainer.representationGradients`,
+/// LibMTL's `rep_grad`; with MGDA this is MGDA-UB, Sener and Koltun 2018, Sec. 3.3): cheaper, as
+/// the representation is usually far smaller than the parameters.
+public protocol RepresentationModel: MultiTaskModel {
+    /// The forward pass, with `hook` applied to the shared representation before anything reads it.
+    func forward(_ x: Tensor, representation hook: (Tensor) throws -> Tensor) throws -> [Tensor]
+}
+
 extension MultiTaskModel {
     public var lastSharedWeight: Tensor? { sharedParameters.last { $0.rank >= 2 } }
     public func regularization() throws -> Tensor? { nil }

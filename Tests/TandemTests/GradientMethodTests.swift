@@ -500,6 +500,88 @@ struct GradientMethodTests {
         for (a, b) in zip(plain.theta, scaled.theta) { #expect(abs(a - b) <= 1e-3 * max(1, abs(a)), "\(plain.theta) vs \(scaled.theta)") }
     }
 
+    // MARK: Gradients at the shared representation (rep_grad, MGDA-UB)
+
+    /// A small hard-sharing model: trunk Linear(5→4)+ReLU, two heads Linear(4→1).
+    static func smallHPS(seed: UInt64, on device: any Device) throws -> HardParameterSharing {
+        let random = RandomSource(seed: seed)
+        let trunk = Sequential(try Linear(5, 4, random: random, on: device), Activation.relu)
+        return try HardParameterSharing(tasks: [TaskSpec("a", .regression), TaskSpec("b", .regression)], trunk: trunk,
+                                        heads: try (0..<2).map { _ in try Linear(4, 1, random: random, on: device) })
+    }
+
+    /// One SGD step (lr 1) of `weighting` and the parameter changes it made (= the gradients).
+    static func stepGradients(_ weighting: any LossWeighting, representation: Bool, on device: any Device) throws -> (gradients: [[Float]], model: HardParameterSharing) {
+        let model = try smallHPS(seed: 4, on: device)
+        let before = try model.parameters.map { try $0.values() }
+        let trainer = try Trainer(model: model, optimizer: try SGD(model.parameters, learningRate: 1), weighting: weighting, device: device)
+        trainer.representationGradients = representation
+        let random = RandomSource(seed: 8)
+        let batch = try TrainingBatch(input: Tensor(random.uniform(6 * 5, low: -1, high: 1), shape: [6, 5], on: device),
+                                      targets: [try Tensor(random.uniform(6, low: -1, high: 1), shape: [6], on: device),
+                                                try Tensor(random.uniform(6, low: 2, high: 3), shape: [6], on: device)])
+        try trainer.trainStep(batch)
+        let after = try model.parameters.map { try $0.values() }
+        return (zip(before, after).map { zip($0, $1).map { $0 - $1 } }, model)
+    }
+
+    @Test("rep_grad: EW's step is unchanged by the cut (chain rule); MGDA-UB weighs the representation's gradients", arguments: allSelectors)
+    func representationGradients(selector: String) throws {
+        let device = try Devices.select(selector)
+        let plain = try Self.stepGradients(EqualWeighting(), representation: false, on: device).gradients
+        let cut = try Self.stepGradients(EqualWeighting(), representation: true, on: device).gradients
+        for (a, b) in zip(plain, cut) { expectClose(b, a.map(Double.init), tolerance: 1e-4) }
+        // MGDA-UB: α from the Gram matrix of ∇_z Lᵢ (z the trunk's output, [6, 4]), found by hand here.
+        let mgda = MGDA()
+        let upperBound = try Self.stepGradients(mgda, representation: true, on: device)
+        let model = try Self.smallHPS(seed: 4, on: device)
+        let random = RandomSource(seed: 8)
+        let x = try Tensor(random.uniform(6 * 5, low: -1, high: 1), shape: [6, 5], on: device)
+        let targets = [try Tensor(random.uniform(6, low: -1, high: 1), shape: [6], on: device),
+                       try Tensor(random.uniform(6, low: 2, high: 3), shape: [6], on: device)]
+        var repGradients: [[Double]] = []
+        for t in 0..<2 {
+            let z = try model.shared(x).detach().detachedLeaf()
+            let loss = try model.tasks[t].loss(model.heads[t](z), targets[t])
+            try loss.backward()
+            repGradients.append(try #require(z.grad).values().map(Double.init))
+        }
+        let alpha = MGDA.minNormWeights(gram: gramOf(repGradients))
+        expectClose(try mgda.currentWeights(), alpha, tolerance: 1e-3)
+        let gram = try #require(mgda.lastGram)
+        #expect(gram.count == 2 && abs(gram[0][1] - dot(repGradients[0], repGradients[1])) < 1e-3 * max(1, abs(gram[0][1])))
+        // The trunk's update: backpropagating Σαᵢ∇_z Lᵢ from z.
+        let z = try model.shared(x)
+        let combined = try Tensor(zip(repGradients[0], repGradients[1]).map { Float(alpha[0] * $0 + alpha[1] * $1) }, shape: z.shape, on: device)
+        for p in model.parameters { p.grad = nil }
+        try z.backward(gradient: combined)
+        let trunkParameters = (model.shared as! Module).parameters
+        for (i, p) in trunkParameters.enumerated() {
+            expectClose(upperBound.gradients[i], try #require(p.grad).values().map(Double.init), tolerance: 1e-3)
+        }
+    }
+
+    @Test("rep_grad is refused with gradnorm and for models without one shared representation")
+    func representationRefusals() throws {
+        var recipe = TrainingRecipe()
+        recipe.weighting = "gradnorm"
+        recipe.representationGradients = true
+        #expect(throws: TandemError.self) { try recipe.validate() }
+        recipe.weighting = "mgda"
+        try recipe.validate()
+        recipe.model = "cross-stitch"
+        do {
+            _ = try TrainingSetup(recipe: recipe, tasks: [TaskSpec("a", .regression), TaskSpec("b", .regression)], inputShape: [6],
+                                  labelCounts: nil, stepsPerEpoch: 1, device: CPUDevice.shared)
+            Issue.record("cross-stitch accepted rep_grad")
+        } catch {
+            #expect("\(error)".contains("rep_grad") && "\(error)".contains("cross-stitch"), "\(error)")
+        }
+        recipe.model = "hps"
+        let again = try TrainingRecipe(json: recipe.json, source: "t")
+        #expect(again.representationGradients)
+    }
+
     // MARK: Settings
 
     @Test("settings: defaults, key=value parsing, unknown keys, ranges; recipes and the factory check them")

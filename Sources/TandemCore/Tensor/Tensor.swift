@@ -154,6 +154,11 @@ public final class Tensor {
 
     /// The same values, cut off from the graph.
     public func detach() -> Tensor { Tensor(shape: shape, device: device, storage: storage) }
+
+    /// The same values as a new leaf that collects its own gradient: a graph cut on purpose, whose
+    /// gradient is later passed on with `backward(gradient:)` (gradients with respect to a shared
+    /// representation).
+    public func detachedLeaf() -> Tensor { Tensor(shape: shape, device: device, storage: storage, requiresGrad: true) }
 }
 
 extension Tensor: CustomStringConvertible {

@@ -24,3 +24,11 @@ public final class HardParameterSharing: Module, MultiTaskModel {
 
     public var sharedParameters: [Tensor] { (shared as? Module)?.parameters ?? [] }
 }
+
+extension HardParameterSharing: RepresentationModel {
+    /// The trunk's output is the representation.
+    public func forward(_ x: Tensor, representation hook: (Tensor) throws -> Tensor) throws -> [Tensor] {
+        let features = try hook(shared(x))
+        return try heads.map { try $0(features) }
+    }
+}

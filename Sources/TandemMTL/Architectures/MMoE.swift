@@ -3,7 +3,7 @@ import TandemNN
 
 /// Multi-gate mixture of experts (Ma et al. 2018): E experts Linear(in→h)+ReLU computed as ONE
 /// batched GEMM, a softmax gate per task (or one shared gate: OMoE), and a tower per task.
-public final class MMoE: Module, MultiTaskModel {
+public final class MMoE: Module, RepresentationModel {
     public let tasks: [TaskSpec]
     /// Expert weights [E, h, in] and biases [E, h].
     public let expertWeight: Tensor
@@ -30,11 +30,14 @@ public final class MMoE: Module, MultiTaskModel {
         self.towers = towers
     }
 
-    public func forward(_ x: Tensor) throws -> [Tensor] {
+    public func forward(_ x: Tensor) throws -> [Tensor] { try forward(x, representation: { $0 }) }
+
+    /// The experts' outputs [N, E, h] are the representation (the gates read the input).
+    public func forward(_ x: Tensor, representation hook: (Tensor) throws -> Tensor) throws -> [Tensor] {
         let experts = expertWeight.shape[0]
         // [N, in] × [E, h, in]ᵀ → [E, N, h] in one strided-batched GEMM (x reused for every expert).
         let hidden = try (x.matmul(expertWeight, transposeOther: true) + expertBias.unsqueeze(1)).relu()
-        let perSample = try hidden.permute([1, 0, 2])  // [N, E, h]
+        let perSample = try hook(hidden.permute([1, 0, 2]))  // [N, E, h]
         return try towers.enumerated().map { t, tower in
             let gate = try gates[gates.count == 1 ? 0 : t](x).softmax(axis: -1)  // [N, E]
             let mixture = try gate.reshape([-1, 1, experts]).matmul(perSample).squeeze(1)  // [N, h]

@@ -38,9 +38,10 @@ public struct ModelConfiguration: Sendable {
     public var batchSize = 32
     public var gradientClip: Float?
     public var onNonFinite = NonFinitePolicy.stop
+    public var representationGradients = false
 
     public static let keys = ["model", "architecture", "input_shape", "tasks", "weighting", "weights", "weighting_args", "optimizer", "lr",
-                       "momentum", "weight_decay", "device", "seed", "batch_size", "grad_clip", "on_nan"]
+                       "momentum", "weight_decay", "device", "seed", "batch_size", "grad_clip", "on_nan", "rep_grad"]
     public static let kinds = ["classification", "regression", "segmentation", "depth", "normals"]
 
     /// The configuration in `text`; throws `TandemError.invalidArgument` (op "configuration") saying
@@ -172,6 +173,11 @@ public struct ModelConfiguration: Sendable {
         if let value = json["seed"] { seed = UInt64(try integer("seed", value, minimum: 0, maximum: 1 << 53)) }
         if let value = json["batch_size"] { batchSize = try integer("batch_size", value, minimum: 1, maximum: 1 << 20) }
         gradientClip = try json["grad_clip"].map { try float("grad_clip", $0, positive: true) }
+        if let value = json["rep_grad"] {
+            guard case let .bool(flag) = value else { throw fail("'rep_grad' must be true or false") }
+            if flag, weighting == "gradnorm" { throw fail("'rep_grad' cannot be combined with gradnorm, which measures norms at the last shared weight") }
+            representationGradients = flag
+        }
         if let value = json["on_nan"] {
             let name = try string("on_nan", value)
             guard let policy = NonFinitePolicy(rawValue: name) else { throw fail("'on_nan' must be \"stop\" or \"skip\", got '\(name)'") }

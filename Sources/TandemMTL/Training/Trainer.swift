@@ -48,6 +48,11 @@ public final class Trainer {
     public var callbacks: [any TrainerCallback] = []
     /// Clip the global gradient norm to this before each update (nil: no clipping).
     public var gradientClipNorm: Float?
+    /// Gradient methods combine the tasks' gradients with respect to the model's shared
+    /// representation instead of its shared parameters (LibMTL's `rep_grad`; MGDA-UB with MGDA): the
+    /// graph is cut at the representation, the method runs on the cut's leaf, and its gradient is then
+    /// passed on into the shared layers. The model must be a `RepresentationModel`.
+    public var representationGradients = false
     /// What a non-finite loss does: `.stop` throws `TrainingAnomaly` (the losses are read after the
     /// update, as always); `.skip` reads the losses and a gradient flag before the update and skips
     /// the update of a step where either is not finite.
@@ -129,7 +134,11 @@ public final class Trainer {
 
     /// The per-task losses of `batch` (graph attached), in task order.
     func losses(of batch: TrainingBatch) throws -> [Tensor] {
-        let outputs = try model.forward(batch.input)
+        try losses(batch, outputs: try model.forward(batch.input))
+    }
+
+    /// The per-task losses of `outputs` against `batch`'s targets.
+    func losses(_ batch: TrainingBatch, outputs: [Tensor]) throws -> [Tensor] {
         guard outputs.count == taskCount else {
             throw TandemError.invalidArgument(op: "Trainer", message: "model returned \(outputs.count) outputs for \(taskCount) tasks")
         }
@@ -148,16 +157,34 @@ public final class Trainer {
         optimizer.zeroGrad()
         for parameter in weighting.parameters { parameter.grad = nil }
         if let schedule = learningRateSchedule { optimizer.learningRate = schedule.learningRate(at: step) }
-        let losses = try self.losses(of: batch)
+        var cut: (representation: Tensor, leaf: Tensor)?
+        let losses: [Tensor]
+        if representationGradients {
+            guard let split = model as? any RepresentationModel else {
+                throw TandemError.invalidArgument(op: "Trainer", message: "gradients at the shared representation need a model with one (hps, mmoe), not \(type(of: model))")
+            }
+            losses = try self.losses(batch, outputs: try split.forward(batch.input) { representation in
+                let leaf = representation.detachedLeaf()
+                cut = (representation, leaf)
+                return leaf
+            })
+        } else {
+            losses = try self.losses(of: batch)
+        }
         var sampled: Int?
         switch sampling {
         case .all:
-            try weighting.backward(losses: losses, model: model)
+            if let cut {
+                try weighting.backward(losses: losses, model: try RepresentationCut(model, leaf: cut.leaf))
+            } else {
+                try weighting.backward(losses: losses, model: model)
+            }
         case .oneTaskPerStep(let seed):
             let t = Self.sampledTask(seed: seed, step: step, tasks: taskCount)
             sampled = t
             try losses[t].backward(releasingGraph: true)
         }
+        if let cut, let gradient = cut.leaf.grad { try cut.representation.backward(gradient: gradient, releasingGraph: true) }
         if let penalty = try model.regularization() { try penalty.backward() }
         if let gradientClipNorm { try Tensor.clipGradientNorm(optimizer.parameters, maxNorm: gradientClipNorm) }
         let stacked = try Tensor.withoutGradient { try Tensor.stack(losses.map { try $0.detach().reshape([]) }) }

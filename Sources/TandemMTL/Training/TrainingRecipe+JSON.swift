@@ -6,7 +6,7 @@ import TandemSupport
 /// JSON; `tandem train --config FILE` reads it (or the same keys in TOML).
 extension TrainingRecipe {
     /// Every key, in the order `json` writes them.
-    public static let keys = ["model", "data", "weighting", "weights", "weighting_args", "optimizer", "lr", "momentum", "weight_decay",
+    public static let keys = ["model", "data", "weighting", "weights", "weighting_args", "rep_grad", "optimizer", "lr", "momentum", "weight_decay",
                               "lr_schedule", "warmup", "lr_decay_epochs", "lr_decay_factor", "grad_clip", "batch_size",
                               "epochs", "seed", "limit", "val_fraction", "correlation", "stitch_lr_multiplier",
                               "affinity_batches", "early_stopping", "on_nan", "single_task"]
@@ -18,6 +18,7 @@ extension TrainingRecipe {
             ("model", .string(model)), ("data", .string(data)), ("weighting", .string(weighting)),
             ("weights", optional(weights) { .array($0.map { .float($0) }) }),
             ("weighting_args", .object(weightingArguments.keys.sorted().map { ($0, .string(weightingArguments[$0] ?? "")) })),
+            ("rep_grad", .bool(representationGradients)),
             ("optimizer", .string(optimizer)), ("lr", optional(learningRate, JSON.float)), ("momentum", .float(momentum)),
             ("weight_decay", optional(weightDecay, JSON.float)), ("lr_schedule", .string(schedule.rawValue)),
             ("warmup", .int(warmupSteps)), ("lr_decay_epochs", optional(decayEpochs, JSON.int)),
@@ -68,6 +69,9 @@ extension TrainingRecipe {
                 if isNull { recipe.weightingArguments = [:]; break }
                 guard case let .object(items) = value else { throw fail("'weighting_args' must be an object of settings, got \(value.typeName)") }
                 recipe.weightingArguments = try WeightingSettings.arguments(items, source: "'weighting_args'")
+            case "rep_grad":
+                guard case let .bool(flag) = value else { throw fail("'rep_grad' must be true or false, got \(value.typeName)") }
+                recipe.representationGradients = flag
             case "optimizer": recipe.optimizer = try string()
             case "lr": recipe.learningRate = isNull ? nil : try float()
             case "momentum": recipe.momentum = try float()

@@ -23,6 +23,9 @@ public struct TrainingRecipe: Sendable, Equatable {
     public var weights: [Float]?
     /// The weighting's settings as written (`--weighting-arg key=value`; `WeightingMethods.settings(of:)`).
     public var weightingArguments: [String: String] = [:]
+    /// Gradient methods work on the gradients at the model's shared representation instead of its
+    /// shared parameters (`--rep-grad`; `Trainer.representationGradients`).
+    public var representationGradients = false
     /// `sgd` (momentum `momentum`), `adam` or `adamw`.
     public var optimizer = "adam"
     /// Base learning rate; nil means the optimizer's default (1e-3 for adam/adamw, 0.01 for sgd).
@@ -98,6 +101,9 @@ public struct TrainingRecipe: Sendable, Equatable {
             throw fail("unknown weighting '\(weighting)'; available: \(WeightingMethods.names.joined(separator: ", "))")
         }
         if weighting == "fixed", weights == nil { throw fail("weighting 'fixed' needs weights (one per task)") }
+        if representationGradients, weighting == "gradnorm" {
+            throw fail("gradnorm measures gradient norms at the last shared weight; it cannot run on the representation's gradients (rep_grad)")
+        }
         do {
             _ = try WeightingSettings(method: weighting, arguments: weightingArguments)
         } catch TandemError.invalidArgument(_, let message) {

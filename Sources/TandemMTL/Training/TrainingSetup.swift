@@ -96,6 +96,12 @@ public struct TrainingSetup {
         trainer = try Trainer(model: model, optimizer: optimizer, weighting: weighting, device: device, baselines: baselines)
         trainer.learningRateSchedule = recipe.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)
         trainer.gradientClipNorm = recipe.gradientClip
+        if recipe.representationGradients {
+            guard model is any RepresentationModel else {
+                throw TandemError.invalidArgument(op: "recipe", message: "rep_grad needs a model whose heads read one shared representation (hps, mmoe, lenet-hps, mmoe-synth, shared-bottom, gradnorm-mlp); '\(recipe.model)' has none")
+            }
+            trainer.representationGradients = true
+        }
         trainer.nonFinitePolicy = recipe.onNonFinite
         trainer.earlyStoppingPatience = recipe.earlyStoppingPatience
         trainer.shuffleSeed = recipe.seed
