@@ -24,7 +24,7 @@ struct CompareCommand: ParsableCommand {
 
     @OptionGroup(title: "Recipe") var recipeOptions: RecipeOptions
 
-    @Option(help: "Comma-separated weightings to compare (default: all but fixed): \(WeightingMethods.names.joined(separator: ", ")).")
+    @Option(help: "Comma-separated weightings to compare (default: all but fixed, and graddrop without --rep-grad or gradnorm with it): \(WeightingMethods.names.joined(separator: ", ")).")
     var weightings: String?
     @Option(help: "Seeds per method: the recipe's seed and the ones after it (default 3).")
     var seeds = 3
@@ -41,7 +41,8 @@ struct CompareCommand: ParsableCommand {
 
     /// The methods to compare, in the order given.
     var methods: [String] {
-        weightings.map { $0.split(separator: ",").map { String($0).trimmingCharacters() } } ?? WeightingMethods.names.filter { $0 != "fixed" }
+        weightings.map { $0.split(separator: ",").map { String($0).trimmingCharacters() } }
+            ?? WeightingMethods.names.filter { $0 != "fixed" && $0 != (recipeOptions.repGrad ? "gradnorm" : "graddrop") }
     }
 
     func validate() throws {

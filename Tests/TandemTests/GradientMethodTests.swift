@@ -582,6 +582,49 @@ struct GradientMethodTests {
         #expect(again.representationGradients)
     }
 
+    @Test("GradDrop: sign purity and masks by hand; through the cut, every element of the passed gradient keeps one sign", arguments: allSelectors)
+    func graddrop(selector: String) throws {
+        let device = try Devices.select(selector)
+        // Two tasks, one sample, three features: ∇₁ = (1, −2, 3), ∇₂ = (1, 2, −1); P = (1, ½, ¾).
+        let g = try Tensor([1, -2, 3, 1, 2, -1], shape: [2, 1, 3], on: device)
+        for (u, expected) in [([Float](arrayLiteral: 0.5, 0.4, 0.9), [Float](arrayLiteral: 1, 0, 0, 1, 1, 1)),
+                              ([0.99, 0.6, 0.5], [1, 1, 1, 1, 0, 0])] {
+            // P = 1 keeps both positives; P = ½ against U 0.4 keeps the positive (task 2), against 0.6 the
+            // negative (task 1); P = ¾ against 0.9 keeps the negative (task 2), against 0.5 the positive.
+            let mask = try GradDrop.masks(g, uniform: Tensor(u, shape: [3], on: device)).values()
+            #expect(mask == expected, "U \(u): \(mask)")
+        }
+        // Through a cut: losses (z·cᵢ).sum() have ∇ᵢ = cᵢ at the representation z [4, 3].
+        let random = RandomSource(seed: 12)
+        let c = try (0..<3).map { _ in try Tensor(random.uniform(12, low: -1, high: 1), shape: [4, 3], on: device) }
+        let toy = try ToyModel(theta: toyTheta, gradients: toyGradients, on: device)
+        let method = try GradDrop(seed: 4)
+        for step in 0..<5 {
+            let leaf = try Tensor.zeros([4, 3], on: device).detachedLeaf()
+            let losses = try c.map { try (leaf * $0).sum() }
+            try method.backward(losses: losses, model: try RepresentationCut(toy, leaf: leaf))
+            let passed = try #require(leaf.grad).values()
+            let per = try c.map { try $0.values() }
+            // Each feature's mask is shared by the samples; where kept, all contributions share a sign.
+            for k in 0..<12 {
+                let kept = per.map { $0[k] }.filter { $0 != 0 && ($0 > 0) == (passed[k] > 0) }
+                let sum = kept.reduce(0, +)
+                #expect(abs(sum - passed[k]) < 1e-5 || passed[k] == 0, "step \(step), element \(k): \(passed[k]) vs \(per.map { $0[k] })")
+            }
+        }
+        #expect(method.steps == 5)
+        // Without the cut it says what it needs.
+        do {
+            try method.backward(losses: toy.losses(), model: toy)
+            Issue.record("no error")
+        } catch {
+            #expect("\(error)".contains("--rep-grad"), "\(error)")
+        }
+        var recipe = TrainingRecipe()
+        recipe.weighting = "graddrop"
+        #expect(throws: TandemError.self) { try recipe.validate() }
+    }
+
     // MARK: Settings
 
     @Test("settings: defaults, key=value parsing, unknown keys, ranges; recipes and the factory check them")

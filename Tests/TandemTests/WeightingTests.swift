@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Testing
 @testable import Tandem
+@testable import TandemMTL
 
 /// A model whose per-task gradients are known in closed form: a shared θ [1, P] and one scalar head
 /// hᵢ per task, with Lᵢ = ½‖θ − aᵢ‖² + ½hᵢ², so ∇_θLᵢ = θ − aᵢ and ∇_{hᵢ}Lᵢ = hᵢ.
@@ -347,9 +348,26 @@ struct WeightingTests {
             var lossTrace: [Float] = []
             for epoch in 0..<20 {
                 optimizer.zeroGrad()
-                let outputs = try model.forward(x)
+                // GradDrop works at the shared representation (--rep-grad): cut there, then pass the gradient on.
+                var cut: (representation: Tensor, leaf: Tensor)?
+                let outputs: [Tensor]
+                if name == "graddrop" {
+                    let split = try #require(model as? any RepresentationModel)
+                    outputs = try split.forward(x) { z in
+                        let leaf = z.detachedLeaf()
+                        cut = (z, leaf)
+                        return leaf
+                    }
+                } else {
+                    outputs = try model.forward(x)
+                }
                 let losses = try zip(model.tasks, zip(outputs, targets)).map { try $0.loss($1.0, $1.1) }
-                try method.backward(losses: losses, model: model)
+                if let cut {
+                    try method.backward(losses: losses, model: try RepresentationCut(model, leaf: cut.leaf))
+                    try cut.representation.backward(gradient: try #require(cut.leaf.grad))
+                } else {
+                    try method.backward(losses: losses, model: model)
+                }
                 #expect(model.parameters.allSatisfy { $0.grad != nil }, "\(name)")
                 try optimizer.step()
                 let values = try losses.map { try $0.item() }

@@ -178,6 +178,7 @@ public struct ModelConfiguration: Sendable {
             if flag, weighting == "gradnorm" { throw fail("'rep_grad' cannot be combined with gradnorm, which measures norms at the last shared weight") }
             representationGradients = flag
         }
+        if weighting == "graddrop", !representationGradients { throw fail("'graddrop' works at the shared representation: add \"rep_grad\": true") }
         if let value = json["on_nan"] {
             let name = try string("on_nan", value)
             guard let policy = NonFinitePolicy(rawValue: name) else { throw fail("'on_nan' must be \"stop\" or \"skip\", got '\(name)'") }

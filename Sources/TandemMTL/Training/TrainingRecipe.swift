@@ -101,6 +101,9 @@ public struct TrainingRecipe: Sendable, Equatable {
             throw fail("unknown weighting '\(weighting)'; available: \(WeightingMethods.names.joined(separator: ", "))")
         }
         if weighting == "fixed", weights == nil { throw fail("weighting 'fixed' needs weights (one per task)") }
+        if weighting == "graddrop", !representationGradients {
+            throw fail("graddrop works on the gradients at the shared representation: add --rep-grad (rep_grad)")
+        }
         if representationGradients, weighting == "gradnorm" {
             throw fail("gradnorm measures gradient norms at the last shared weight; it cannot run on the representation's gradients (rep_grad)")
         }
