@@ -582,34 +582,53 @@ struct GradientMethodTests {
         #expect(again.representationGradients)
     }
 
-    @Test("GradDrop: sign purity and masks by hand; through the cut, every element of the passed gradient keeps one sign", arguments: allSelectors)
+    @Test("GradDrop: sign purity and masks by hand; through the cut, each feature passes the tasks of one sign", arguments: allSelectors)
     func graddrop(selector: String) throws {
         let device = try Devices.select(selector)
-        // Two tasks, one sample, three features: ∇₁ = (1, −2, 3), ∇₂ = (1, 2, −1); P = (1, ½, ¾).
+        // Two tasks, one sample with positive activations, three features: ∇₁ = (1, −2, 3),
+        // ∇₂ = (1, 2, −1); P = (1, ½, ¾).
         let g = try Tensor([1, -2, 3, 1, 2, -1], shape: [2, 1, 3], on: device)
+        let plus = try Tensor([1, 1, 1], shape: [1, 3], on: device)
         for (u, expected) in [([Float](arrayLiteral: 0.5, 0.4, 0.9), [Float](arrayLiteral: 1, 0, 0, 1, 1, 1)),
                               ([0.99, 0.6, 0.5], [1, 1, 1, 1, 0, 0])] {
             // P = 1 keeps both positives; P = ½ against U 0.4 keeps the positive (task 2), against 0.6 the
             // negative (task 1); P = ¾ against 0.9 keeps the negative (task 2), against 0.5 the positive.
-            let mask = try GradDrop.masks(g, uniform: Tensor(u, shape: [3], on: device)).values()
+            let mask = try GradDrop.masks(g, signs: plus, uniform: Tensor(u, shape: [3], on: device)).values()
             #expect(mask == expected, "U \(u): \(mask)")
         }
-        // Through a cut: losses (z·cᵢ).sum() have ∇ᵢ = cᵢ at the representation z [4, 3].
+        // A negative activation flips its gradient's vote: with A = −1 at feature 0, ∇ votes (−1, −1): P = 0.
+        let minus = try Tensor([-1, 1, 1], shape: [1, 3], on: device)
+        let flipped = try GradDrop.masks(g, signs: minus, uniform: Tensor([0.5, 0.4, 0.9], shape: [3], on: device)).values()
+        #expect(flipped[0] == 1 && flipped[3] == 1, "\(flipped)")
+        // Through a cut: losses (z⊙cᵢ).sum() have ∇ᵢ = cᵢ at the representation z [4, 3].
         let random = RandomSource(seed: 12)
         let c = try (0..<3).map { _ in try Tensor(random.uniform(12, low: -1, high: 1), shape: [4, 3], on: device) }
+        let values = random.uniform(12, low: -1, high: 1)
         let toy = try ToyModel(theta: toyTheta, gradients: toyGradients, on: device)
         let method = try GradDrop(seed: 4)
+        let per = try c.map { try $0.values() }
+        // ĝᵢ per feature: Σ over samples of cᵢ·sign(z).
+        var votes = [[Float]](repeating: [0, 0, 0], count: 3)
+        for i in 0..<3 {
+            for k in 0..<3 {
+                for n in 0..<4 { votes[i][k] += per[i][n * 3 + k] * (values[n * 3 + k] > 0 ? 1 : -1) }
+            }
+        }
         for step in 0..<5 {
-            let leaf = try Tensor.zeros([4, 3], on: device).detachedLeaf()
+            let leaf = try Tensor(values, shape: [4, 3], on: device).detachedLeaf()
             let losses = try c.map { try (leaf * $0).sum() }
             try method.backward(losses: losses, model: try RepresentationCut(toy, leaf: leaf))
             let passed = try #require(leaf.grad).values()
-            let per = try c.map { try $0.values() }
-            // Each feature's mask is shared by the samples; where kept, all contributions share a sign.
-            for k in 0..<12 {
-                let kept = per.map { $0[k] }.filter { $0 != 0 && ($0 > 0) == (passed[k] > 0) }
-                let sum = kept.reduce(0, +)
-                #expect(abs(sum - passed[k]) < 1e-5 || passed[k] == 0, "step \(step), element \(k): \(passed[k]) vs \(per.map { $0[k] })")
+            for k in 0..<3 {
+                let positive = (0..<3).filter { votes[$0][k] > 0 }, negative = (0..<3).filter { votes[$0][k] < 0 }
+                func passes(_ tasks: [Int]) -> Bool {
+                    (0..<4).allSatisfy { n in
+                        let sum = tasks.reduce(Float(0)) { $0 + per[$1][n * 3 + k] }
+                        return abs(sum - passed[n * 3 + k]) < 1e-5
+                    }
+                }
+                let viaPositive = passes(positive), viaNegative = passes(negative)
+                #expect(viaPositive || viaNegative, "step \(step), feature \(k): passed \((0..<4).map { passed[$0 * 3 + k] }), votes \(votes.map { $0[k] })")
             }
         }
         #expect(method.steps == 5)

@@ -7,11 +7,12 @@ import TandemNN
 ///
 ///     P = ½·(1 + Σᵢ∇ᵢ / Σᵢ|∇ᵢ|) ∈ [0, 1],
 ///
-/// and with U ~ Uniform(0, 1) drawn per element, only the positive gradients pass where P > U and
-/// only the negative ones where P < U: the update at every element has one sign, chosen with the
-/// probability of the tasks' consensus. ∇ᵢ is summed over the batch before P is formed, so the
-/// mask is drawn per feature and shared by the batch's samples; a leak ℓ keeps ℓ of every dropped
-/// gradient (0, the paper's default). GradDrop works at the representation, so it needs
+/// and with U ~ Uniform(0, 1) drawn per element, only the tasks whose gradient is positive pass where
+/// P > U, and only those whose gradient is negative where P < U: the tasks that pass at an element
+/// agree on its sign, chosen with the probability of their consensus. As in the paper's treatment of
+/// batches (and LibMTL's), ∇ᵢ here is Σ_batch ∇ᵢ⊙sign(A), A the representation's values, so the mask
+/// is drawn per feature and shared by the batch's samples, each of which passes its own ∇ᵢ through
+/// it. A leak ℓ keeps ℓ of every dropped gradient (0, the paper's default). GradDrop works at the representation, so it needs
 /// `--rep-grad` (`rep_grad`); the gradient passed into the shared layers is Σᵢ Mᵢ⊙∇ᵢ.
 /// U comes from the device's counter-based stream, seeded by the run's seed and the step.
 public final class GradDrop: LossWeighting {
@@ -34,14 +35,15 @@ public final class GradDrop: LossWeighting {
         self.seed = seed
     }
 
-    /// The mask Mᵢ (1 keep, 0 drop, before the leak) for per-task gradients `g` [T, N, d] and
-    /// uniform draws `u` [d].
-    public static func masks(_ g: Tensor, uniform u: Tensor) throws -> Tensor {
-        let summed = try g.sum(axes: [1])  // [T, d]
+    /// The masks Mᵢ [T, 1, d] (1 keep, 0 drop, before the leak) for per-task gradients `g` [T, N, d]
+    /// at a representation whose values have signs `signs` [N, d], with uniform draws `u` [d].
+    public static func masks(_ g: Tensor, signs: Tensor, uniform u: Tensor) throws -> Tensor {
+        let t = g.shape[0], d = u.count
+        let summed = try (g * signs.unsqueeze(0)).sum(axes: [1])  // [T, d]
         let purity = try (summed.sum(axes: [0]) / (summed.abs().sum(axes: [0]) + 1e-7) + 1) * 0.5  // [d]
-        let positiveWins = try purity.greater(u).reshape([1, 1, u.count])  // 1 where P > U
-        let positive = try g.greater(0), negative = try g.neg().greater(0)
-        return try positiveWins * positive + (1 - positiveWins) * negative
+        let positiveWins = try purity.greater(u).reshape([1, d])  // 1 where P > U
+        let positive = try summed.greater(0), negative = try summed.neg().greater(0)
+        return try (positiveWins * positive + (1 - positiveWins) * negative).reshape([t, 1, d])
     }
 
     /// Passes Σᵢ Mᵢ⊙∇ᵢ (see the type's documentation) to the representation; task heads get their
@@ -59,7 +61,7 @@ public final class GradDrop: LossWeighting {
         steps += 1
         try Tensor.withoutGradient {
             let g = try gradients.matrix.reshape([t, n, d])
-            var mask = try Self.masks(g, uniform: u)
+            var mask = try Self.masks(g, signs: leaf.reshape([n, d]).sign(), uniform: u)
             lastDropped = try (1 - mask).sum() * (1 / Float(Swift.max(1, mask.count)))
             if leak > 0 { mask = try mask * (1 - leak) + leak }
             let combined = try (mask * g).sum(axes: [0]).reshape(leaf.shape)
@@ -70,7 +72,7 @@ public final class GradDrop: LossWeighting {
     /// 1 for every task (GradDrop does not weigh tasks).
     public func currentWeights() throws -> [Float] { [Float](repeating: 1, count: taskCount) }
 
-    /// The fraction of per-task gradient elements the last mask dropped (one download).
+    /// The fraction of (task, feature) pairs the last mask dropped (one download).
     public func droppedFraction() throws -> Float? { try lastDropped?.item() }
 }
 
