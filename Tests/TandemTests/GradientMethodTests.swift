@@ -500,6 +500,52 @@ struct GradientMethodTests {
         for (a, b) in zip(plain.theta, scaled.theta) { #expect(abs(a - b) <= 1e-3 * max(1, abs(a)), "\(plain.theta) vs \(scaled.theta)") }
     }
 
+    @Test("MoCo: scaled gradients, tracking variables and λ by hand over two steps", arguments: allSelectors)
+    func mocoHand(selector: String) throws {
+        let device = try Devices.select(selector)
+        let method = try MoCo()
+        var y = [[Double]](repeating: [0, 0, 0], count: 3)
+        var lambda = [Double](repeating: 1.0 / 3, count: 3)
+        for (step, theta) in [[Float(0.5), -1, 2], [0.3, -0.8, 1.5]].enumerated() {
+            let model = try ToyModel(theta: theta, gradients: toyGradients.map { g in g.map { $0 * Float(step + 1) } }, on: device)
+            try method.backward(losses: model.losses(), model: model)
+            let l = model.lossValues
+            let k = Double(step + 1)
+            let betaK = 0.5 / k.squareRoot(), gammaK = 0.1 / k.squareRoot()
+            for i in 0..<3 {
+                let g = model.taskGradients[i]
+                let scale = l[i] / (dot(g, g).squareRoot() + 1e-8)
+                for j in 0..<3 { y[i][j] -= betaK * (y[i][j] - g[j] * scale) }
+            }
+            let pull = SmallLinearAlgebra.multiply(gramOf(y), lambda)
+            let moved = (0..<3).map { lambda[$0] - gammaK * pull[$0] }
+            let e = moved.map { HostMath.exp($0) }
+            lambda = e.map { $0 / e.reduce(0, +) }
+            expectClose(try method.currentWeights(), lambda, tolerance: 1e-4)
+            let d = (0..<3).map { j in (0..<3).reduce(0) { $0 + lambda[$1] * y[$1][j] } }
+            expectClose(try #require(model.theta.grad).values(), d, tolerance: 1e-3)
+        }
+    }
+
+    @Test("MoCo: with the model held still, the tracking variables converge to the scaled gradients")
+    func mocoTracking() throws {
+        let cpu = CPUDevice.shared
+        let model = try ToyModel(theta: toyTheta, gradients: toyGradients, on: cpu)
+        let method = try MoCo()
+        for _ in 0..<300 {
+            model.zeroGrad()
+            try method.backward(losses: model.losses(), model: model)
+        }
+        let y = try #require(method.tracked).values()
+        let l = model.lossValues
+        for i in 0..<3 {
+            let g = model.taskGradients[i]
+            let scale = l[i] / dot(g, g).squareRoot()
+            for j in 0..<3 { #expect(abs(Double(y[i * 3 + j]) - g[j] * scale) < 1e-3, "task \(i): \(y)") }
+        }
+        #expect(abs(try method.currentWeights().reduce(0, +) - 1) < 1e-5)
+    }
+
     // MARK: Gradients at the shared representation (rep_grad, MGDA-UB)
 
     /// A small hard-sharing model: trunk Linear(5→4)+ReLU, two heads Linear(4→1).

@@ -32,7 +32,7 @@ public enum WeightingMethods {
     /// Every valid name: the loss weightings, then the gradient methods, roughly in order of
     /// publication.
     public static let names = ["ew", "fixed", "uw", "dwa", "gls", "rlw", "imtl-l", "famo", "gradnorm", "pcgrad", "mgda", "imtl-g",
-                               "imtl", "gradvac", "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl", "db-mtl", "graddrop"]
+                               "imtl", "gradvac", "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl", "db-mtl", "moco", "graddrop"]
 
     /// The settings `name` takes, with the defaults of its paper (empty for most methods).
     public static func settings(of name: String) -> [WeightingSetting] {
@@ -52,6 +52,12 @@ public enum WeightingMethods {
         case "db-mtl":
             return [WeightingSetting("beta", default: "0.9", .number(0...0.9999), help: "β of the gradients' moving average"),
                     WeightingSetting("beta_decay", default: "0", .number(0...10), help: "σ: the average's β_t = β/t^σ")]
+        case "moco":
+            return [WeightingSetting("beta", default: "0.5", .number(0...1), help: "step of the tracking variables"),
+                    WeightingSetting("beta_decay", default: "0.5", .number(0...10), help: "σβ: β_k = β/k^σβ"),
+                    WeightingSetting("gamma", default: "0.1", .number(0...100), help: "step of λ"),
+                    WeightingSetting("gamma_decay", default: "0.5", .number(0...10), help: "σγ: γ_k = γ/k^σγ"),
+                    WeightingSetting("rho", default: "0", .number(0...100), help: "ℓ2 regularisation of λ's update")]
         case "graddrop": return [WeightingSetting("leak", default: "0", .number(0...1), help: "fraction of a dropped gradient kept")]
         case "fairgrad": return [WeightingSetting("alpha", default: "1", .number(0.01...100), help: "α of the α-fair utility (1: proportional fairness)")]
         case "upgrad": return [WeightingSetting("regularization", default: "0.0001", .number(0...1), help: "ridge added to the scaled Gram matrix")]
@@ -94,6 +100,9 @@ public enum WeightingMethods {
         case "fairgrad": return try FairGrad(alpha: settings.number("alpha"))
         case "upgrad": return try UPGrad(regularization: settings.number("regularization"))
         case "aligned-mtl": return AlignedMTL()
+        case "moco":
+            return try MoCo(beta: settings.number("beta"), betaDecay: settings.number("beta_decay"), gamma: settings.number("gamma"),
+                            gammaDecay: settings.number("gamma_decay"), rho: settings.number("rho"))
         case "graddrop": return try GradDrop(leak: Float(settings.number("leak")), seed: options.seed)
         case "db-mtl": return try DBMTL(beta: settings.number("beta"), betaDecay: settings.number("beta_decay"))
         default: fatalError("weighting '\(name)' is in WeightingMethods.names but has no constructor")
