@@ -2,10 +2,6 @@ import Testing
 @testable import Tandem
 @testable import TandemMTL
 
-/// The weightings of issue 18 (GLS, RLW, IMTL-L/G, CAGrad, Nash-MTL, FairGrad, UPGrad, Aligned-MTL):
-/// hand-computed cases with two and three tasks, conflicting and aligned gradients and a zero
-/// gradient; the device step against the host formula; and one training run per method on the toy
-/// model in which it must show its paper's claim.
 /// Two tasks that share nothing but one parameter vector: Lᵢ = ½kᵢθᵢ², each task on its own
 /// coordinate, with curvature kᵢ (no conflict, very different scales).
 final class SeparableModel: Module, MultiTaskModel {
@@ -37,7 +33,12 @@ func expectCloseDouble(_ actual: [Double], _ expected: [Double], tolerance: Doub
     }
 }
 
-@Suite("Weightings: GLS, RLW, IMTL, CAGrad, Nash-MTL, FairGrad, UPGrad, Aligned-MTL")
+/// The weightings of issue 18 (GLS, RLW, IMTL-L/G, FAMO, GradVac, CAGrad, Nash-MTL, FairGrad,
+/// UPGrad, Aligned-MTL, DB-MTL, MoCo, GradDrop) and gradients at the shared representation:
+/// hand-computed cases with two and three tasks, conflicting and aligned gradients and a zero
+/// gradient; the device step against the host formula; and one training run per method on a toy
+/// model in which it must show its paper's claim.
+@Suite("Weightings of the methods issue: loss weightings, gradient methods, rep_grad")
 struct GradientMethodTests {
     // MARK: Host solvers, hand-computed
 

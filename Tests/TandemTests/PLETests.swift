@@ -4,6 +4,31 @@ import Testing
 /// PLE and CGC (Tang et al. 2020).
 @Suite("PLE and CGC")
 struct PLETests {
+    /// Every parameter's gradient of `loss` (autodiff) against central differences (step 2e-3), at
+    /// five elements of each parameter, on the CPU.
+    static func expectCentralDifferences(_ model: Module, loss: () throws -> Tensor,
+                                         sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for p in model.parameters { p.grad = nil }
+        try loss().backward()
+        let h: Float = 2e-3
+        for p in model.parameters {
+            let analytic = try #require(p.grad).values()
+            var values = try p.values()
+            for i in stride(from: 0, to: values.count, by: max(1, values.count / 5)) {
+                let original = values[i]
+                func value(at value: Float) throws -> Float {
+                    values[i] = value
+                    try p.assign(Tensor(values, shape: p.shape, on: p.device))
+                    return try Tensor.withoutGradient { try loss().item() }
+                }
+                let numeric = (try value(at: original + h) - value(at: original - h)) / (2 * h)
+                _ = try value(at: original)
+                #expect(abs(numeric - analytic[i]) <= 1e-3 + 2e-2 * abs(analytic[i]), "\(p.name ?? "") [\(i)]: \(numeric) vs \(analytic[i])",
+                        sourceLocation: sourceLocation)
+            }
+        }
+    }
+
     @Test("CGC without task experts is MMoE with the same weights", arguments: allSelectors)
     func cgcIsMMoE(selector: String) throws {
         let device = try Devices.select(selector)
@@ -39,26 +64,7 @@ struct PLETests {
             let out = try model.forward(x)
             return try (out[0].square().sum() + out[1].sum() * 0.7)
         }
-        for p in model.parameters { p.grad = nil }
-        try loss().backward()
-        let h: Float = 2e-3
-        for p in model.parameters {
-            let analytic = try #require(p.grad).values()
-            var values = try p.values()
-            for i in stride(from: 0, to: values.count, by: max(1, values.count / 5)) {
-                let original = values[i]
-                values[i] = original + h
-                try p.assign(Tensor(values, shape: p.shape, on: cpu))
-                let up = try Tensor.withoutGradient { try loss().item() }
-                values[i] = original - h
-                try p.assign(Tensor(values, shape: p.shape, on: cpu))
-                let down = try Tensor.withoutGradient { try loss().item() }
-                values[i] = original
-                try p.assign(Tensor(values, shape: p.shape, on: cpu))
-                let numeric = (up - down) / (2 * h)
-                #expect(abs(numeric - analytic[i]) <= 1e-3 + 2e-2 * abs(analytic[i]), "\(p.name ?? "") [\(i)]: \(numeric) vs \(analytic[i])")
-            }
-        }
+        try Self.expectCentralDifferences(model, loss: loss)
     }
 
     // MARK: DSelect-k
@@ -113,26 +119,7 @@ struct PLETests {
             let out = try model.forward(x)
             return try out[0].square().sum() + out[1].sum() * 0.7 + model.regularization()!
         }
-        for p in model.parameters { p.grad = nil }
-        try loss().backward()
-        let h: Float = 2e-3
-        for p in model.parameters {
-            let analytic = try #require(p.grad).values()
-            var values = try p.values()
-            for i in stride(from: 0, to: values.count, by: max(1, values.count / 5)) {
-                let original = values[i]
-                values[i] = original + h
-                try p.assign(Tensor(values, shape: p.shape, on: cpu))
-                let up = try Tensor.withoutGradient { try loss().item() }
-                values[i] = original - h
-                try p.assign(Tensor(values, shape: p.shape, on: cpu))
-                let down = try Tensor.withoutGradient { try loss().item() }
-                values[i] = original
-                try p.assign(Tensor(values, shape: p.shape, on: cpu))
-                let numeric = (up - down) / (2 * h)
-                #expect(abs(numeric - analytic[i]) <= 1e-3 + 2e-2 * abs(analytic[i]), "\(p.name ?? "") [\(i)]: \(numeric) vs \(analytic[i])")
-            }
-        }
+        try Self.expectCentralDifferences(model, loss: loss)
     }
 
     @Test("DSelect-k and PLE train through the trainer, the entropy penalty backpropagated after the losses", arguments: ["dselect-k", "ple", "cgc"])

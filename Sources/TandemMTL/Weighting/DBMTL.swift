@@ -84,14 +84,12 @@ extension DBMTL: StatefulWeighting {
     /// Restores `methodState()`; the averages' shape is checked at the next step against the
     /// model's gradients. Throws, changing nothing, when the state does not fit.
     public func loadMethodState(_ state: [String: [Float]]) throws {
-        guard let value = state["db-mtl.steps"], value.count == 1, value[0] >= 0, value[0] == value[0].rounded() else {
-            throw TandemError.invalidArgument(op: name, message: "state needs 'db-mtl.steps' (a whole number), got \(state.keys.sorted())")
-        }
+        let restoredSteps = try WeightingChecks.stepCount(state, key: "db-mtl.steps", method: name)
         let restored = state["db-mtl.averages"]
         if let restored, !restored.allSatisfy(\.isFinite) {
             throw TandemError.invalidArgument(op: name, message: "'db-mtl.averages' holds values that are not finite")
         }
-        steps = Int(value[0])
+        steps = restoredSteps
         averages = nil
         pendingAverages = restored
     }

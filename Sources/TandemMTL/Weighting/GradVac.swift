@@ -44,15 +44,8 @@ public final class GradVac: LossWeighting, ProvidesTaskGram {
         lastGram = gram
         let t = losses.count
         if targets.count != t { targets = [[Double]](repeating: [Double](repeating: 0, count: t), count: t) }
-        var random = SplitMix64(seed: seed &+ UInt64(steps) &* 0x9e37_79b9_7f4a_7c15)
+        let orders = WeightingChecks.projectionOrders(taskCount: t, seed: seed, step: steps)
         steps += 1
-        let orders = (0..<t).map { i -> [Int] in
-            var a = (0..<t).filter { $0 != i }
-            if a.count > 1 {
-                for k in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(k, Int(random.next() % UInt64(k + 1))) }
-            }
-            return a
-        }
         let combined: [Double]
         if SmallLinearAlgebra.isFinite(gram) {
             let (rows, updated) = GradVac.vaccinate(gram: gram, targets: targets, orders: orders, beta: beta)
@@ -104,15 +97,15 @@ extension GradVac: StatefulWeighting {
 
     /// Restores `methodState()`; throws, changing nothing, when the state does not fit.
     public func loadMethodState(_ state: [String: [Float]]) throws {
-        guard let value = state["gradvac.steps"], value.count == 1, value[0] >= 0, value[0] == value[0].rounded(),
-              let flat = state["gradvac.targets"], flat.allSatisfy({ $0.isFinite && $0 >= -1 && $0 <= 1 }) else {
-            throw TandemError.invalidArgument(op: name, message: "state needs 'gradvac.steps' (a whole number) and 'gradvac.targets' (cosines), got \(state.keys.sorted())")
+        let restoredSteps = try WeightingChecks.stepCount(state, key: "gradvac.steps", method: name)
+        guard let flat = state["gradvac.targets"], flat.allSatisfy({ $0.isFinite && $0 >= -1 && $0 <= 1 }) else {
+            throw TandemError.invalidArgument(op: name, message: "state needs 'gradvac.targets' (cosines), got \(state.keys.sorted())")
         }
         let t = Int(Double(flat.count).squareRoot())
         guard t * t == flat.count else {
             throw TandemError.invalidArgument(op: name, message: "'gradvac.targets' holds \(flat.count) values, not a square matrix")
         }
-        steps = Int(value[0])
+        steps = restoredSteps
         targets = (0..<t).map { i in (0..<t).map { Double(flat[i * t + $0]) } }
     }
 }

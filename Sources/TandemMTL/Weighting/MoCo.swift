@@ -97,15 +97,15 @@ extension MoCo: StatefulWeighting {
     /// Restores `methodState()`; Y's shape is checked at the next step. Throws, changing nothing,
     /// when the state does not fit.
     public func loadMethodState(_ state: [String: [Float]]) throws {
-        guard let value = state["moco.steps"], value.count == 1, value[0] >= 0, value[0] == value[0].rounded(),
-              let restoredLambda = state["moco.lambda"], restoredLambda.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-            throw TandemError.invalidArgument(op: name, message: "state needs 'moco.steps' (a whole number) and 'moco.lambda' (weights ≥ 0), got \(state.keys.sorted())")
+        let restoredSteps = try WeightingChecks.stepCount(state, key: "moco.steps", method: name)
+        guard let restoredLambda = state["moco.lambda"], restoredLambda.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw TandemError.invalidArgument(op: name, message: "state needs 'moco.lambda' (weights ≥ 0), got \(state.keys.sorted())")
         }
         let restored = state["moco.tracked"]
         if let restored, !restored.allSatisfy(\.isFinite) {
             throw TandemError.invalidArgument(op: name, message: "'moco.tracked' holds values that are not finite")
         }
-        steps = Int(value[0])
+        steps = restoredSteps
         lambda = restoredLambda.map(Double.init)
         tracked = nil
         pendingTracked = restored

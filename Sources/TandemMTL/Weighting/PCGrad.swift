@@ -25,7 +25,6 @@ public final class PCGrad: LossWeighting, ProvidesTaskGram {
     public let seed: UInt64
     /// Steps taken; with `seed` it fixes the next step's order (and is all a checkpoint needs).
     public private(set) var steps = 0
-    private var random = SplitMix64(seed: 0)
 
     /// `seed` fixes the random projection orders (the same seed gives the same run).
     public init(seed: UInt64 = 0) { self.seed = seed }
@@ -37,9 +36,8 @@ public final class PCGrad: LossWeighting, ProvidesTaskGram {
         let (gram, _) = try gradients.gram()
         lastGram = gram
         let t = losses.count
-        random = SplitMix64(seed: seed &+ UInt64(steps) &* 0x9e37_79b9_7f4a_7c15)
+        let orders = WeightingChecks.projectionOrders(taskCount: t, seed: seed, step: steps)
         steps += 1
-        let orders = (0..<t).map { i in shuffled((0..<t).filter { $0 != i }) }
         let rows = PCGrad.projectionCoefficients(gram: gram, orders: orders)
         let combined = (0..<t).map { j in rows.reduce(0) { $0 + $1[j] } }
         lastCoefficients = combined.map(Float.init)
@@ -63,16 +61,6 @@ public final class PCGrad: LossWeighting, ProvidesTaskGram {
 
     /// The coefficient of each task's original gradient in the last combined shared gradient.
     public func currentWeights() throws -> [Float] { lastCoefficients }
-
-    private func shuffled(_ items: [Int]) -> [Int] {
-        var a = items
-        guard a.count > 1 else { return a }
-        for k in stride(from: a.count - 1, to: 0, by: -1) {
-            let r = Int(random.next() % UInt64(k + 1))
-            a.swapAt(k, r)
-        }
-        return a
-    }
 }
 
 extension PCGrad: StatefulWeighting {
@@ -81,9 +69,6 @@ extension PCGrad: StatefulWeighting {
 
     /// Restores `methodState()`; throws, changing nothing, when the state does not fit.
     public func loadMethodState(_ state: [String: [Float]]) throws {
-        guard let value = state["pcgrad.steps"], value.count == 1, value[0] >= 0, value[0] == value[0].rounded() else {
-            throw TandemError.invalidArgument(op: name, message: "state needs 'pcgrad.steps' (one whole number), got \(state.keys.sorted())")
-        }
-        steps = Int(value[0])
+        steps = try WeightingChecks.stepCount(state, key: "pcgrad.steps", method: name)
     }
 }

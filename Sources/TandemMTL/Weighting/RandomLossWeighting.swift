@@ -52,9 +52,6 @@ extension RandomLossWeighting: StatefulWeighting {
 
     /// Restores `methodState()`; throws, changing nothing, when the state does not fit.
     public func loadMethodState(_ state: [String: [Float]]) throws {
-        guard let value = state["rlw.steps"], value.count == 1, value[0] >= 0, value[0] == value[0].rounded() else {
-            throw TandemError.invalidArgument(op: name, message: "state needs 'rlw.steps' (one whole number), got \(state.keys.sorted())")
-        }
-        steps = Int(value[0])
+        steps = try WeightingChecks.stepCount(state, key: "rlw.steps", method: name)
     }
 }

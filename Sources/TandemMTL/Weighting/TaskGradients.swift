@@ -161,6 +161,28 @@ enum WeightingChecks {
         }
     }
 
+    /// Step `step`'s random projection orders of a run seeded with `seed` (PCGrad, GradVac): for each
+    /// task, the other tasks in a Fisher–Yates order drawn from one SplitMix64 stream.
+    static func projectionOrders(taskCount t: Int, seed: UInt64, step: Int) -> [[Int]] {
+        var random = SplitMix64(seed: seed &+ UInt64(step) &* 0x9e37_79b9_7f4a_7c15)
+        return (0..<t).map { i in
+            var a = (0..<t).filter { $0 != i }
+            if a.count > 1 {
+                for k in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(k, Int(random.next() % UInt64(k + 1))) }
+            }
+            return a
+        }
+    }
+
+    /// The step count a method's checkpoint state holds under `key` (one whole number ≥ 0); an error
+    /// naming `method` and the keys found otherwise.
+    static func stepCount(_ state: [String: [Float]], key: String, method: String) throws -> Int {
+        guard let value = state[key], value.count == 1, value[0] >= 0, value[0] == value[0].rounded() else {
+            throw TandemError.invalidArgument(op: method, message: "state needs '\(key)' (one whole number), got \(state.keys.sorted())")
+        }
+        return Int(value[0])
+    }
+
     /// Σ wᵢ·Lᵢ as one graph (host weights).
     static func weightedSum(_ losses: [Tensor], weights: [Float]) throws -> Tensor {
         var total = try losses[0] * weights[0]
