@@ -41,7 +41,7 @@ struct CompareCommand: ParsableCommand {
 
     /// The methods to compare, in the order given.
     var methods: [String] {
-        weightings.map { $0.split(separator: ",").map { String($0).trimmingCharacters() } }
+        weightings.map { $0.split(separator: ",").map(\.trimmingSpaces) }
             ?? WeightingMethods.names.filter { $0 != "fixed" && $0 != (recipeOptions.repGrad ? "gradnorm" : "graddrop") }
     }
 
@@ -241,9 +241,4 @@ struct CompareCommand: ParsableCommand {
         ]
         return .object(fields)
     }
-}
-
-extension String {
-    /// Without leading and trailing spaces.
-    func trimmingCharacters() -> String { Substring(self).trimmingSpaces }
 }
