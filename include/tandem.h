@@ -47,7 +47,7 @@
  *   "weighting"    "ew" (default), "fixed" (with "weights": [w per task]), "uw", "dwa", "gls", "rlw",
  *                  "imtl-l", "famo", "gradnorm", "pcgrad", "mgda", "imtl-g", "imtl", "gradvac",
  *                  "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl", "db-mtl", "moco",
- *                  "graddrop" (README: Loss weightings and gradient methods);
+ *                  "stch", "excess-mtl", "graddrop" (README: Loss weightings and gradient methods);
  *                  "weighting_args": {"key": value, ...} sets the method's settings, as
  *                  `--weighting-arg key=value` does (for example {"c": 0.4} for cagrad);
  *                  "rep_grad": true makes gradient methods work on the gradients at the shared

@@ -80,6 +80,7 @@ struct CompareCommand: ParsableCommand {
         let seedList = (0..<seeds).map { recipe.seed &+ UInt64($0) }
         var results = names.map { MethodComparison.Method(name: $0, runs: []) }
         var baselineResults: [UInt64: [String: [String: Double]]] = [:]
+        var firstResolved = recipe
         Interrupts.install()
         defer { Interrupts.remove() }
         for seed in seedList {
@@ -89,6 +90,7 @@ struct CompareCommand: ParsableCommand {
             if recipeOptions.batchSize == nil, !fileKeys.contains("batch_size") { resolved.batchSize = data.train.inputCount > 1000 ? 8 : 256 }
             try resolved.validate()
             if seed == seedList[0] {
+                firstResolved = resolved
                 say("Comparing \(names.count) weightings on \(resolved.model) / \(resolved.data), \(seeds) seed(s), \(resolved.epochs) epochs, batch \(resolved.batchSize), \(target.info.selector)")
                 for warning in data.warnings { say("Warning: \(warning)") }
             }
@@ -125,7 +127,7 @@ struct CompareCommand: ParsableCommand {
         say("")
         say(Self.summaryTable(comparison: comparison, summaries: summaries))
         if let json {
-            try OutputPaths.write(Self.json(recipe: recipe, device: target, seeds: seedList, comparison: comparison, summaries: summaries,
+            try OutputPaths.write(Self.json(recipe: firstResolved, device: target, seeds: seedList, comparison: comparison, summaries: summaries,
                                             baselines: baselineResults).rendered() + "\n", to: json, what: "comparison")
             say("Comparison written to \(json)")
         }
@@ -134,7 +136,7 @@ struct CompareCommand: ParsableCommand {
                 ComparisonChart.Row(name: s.name, deltaM: s.deltaM.map { (100 * $0.mean, 100 * $0.standardDeviation) },
                                     meanRank: s.meanRank, relativeCost: s.relativeCost)
             }
-            let title = "\(recipe.model) on \(recipe.data): \(seeds) seed(s), \(recipe.epochs) epochs, \(target.info.selector)"
+            let title = "\(firstResolved.model) on \(firstResolved.data): \(seeds) seed(s), \(firstResolved.epochs) epochs, \(target.info.selector)"
             try OutputPaths.write(ComparisonChart.svg(title: title, rows: rows), to: chart, what: "comparison chart")
             say("Chart drawn to \(chart)")
         }
@@ -235,9 +237,13 @@ struct CompareCommand: ParsableCommand {
             ]
             methodObjects.append(.object(fields))
         }
+        let columnObjects: [JSON] = columns.map { column in
+            .object([("task", .string(column.task)), ("metric", .string(column.metric)), ("higher_is_better", .bool(column.higherIsBetter))])
+        }
         let fields: [(String, JSON)] = [
             ("recipe", recipe.json), ("device", .string(device.info.selector)), ("device_name", .string(device.info.name)),
-            ("seeds", .array(seeds.map { .number(Double($0)) })), ("baselines", .object(baselineFields)), ("methods", .array(methodObjects)),
+            ("seeds", .array(seeds.map { .number(Double($0)) })), ("columns", .array(columnObjects)),
+            ("baselines", .object(baselineFields)), ("methods", .array(methodObjects)),
         ]
         return .object(fields)
     }

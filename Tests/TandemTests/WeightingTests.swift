@@ -384,7 +384,7 @@ struct WeightingTests {
         }
     }
 
-    @Test("method state round-trips: a resumed method takes the same next step", arguments: ["dwa", "gradnorm", "pcgrad", "rlw", "gradvac", "famo", "db-mtl", "moco"])
+    @Test("method state round-trips: a resumed method takes the same next step", arguments: ["dwa", "gradnorm", "pcgrad", "rlw", "gradvac", "famo", "db-mtl", "moco", "stch", "excess-mtl"])
     func stateRoundTrip(name: String) throws {
         let cpu = CPUDevice.shared
         let tasks = (0..<3).map { TaskSpec("task\($0)", .regression) }

@@ -23,8 +23,8 @@ public final class DBMTL: LossWeighting, ProvidesTaskGram {
     /// Steps taken.
     public private(set) var steps = 0
     /// ĝ, [T, P], or nil before the first step.
-    public private(set) var averages: Tensor?
-    private var pendingAverages: [Float]?
+    public var averages: Tensor? { carried.current }
+    private var carried = CarriedMatrix(key: "db-mtl.averages", what: "moving averages", method: "db-mtl")
     /// The Gram matrix of the last step's averages ĝ.
     public private(set) var lastGram: [[Double]]?
     /// maxⱼ‖ĝⱼ‖/‖ĝᵢ‖ of the last step.
@@ -44,21 +44,14 @@ public final class DBMTL: LossWeighting, ProvidesTaskGram {
         try WeightingChecks.losses(losses, model: model, method: name)
         let logs = try losses.map { try ($0.clamp(min: 0) + 1e-8).log() }
         let gradients = try TaskGradients(losses: logs, parameters: model.sharedParameters, op: name)
-        let shape = gradients.matrix.shape
-        if let pending = pendingAverages {
-            guard pending.count == shape[0] * shape[1] else {
-                throw TandemError.invalidArgument(op: name, message: "the restored moving averages hold \(pending.count) values; the model's task gradients are \(shape)")
-            }
-            averages = try Tensor(pending, shape: shape, on: gradients.matrix.device)
-            pendingAverages = nil
-        }
+        let previous = try carried.previous(shape: gradients.matrix.shape, on: gradients.matrix.device)
         steps += 1
         let factor = Float(beta / HostMath.pow(Double(steps), betaDecay))
         let updated = try Tensor.withoutGradient { () throws -> Tensor in
-            guard let previous = averages, previous.shape == shape else { return try gradients.matrix * (1 - factor) }
+            guard let previous else { return try gradients.matrix * (1 - factor) }
             return try gradients.matrix + (previous - gradients.matrix) * factor
         }
-        averages = updated
+        carried.store(updated)
         let smoothed = try TaskGradients(parameters: gradients.parameters, matrix: updated)
         let (gram, _) = try smoothed.gram()
         lastGram = gram
@@ -77,7 +70,7 @@ extension DBMTL: StatefulWeighting {
     /// The step count and the moving averages ĝ (row by row; one download).
     public func methodState() -> [String: [Float]] {
         var state: [String: [Float]] = ["db-mtl.steps": [Float(steps)]]
-        if let values = try? averages?.values() { state["db-mtl.averages"] = values } else if let pendingAverages { state["db-mtl.averages"] = pendingAverages }
+        if let values = carried.hostValues { state[carried.key] = values }
         return state
     }
 
@@ -85,12 +78,8 @@ extension DBMTL: StatefulWeighting {
     /// model's gradients. Throws, changing nothing, when the state does not fit.
     public func loadMethodState(_ state: [String: [Float]]) throws {
         let restoredSteps = try WeightingChecks.stepCount(state, key: "db-mtl.steps", method: name)
-        let restored = state["db-mtl.averages"]
-        if let restored, !restored.allSatisfy(\.isFinite) {
-            throw TandemError.invalidArgument(op: name, message: "'db-mtl.averages' holds values that are not finite")
-        }
+        let restored = try carried.validated(state)
         steps = restoredSteps
-        averages = nil
-        pendingAverages = restored
+        carried.restore(restored)
     }
 }

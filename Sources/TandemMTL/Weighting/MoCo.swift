@@ -23,8 +23,8 @@ public final class MoCo: LossWeighting, ProvidesTaskGram {
     /// λ, on the simplex.
     public private(set) var lambda: [Double] = []
     /// Y, [T, P], or nil before the first step.
-    public private(set) var tracked: Tensor?
-    private var pendingTracked: [Float]?
+    public var tracked: Tensor? { carried.current }
+    private var carried = CarriedMatrix(key: "moco.tracked", what: "tracking variables", method: "moco")
     /// The Gram matrix of the last step's task gradients.
     public private(set) var lastGram: [[Double]]?
 
@@ -47,14 +47,7 @@ public final class MoCo: LossWeighting, ProvidesTaskGram {
         let (gram, values) = try gradients.gram(with: losses)
         lastGram = gram
         let device = gradients.matrix.device
-        let shape = gradients.matrix.shape
-        if let pending = pendingTracked {
-            guard pending.count == shape[0] * shape[1] else {
-                throw TandemError.invalidArgument(op: name, message: "the restored tracking variables hold \(pending.count) values; the model's task gradients are \(shape)")
-            }
-            tracked = try Tensor(pending, shape: shape, on: device)
-            pendingTracked = nil
-        }
+        let previous = try carried.previous(shape: gradients.matrix.shape, on: device)
         if lambda.count != t { lambda = [Double](repeating: 1 / Double(t), count: t) }
         steps += 1
         let k = Double(steps)
@@ -62,10 +55,10 @@ public final class MoCo: LossWeighting, ProvidesTaskGram {
         let scales = (0..<t).map { Float(Double(values[$0]) / (Swift.max(gram[$0][$0], 0).squareRoot() + 1e-8)) }
         let y = try Tensor.withoutGradient { () throws -> Tensor in
             let scaled = try gradients.matrix * Tensor(scales, shape: [t, 1], on: device)
-            guard let previous = tracked, previous.shape == shape else { return try scaled * betaK }
+            guard let previous else { return try scaled * betaK }
             return try previous - (previous - scaled) * betaK
         }
-        tracked = y
+        carried.store(y)
         let combination = try TaskGradients(parameters: gradients.parameters, matrix: y)
         let (yGram, _) = try combination.gram()
         if SmallLinearAlgebra.isFinite(yGram), scales.allSatisfy(\.isFinite) {
@@ -90,7 +83,7 @@ extension MoCo: StatefulWeighting {
     /// The step count, λ and Y (one download).
     public func methodState() -> [String: [Float]] {
         var state: [String: [Float]] = ["moco.steps": [Float(steps)], "moco.lambda": lambda.map(Float.init)]
-        if let values = try? tracked?.values() { state["moco.tracked"] = values } else if let pendingTracked { state["moco.tracked"] = pendingTracked }
+        if let values = carried.hostValues { state[carried.key] = values }
         return state
     }
 
@@ -101,13 +94,9 @@ extension MoCo: StatefulWeighting {
         guard let restoredLambda = state["moco.lambda"], restoredLambda.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
             throw TandemError.invalidArgument(op: name, message: "state needs 'moco.lambda' (weights ≥ 0), got \(state.keys.sorted())")
         }
-        let restored = state["moco.tracked"]
-        if let restored, !restored.allSatisfy(\.isFinite) {
-            throw TandemError.invalidArgument(op: name, message: "'moco.tracked' holds values that are not finite")
-        }
+        let restored = try carried.validated(state)
         steps = restoredSteps
         lambda = restoredLambda.map(Double.init)
-        tracked = nil
-        pendingTracked = restored
+        carried.restore(restored)
     }
 }

@@ -32,7 +32,8 @@ public enum WeightingMethods {
     /// Every valid name: the loss weightings, then the gradient methods, roughly in order of
     /// publication.
     public static let names = ["ew", "fixed", "uw", "dwa", "gls", "rlw", "imtl-l", "famo", "gradnorm", "pcgrad", "mgda", "imtl-g",
-                               "imtl", "gradvac", "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl", "db-mtl", "moco", "graddrop"]
+                               "imtl", "gradvac", "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl", "db-mtl", "moco", "graddrop",
+                               "stch", "excess-mtl"]
 
     /// The settings `name` takes, with the defaults of its paper (empty for most methods).
     public static func settings(of name: String) -> [WeightingSetting] {
@@ -61,6 +62,11 @@ public enum WeightingMethods {
         case "graddrop": return [WeightingSetting("leak", default: "0", .number(0...1), help: "fraction of a dropped gradient kept")]
         case "fairgrad": return [WeightingSetting("alpha", default: "1", .number(0.01...100), help: "α of the α-fair utility (1: proportional fairness)")]
         case "upgrad": return [WeightingSetting("regularization", default: "0.0001", .number(0...1), help: "ridge added to the scaled Gram matrix")]
+        case "stch":
+            return [WeightingSetting("mu", default: "1", .number(0.001...100), help: "μ, the smoothing of the maximum (smaller: closer to the worst task alone)"),
+                    WeightingSetting("warmup", default: "4", .integer(0...1_000_000), help: "epochs on Σ log L before the epoch that records the nadir losses")]
+        case "excess-mtl":
+            return [WeightingSetting("step", default: "0.01", .number(0...100), help: "η, the step of the exponentiated update of the weights")]
         default: return []
         }
     }
@@ -104,6 +110,8 @@ public enum WeightingMethods {
             return try MoCo(beta: settings.number("beta"), betaDecay: settings.number("beta_decay"), gamma: settings.number("gamma"),
                             gammaDecay: settings.number("gamma_decay"), rho: settings.number("rho"))
         case "graddrop": return try GradDrop(leak: Float(settings.number("leak")), seed: options.seed)
+        case "stch": return try STCH(mu: settings.number("mu"), warmup: settings.integer("warmup"))
+        case "excess-mtl": return try ExcessMTL(taskCount: tasks.count, step: settings.number("step"))
         case "db-mtl": return try DBMTL(beta: settings.number("beta"), betaDecay: settings.number("beta_decay"))
         default: fatalError("weighting '\(name)' is in WeightingMethods.names but has no constructor")
         }

@@ -8,6 +8,8 @@ public struct WeightingSetting: Sendable {
     public enum Kind: Sendable {
         /// A number in the range.
         case number(ClosedRange<Double>)
+        /// A whole number in the range.
+        case integer(ClosedRange<Int>)
         /// One of the names.
         case choice([String])
     }
@@ -32,6 +34,7 @@ public struct WeightingSetting: Sendable {
     public var summary: String {
         switch kind {
         case let .number(range): return "\(key)=\(defaultValue) (\(help); \(range.lowerBound)…\(range.upperBound))"
+        case let .integer(range): return "\(key)=\(defaultValue) (\(help); a whole number \(range.lowerBound)…\(range.upperBound))"
         case let .choice(names): return "\(key)=\(defaultValue) (\(help); \(names.joined(separator: ", ")))"
         }
     }
@@ -65,6 +68,11 @@ public struct WeightingSettings: Sendable {
                     throw fail("'\(setting.key)' must be a number in \(range.lowerBound)…\(range.upperBound), got '\(text)'")
                 }
                 numbers[setting.key] = value
+            case let .integer(range):
+                guard let value = Int(text), range.contains(value) else {
+                    throw fail("'\(setting.key)' must be a whole number in \(range.lowerBound)…\(range.upperBound), got '\(text)'")
+                }
+                numbers[setting.key] = Double(value)
             case let .choice(names):
                 guard names.contains(text) else {
                     throw fail("'\(setting.key)' must be one of \(names.joined(separator: ", ")), got '\(text)'")
@@ -82,6 +90,9 @@ public struct WeightingSettings: Sendable {
         guard let value = numbers[key] else { fatalError("weighting \(method) has no number setting '\(key)'") }
         return value
     }
+
+    /// The value of a whole-number setting (its default when not given).
+    public func integer(_ key: String) -> Int { Int(number(key)) }
 
     /// The value of a choice setting (its default when not given).
     public func choice(_ key: String) -> String {
