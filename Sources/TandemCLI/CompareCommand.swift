@@ -38,6 +38,9 @@ struct CompareCommand: ParsableCommand {
     var json: String?
     @Option(help: "Draw the comparison (Δm per method with its spread, and the cost per step) as an SVG picture here.")
     var chart: String?
+    @Option(help: ArgumentHelp("Train nothing: merge comparisons written by --json (comma-separated files; other methods or seeds of one recipe, for example run side by side) into one table, --json and --chart.",
+                               valueName: "files"))
+    var merge: String?
 
     /// The methods to compare, in the order given.
     var methods: [String] {
@@ -46,6 +49,13 @@ struct CompareCommand: ParsableCommand {
     }
 
     func validate() throws {
+        if let merge {
+            if weightings != nil || device != nil || config != nil || noBaselines || !recipeOptions.given.isEmpty {
+                throw ValidationError("--merge combines finished comparisons; give it no recipe, --weightings, --device, --config or --no-baselines")
+            }
+            if merge.split(separator: ",").map(\.trimmingSpaces).contains(where: \.isEmpty) { throw ValidationError("--merge names an empty file: '\(merge)'") }
+            return
+        }
         if recipeOptions.weighting != nil {
             throw ValidationError("compare trains every method of --weightings; leave --weighting out")
         }
@@ -64,6 +74,15 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let merge {
+            let paths = merge.split(separator: ",").map { String($0.trimmingSpaces) }
+            for path in [json, chart].compactMap({ $0 }) { try OutputPaths.checkFile(path, option: path == json ? "--json" : "--chart") }
+            let merged = try ComparisonFile.merge(try paths.map(ComparisonFile.read), paths: paths)
+            say("Merged \(merged.methods.count) weightings over seeds \(merged.seeds.map(String.init).joined(separator: ", ")) from \(paths.count) file(s)")
+            try report(MethodComparison(methods: merged.methods, reference: "ew"), recipe: merged.recipe, device: merged.device,
+                       deviceName: merged.deviceName, seeds: merged.seeds, baselines: merged.baselines)
+            return
+        }
         let target = try Devices.select(device)
         var base = TrainingRecipe()
         base.epochs = 10
@@ -122,13 +141,19 @@ struct CompareCommand: ParsableCommand {
                 try Self.checkInterrupt()
             }
         }
-        let comparison = MethodComparison(methods: results, reference: "ew")
+        try report(MethodComparison(methods: results, reference: "ew"), recipe: firstResolved.json, device: target.info.selector,
+                   deviceName: target.info.name, seeds: seedList, baselines: baselineResults)
+    }
+
+    /// Prints the summary table and writes --json and --chart.
+    func report(_ comparison: MethodComparison, recipe: JSON, device: String, deviceName: String, seeds: [UInt64],
+                baselines: [UInt64: [String: [String: Double]]]) throws {
         let summaries = try comparison.summaries()
         say("")
         say(Self.summaryTable(comparison: comparison, summaries: summaries))
         if let json {
-            try OutputPaths.write(Self.json(recipe: firstResolved, device: target, seeds: seedList, comparison: comparison, summaries: summaries,
-                                            baselines: baselineResults).rendered() + "\n", to: json, what: "comparison")
+            try OutputPaths.write(Self.json(recipe: recipe, device: device, deviceName: deviceName, seeds: seeds, comparison: comparison,
+                                            summaries: summaries, baselines: baselines).rendered() + "\n", to: json, what: "comparison")
             say("Comparison written to \(json)")
         }
         if let chart {
@@ -136,7 +161,14 @@ struct CompareCommand: ParsableCommand {
                 ComparisonChart.Row(name: s.name, deltaM: s.deltaM.map { (100 * $0.mean, 100 * $0.standardDeviation) },
                                     meanRank: s.meanRank, relativeCost: s.relativeCost)
             }
-            let title = "\(firstResolved.model) on \(firstResolved.data): \(seeds) seed(s), \(firstResolved.epochs) epochs, \(target.info.selector)"
+            func text(_ key: String) -> String {
+                switch recipe[key] {
+                case let .string(value)?: return value
+                case let .number(value)?: return value == value.rounded() ? "\(Int(value))" : "\(value)"
+                default: return "?"
+                }
+            }
+            let title = "\(text("model")) on \(text("data")): \(seeds.count) seed(s), \(text("epochs")) epochs, \(device)"
             try OutputPaths.write(ComparisonChart.svg(title: title, rows: rows), to: chart, what: "comparison chart")
             say("Chart drawn to \(chart)")
         }
@@ -216,7 +248,7 @@ struct CompareCommand: ParsableCommand {
         })
     }
 
-    static func json(recipe: TrainingRecipe, device: any Device, seeds: [UInt64], comparison: MethodComparison,
+    static func json(recipe: JSON, device: String, deviceName: String, seeds: [UInt64], comparison: MethodComparison,
                      summaries: [MethodComparison.Summary], baselines: [UInt64: [String: [String: Double]]]) -> JSON {
         func statistic(_ s: MethodComparison.Statistic) -> JSON { .object([("mean", .number(s.mean)), ("sd", .number(s.standardDeviation))]) }
         let columns = comparison.columns
@@ -241,7 +273,7 @@ struct CompareCommand: ParsableCommand {
             .object([("task", .string(column.task)), ("metric", .string(column.metric)), ("higher_is_better", .bool(column.higherIsBetter))])
         }
         let fields: [(String, JSON)] = [
-            ("recipe", recipe.json), ("device", .string(device.info.selector)), ("device_name", .string(device.info.name)),
+            ("recipe", recipe), ("device", .string(device)), ("device_name", .string(deviceName)),
             ("seeds", .array(seeds.map { .number(Double($0)) })), ("columns", .array(columnObjects)),
             ("baselines", .object(baselineFields)), ("methods", .array(methodObjects)),
         ]

@@ -98,5 +98,53 @@ struct CompareTests {
         #expect(!FileManager.default.fileExists(atPath: folder + "/bad.json"))
         let twice = try runTandem(["compare", "--weighting", "ew"])
         #expect(twice.status == 64 && twice.stderr.contains("--weightings"), "\(twice.stderr)")
+
+        // --merge: a third seed of the same methods, and a method without baselines, join the first comparison.
+        let common = ["compare", "--model", "mmoe", "--data", "mmoe-synth", "--epochs", "2", "--limit", "300", "--batch-size", "64", "--device", "cpu"]
+        let third = folder + "/seed2.json", extra = folder + "/stch.json", merged = folder + "/merged.json"
+        let r1 = try runTandem(common + ["--weightings", "ew,cagrad,upgrad", "--seed", "2", "--seeds", "1", "--json", third])
+        let r2 = try runTandem(common + ["--weightings", "stch", "--seeds", "2", "--no-baselines", "--json", extra])
+        #expect(r1.status == 0 && r2.status == 0, "\(r1.stderr)\(r2.stderr)")
+        let m = try runTandem(["compare", "--merge", "\(json),\(third),\(extra)", "--json", merged, "--chart", folder + "/merged.svg"])
+        #expect(m.status == 0 && m.stdout.contains("Merged 4 weightings over seeds 0, 1, 2"), "\(m.stdout)\(m.stderr)")
+        func load(_ path: String) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        }
+        func runs(_ object: [String: Any], _ name: String) throws -> [[String: Any]] {
+            let methods = try #require(object["methods"] as? [[String: Any]])
+            return try #require(methods.first { $0["name"] as? String == name }?["runs"] as? [[String: Any]])
+        }
+        let out = try load(merged), first = try load(json), extraObject = try load(extra)
+        #expect((out["methods"] as? [[String: Any]])?.map { $0["name"] as? String } == ["ew", "cagrad", "upgrad", "stch"])
+        #expect(try runs(out, "ew").map { $0["seed"] as? Int } == [0, 1, 2])
+        for (a, b) in zip(try runs(out, "ew").prefix(2), try runs(first, "ew")) {
+            #expect(a["test"] as? [String: [String: Double]] == b["test"] as? [String: [String: Double]])
+            #expect(a["delta_m"] as? Double == b["delta_m"] as? Double)
+        }
+        // stch had no baselines of its own: its Δm comes from the first file's.
+        let outBaselines = try #require(out["baselines"] as? [String: [String: [String: Double]]])
+        #expect(outBaselines.keys.sorted() == ["0", "1", "2"])
+        for run in try runs(out, "stch") {
+            let seed = "\(try #require(run["seed"] as? Int))"
+            let test = try #require(run["test"] as? [String: [String: Double]])
+            var total = 0.0
+            for (task, metrics) in test {
+                let base = try #require(outBaselines[seed]?[task])
+                total += base.reduce(0.0) { $0 - (metrics[$1.key]! - $1.value) / $1.value } / Double(base.count)
+            }
+            #expect(abs(try #require(run["delta_m"] as? Double) - total / Double(test.count)) < 1e-9)
+        }
+        #expect(try runs(extraObject, "stch").allSatisfy { $0["delta_m"] is NSNull })
+        // Bad merges: a file twice, another recipe, something that is not a comparison, options that train.
+        let again = try runTandem(["compare", "--merge", "\(json),\(json)"])
+        #expect(again.status != 0 && again.stderr.contains("in more than one file"), "\(again.stderr)")
+        let other = folder + "/other.json"
+        _ = try runTandem(common.map { $0 == "2" ? "1" : $0 } + ["--weightings", "ew", "--seed", "5", "--seeds", "1", "--json", other])
+        let mismatch = try runTandem(["compare", "--merge", "\(json),\(other)"])
+        #expect(mismatch.status != 0 && mismatch.stderr.contains("another recipe"), "\(mismatch.stderr)")
+        let notOne = try runTandem(["compare", "--merge", svg])
+        #expect(notOne.status != 0 && notOne.stderr.contains(svg), "\(notOne.stderr)")
+        let mixed = try runTandem(["compare", "--merge", json, "--weightings", "ew"])
+        #expect(mixed.status == 64 && mixed.stderr.contains("--merge"), "\(mixed.stderr)")
     }
 }

@@ -51,6 +51,12 @@ public struct MethodComparison: Sendable {
         public var task: String
         public var metric: String
         public var higherIsBetter: Bool
+
+        public init(task: String, metric: String, higherIsBetter: Bool) {
+            self.task = task
+            self.metric = metric
+            self.higherIsBetter = higherIsBetter
+        }
     }
 
     /// One row of the summary.
