@@ -16,6 +16,7 @@ struct ModelsCommand: ParsableCommand {
         ("cgc", "CGC: 4 shared experts and 2 per task, a gate per task over its own and the shared", "vectors (images flattened); per-sample tasks"),
         ("ple", "PLE: two CGC levels, a shared gate passing all experts to the next level", "vectors (images flattened); per-sample tasks"),
         ("dselect-k", "DSelect-k: 8 experts, smooth-step gates selecting at most 2 per task", "vectors (images flattened); per-sample tasks"),
+        ("ltb", "Learning to Branch: a node per task at each of three stages, parents drawn by Gumbel-softmax", "1×28×28 images or vectors; per-sample tasks"),
         ("lenet-hps", "W2: LeNet trunk, a head per task (WORKLOADS.md)", "1×28×28 images; per-image tasks"),
         ("lenet-crossstitch", "W3: two LeNet columns with cross-stitch units", "1×28×28 images; per-image tasks"),
         ("mmoe-synth", "W1: MMoE of the MMoE paper's synthetic experiment", "100 inputs; regression tasks"),

@@ -200,6 +200,11 @@ struct TrainingRun {
         try runLog?.logTest(test, step: trainer.step)
         say("\nTest (\(part.test.name), \(part.test.count) samples) of \(tested):")
         say(ProgressReporter.metricsTable(test))
+        if let tree = model as? LearningToBranch {
+            let text = tree.inWarmup ? "still in its warm-up (every node reads the mean of all parents)" : try tree.describeBranching()
+            say("\nLearned branching (the most likely tree; tasks in one brace share that stage's node):\n\(text)")
+            fields.append(("branching", .array(try tree.branching().map { .array($0.map { .int($0) }) })))
+        }
         fields.append(("best_epoch", trainer.best.map { .int($0.epoch + 1) } ?? .null))
         // Validation of the tested model (re-evaluated: a resumed run has no history of earlier epochs).
         let bestValidation = validation.isEmpty ? nil : try trainer.evaluate(validation)

@@ -22,12 +22,12 @@ final class GlobalPool: Module, Layer {
 }
 
 /// Builds the model a command line names, fitted to a data set's input shape and tasks: the
-/// architectures (`hps`, `cross-stitch`, `mtan`, `mmoe`, `cgc`, `ple`, `dselect-k`, `soft`) with trunks that suit the input
+/// architectures (`hps`, `cross-stitch`, `mtan`, `mmoe`, `cgc`, `ple`, `dselect-k`, `ltb`, `soft`) with trunks that suit the input
 /// (LeNet for 1×28×28 images, a small conv net for other images, an MLP for vectors), and the
 /// fixed presets of WORKLOADS.md (`lenet-hps`, `lenet-crossstitch`, `mmoe-synth`, `mtan-segnet`).
 public enum ModelFactory {
     /// The architecture names; presets are listed by `Presets.names`.
-    public static let architectures = ["hps", "cross-stitch", "mtan", "mmoe", "cgc", "ple", "dselect-k", "soft"]
+    public static let architectures = ["hps", "cross-stitch", "mtan", "mmoe", "cgc", "ple", "dselect-k", "ltb", "soft"]
     public static var names: [String] { architectures + Presets.names + ["shared-bottom", "gradnorm-mlp"] }
 
     /// `labelCounts[t]` is the number of regression targets of task t per sample (default 1).
@@ -126,6 +126,23 @@ public enum ModelFactory {
             let stages: [[any Layer & Module]] = (0..<2).map { s in columns.map { $0[s] } }
             return try CrossStitchNetwork(tasks: tasks, stages: stages, channels: [64, 64],
                                           heads: try tasks.map { try head(64, $0) }, on: device)
+        case "ltb":
+            // Learning to Branch over the columns cross-stitch uses: LeNet's three stages on 1×28×28
+            // images, three 64-unit layers on vectors.
+            let stages: [[any Layer & Module]]
+            let width: Int
+            if isLeNetImage && inputShape[0] == 1 {
+                let columns = try tasks.map { _ in try Presets.lenetStages(random: random, on: device) }
+                stages = (0..<3).map { s in columns.map { $0[s] } }
+                width = 50
+            } else {
+                guard isVector else { throw refuse("ltb supports 1×28×28 images and vectors") }
+                stages = try [inputShape[0], 64, 64].map { inputs in
+                    try tasks.map { _ in Sequential(try Linear(inputs, 64, random: random, on: device), Activation.relu) }
+                }
+                width = 64
+            }
+            return try LearningToBranch(tasks: tasks, stages: stages, heads: try tasks.map { try head(width, $0) }, seed: seed, on: device)
         case "mtan":
             guard isImage, inputShape[1] >= 8, inputShape[2] >= 8 else { throw refuse("MTAN needs images of at least 8×8") }
             // Widths 8, 16, 32: a fifth of the work of 16, 32, 64, which keeps the default run a few

@@ -10,6 +10,13 @@ public struct SavedTensor: Sendable, Equatable {
     }
 }
 
+/// A module that keeps host-side copies of some of its state tensors (Learning to Branch's schedule
+/// counters) and must re-read them after `loadStateDict` wrote new values.
+public protocol StateLoadObserver: AnyObject {
+    /// Called after `loadStateDict` changed the module's tensors.
+    func stateDidLoad()
+}
+
 extension Module {
     /// Every parameter and buffer, copied to the host, by state name.
     public func stateDict() throws -> [(String, SavedTensor)] {
@@ -43,5 +50,10 @@ extension Module {
             guard let saved = state[name] else { continue }
             try tensor.assign(try Tensor(saved.values, shape: saved.shape, on: tensor.device))
         }
+        func notify(_ module: Module) {
+            (module as? StateLoadObserver)?.stateDidLoad()
+            for (_, child) in module.namedChildren() { notify(child) }
+        }
+        notify(self)
     }
 }

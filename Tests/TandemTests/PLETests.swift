@@ -122,7 +122,7 @@ struct PLETests {
         try Self.expectCentralDifferences(model, loss: loss)
     }
 
-    @Test("DSelect-k and PLE train through the trainer, the entropy penalty backpropagated after the losses", arguments: ["dselect-k", "ple", "cgc"])
+    @Test("DSelect-k and PLE train through the trainer, the entropy penalty backpropagated after the losses", arguments: ["dselect-k", "ple", "cgc", "ltb"])
     func trainerSteps(name: String) throws {
         let cpu = CPUDevice.shared
         let tasks = [TaskSpec("a", .regression), TaskSpec("b", .regression)]

@@ -154,6 +154,7 @@ public final class Trainer {
     public func trainStep(_ batch: TrainingBatch) throws -> [Float] {
         try check(batch, op: "Trainer.trainStep")
         model.train()
+        try (model as? any EpochScheduledModel)?.schedule(epoch: epoch)
         optimizer.zeroGrad()
         for parameter in weighting.parameters { parameter.grad = nil }
         if let schedule = learningRateSchedule { optimizer.learningRate = schedule.learningRate(at: step) }
