@@ -36,8 +36,9 @@
  *                 classification, values for regression, per-pixel log-probabilities, depth, normals.
  *
  * CONFIGURATION (JSON object given to tandem_model_create; unknown keys are an error)
- *   "model"        required: an architecture ("hps", "cross-stitch", "mtan", "mmoe", "soft", fitted to
- *                  the input: an MLP trunk for vectors, conv nets for images) or a preset ("lenet-hps",
+ *   "model"        required: an architecture ("hps", "cross-stitch", "mtan", "mmoe", "cgc", "ple",
+ *                  "dselect-k", "ltb", "soft", fitted to the input: an MLP trunk for vectors, conv nets
+ *                  for images) or a preset ("lenet-hps",
  *                  "lenet-crossstitch", "mmoe-synth", "mtan-segnet"). "architecture" is an alias.
  *   "input_shape"  required: [D] for vectors, [C, H, W] for images.
  *   "tasks"        required: [{"name": "digit", "kind": "classification", "classes": 10},

@@ -178,35 +178,20 @@ struct CompareCommand: ParsableCommand {
     /// last) and the time per training step.
     static func trainAndTest(_ recipe: TrainingRecipe, data: RunData, tasks indices: [Int], device: any Device) throws
         -> (test: EvaluationResult, secondsPerStep: Double) {
-        let part = data.tasks(indices)
-        let tasks = part.train.tasks.map(TaskSpec.init)
-        let loader = try DataLoader(part.train, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
-        let setup = try TrainingSetup(recipe: recipe, tasks: tasks, inputShape: part.train.inputShape,
-                                      labelCounts: part.train.tasks.map(\.labelCount), stepsPerEpoch: loader.batchesPerEpoch,
-                                      device: device, batch: max(1, min(recipe.batchSize, part.train.count)))
-        let trainer = setup.trainer
-        trainer.keepBestState = part.validation != nil
-        let validation = try part.validation.map { set in
-            try DataLoader(set, batchSize: recipe.batchSize, shuffle: false, prefetch: 0).epoch(0).map { try TrainingBatch($0, tasks: set.tasks, on: device) }
-        } ?? []
+        let run = try RecipeTraining(recipe: recipe, data: data, tasks: indices, device: device)
         // Steps are timed from the end of the previous step (or of the last epoch's validation).
         var mark = Bench.now(), stepSeconds = 0.0, steps = 0
-        trainer.callbacks.append(ClosureCallback(step: { trainer, _ in
+        run.trainer.callbacks.append(ClosureCallback(step: { trainer, _ in
             let now = Bench.now()
             stepSeconds += now - mark
             mark = now
             steps += 1
             if Interrupts.received != nil { trainer.requestStop() }
         }, epoch: { _, _ in mark = Bench.now() }))
-        _ = try trainer.fit(epochs: recipe.epochs, train: loader, validation: validation)
+        try run.fit()
         try checkInterrupt()
-        if let state = trainer.bestState {
-            try setup.model.loadStateDict(Dictionary(uniqueKeysWithValues: state.map { ($0.0, $0.1) }))
-        }
-        let testBatches = try DataLoader(part.test, batchSize: recipe.batchSize, shuffle: false, prefetch: 0).epoch(0).map {
-            try TrainingBatch($0, tasks: part.test.tasks, on: device)
-        }
-        return (try trainer.evaluate(testBatches), steps > 0 ? stepSeconds / Double(steps) : .nan)
+        try run.restoreBestEpoch()
+        return (try run.test(), steps > 0 ? stepSeconds / Double(steps) : .nan)
     }
 
     /// Stops the comparison at an interrupt (nothing is checkpointed; the runs so far are printed).

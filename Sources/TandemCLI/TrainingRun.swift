@@ -75,20 +75,12 @@ struct TrainingRun {
 
     func train(taskIndices: [Int], baselines: [String: [String: Double]]?, main: Bool) throws -> Outcome {
         let c = command
-        let part = data.tasks(taskIndices)
-        let train = part.train
+        let run = try RecipeTraining(recipe: recipe, data: data, tasks: taskIndices, device: device, baselines: baselines)
+        let part = run.data, train = part.train, loader = run.loader, setup = run.setup, validation = run.validation
         let tasks = train.tasks.map(TaskSpec.init)
-        let loader = try DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
-        let setup = try TrainingSetup(recipe: recipe, tasks: tasks, inputShape: train.inputShape, labelCounts: train.tasks.map(\.labelCount),
-                                      stepsPerEpoch: loader.batchesPerEpoch, device: device, baselines: baselines,
-                                      batch: max(1, min(recipe.batchSize, train.count)))
         let trainer = setup.trainer, model = setup.model
-        trainer.keepBestState = part.validation != nil
         trainer.checkpointMetadata["recipe"] = recipe.json.compact()
         if let path = c.initWeights { try Checkpoint.load(path, into: model) }
-        let validation = try part.validation.map { set in
-            try DataLoader(set, batchSize: recipe.batchSize, shuffle: false, prefetch: 0).epoch(0).map { try TrainingBatch($0, tasks: set.tasks, on: device) }
-        } ?? []
         if main, let path = c.resume {
             try trainer.loadCheckpoint(from: path)
             say("Resumed from \(path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
@@ -132,7 +124,7 @@ struct TrainingRun {
         }
         defer { runLog?.close() }
 
-        _ = try trainer.fit(epochs: recipe.epochs, train: loader, validation: validation)
+        try run.fit()
         var fields: [(String, JSON)] = [
             ("config", .object([("recipe", recipe.json), ("device", .string(device.info.selector)),
                                 ("tasks", .array(tasks.map { .string($0.name) }))])),
@@ -180,23 +172,19 @@ struct TrainingRun {
 
         // The test split, once, on the best epoch's model when validation chose one.
         var tested = "the last epoch's model"
-        if let best = trainer.best, let state = trainer.bestState {
-            try model.loadStateDict(Dictionary(uniqueKeysWithValues: state.map { ($0.0, $0.1) }))
-            tested = "the model of epoch \(best.epoch + 1), the best by validation"
+        if let bestEpoch = try run.restoreBestEpoch() {
+            tested = "the model of epoch \(bestEpoch + 1), the best by validation"
             if main, let path = c.saveBest {
                 var metadata = trainer.checkpointMetadata
-                metadata["best_epoch"] = "\(best.epoch + 1)"
+                metadata["best_epoch"] = "\(bestEpoch + 1)"
                 try Checkpoint.save(model: model, to: path, metadata: metadata)
-                say("Best model (epoch \(best.epoch + 1)) saved to \(path)")
+                say("Best model (epoch \(bestEpoch + 1)) saved to \(path)")
             }
         } else if main, let path = c.saveBest {
             try Checkpoint.save(model: model, to: path, metadata: trainer.checkpointMetadata)
             say("No validation split: the last epoch's model saved to \(path)")
         }
-        let testBatches = try DataLoader(part.test, batchSize: recipe.batchSize, shuffle: false, prefetch: 0).epoch(0).map {
-            try TrainingBatch($0, tasks: part.test.tasks, on: device)
-        }
-        let test = try trainer.evaluate(testBatches)
+        let test = try run.test()
         try runLog?.logTest(test, step: trainer.step)
         say("\nTest (\(part.test.name), \(part.test.count) samples) of \(tested):")
         say(ProgressReporter.metricsTable(test))

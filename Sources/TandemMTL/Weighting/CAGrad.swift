@@ -76,12 +76,14 @@ public final class CAGrad: LossWeighting, GramCombination {
             var accepted = false
             for _ in 0..<60 {
                 let candidate = SmallLinearAlgebra.projectToSimplex((0..<t).map { w[$0] - step * g[$0] })
-                let fc = value(candidate)
+                // gᵀ(w − P(w − s·g)) ≥ ‖w − P(w − s·g)‖²/s: zero (up to rounding) only where w is stationary.
                 let decrease = SmallLinearAlgebra.dot(g, (0..<t).map { w[$0] - candidate[$0] })
-                if fc <= f - 0.5 * decrease || decrease <= 0 {
+                if decrease <= 0 { return w }
+                let fc = value(candidate)
+                if fc <= f - 0.5 * decrease {
                     let moved = (0..<t).reduce(0) { Swift.max($0, Swift.abs(candidate[$1] - w[$1])) }
                     w = candidate
-                    f = Swift.min(f, fc)
+                    f = fc
                     accepted = moved > 1e-13
                     break
                 }
