@@ -192,6 +192,40 @@ struct RobustWeightingTests {
         #expect(w[1] < 0.2 * w[0], "GLS weights \(w): the noisy task's large loss shrinks its weight")
     }
 
+    @Test("ExcessMTL with --rep-grad: risks of the representation's gradient summed over the batch; a smaller last batch keeps the sums' shape", arguments: allSelectors)
+    func excessRepresentation(selector: String) throws {
+        let device = try Devices.select(selector)
+        let method = try ExcessMTL(taskCount: 2, step: 0.5)
+        let (gradients, model) = try GradientMethodTests.stepGradients(method, representation: true, on: device)
+        // The first step keeps w = 1: the same step as EW's.
+        let ew = try GradientMethodTests.stepGradients(EqualWeighting(), representation: false, on: device).gradients
+        for (a, b) in zip(gradients, ew) { expectClose(a, b.map(Double.init), tolerance: 1e-4) }
+        // By hand: Lᵢ = mean (hᵢ(z) − y)², so Σₙ ∂Lᵢ/∂zₙ = (2/N)·Σₙ (hᵢ(zₙ) − yₙ)·wᵢ with wᵢ the head's weights
+        // (at the weights before the step: rebuilt from the same seed).
+        let fresh = try GradientMethodTests.smallHPS(seed: 4, on: device)
+        let random = RandomSource(seed: 8)
+        let x = try Tensor(random.uniform(6 * 5, low: -1, high: 1), shape: [6, 5], on: device)
+        let targets = [random.uniform(6, low: -1, high: 1), random.uniform(6, low: 2, high: 3)]
+        let outputs = try fresh.forward(x).map { try $0.values() }
+        for t in 0..<2 {
+            let head = try #require(fresh.heads[t] as? Linear)
+            let w = try head.weight.values()
+            let residual = (0..<6).reduce(0.0) { $0 + Double(outputs[t][$1] - targets[t][$1]) } * 2 / 6
+            let r = w.map { Double($0) * residual }
+            let risk = r.reduce(0.0) { $0 + $1 * $1 / ($1 * $1 + 1e-7).squareRoot() }
+            #expect(abs(method.lastRisks[t] - risk) <= 1e-4 * max(1, risk), "task \(t): \(method.lastRisks[t]) vs \(risk)")
+        }
+        #expect(method.methodState()["excess-mtl.squares"]?.count == 2 * 4)
+        // A batch of 4 (an epoch's last, smaller batch) goes through with the same [T, D] sums.
+        let trainer = try Trainer(model: model, optimizer: try SGD(model.parameters, learningRate: 0.1), weighting: method, device: device)
+        trainer.representationGradients = true
+        let small = try TrainingBatch(input: Tensor(random.uniform(4 * 5, low: -1, high: 1), shape: [4, 5], on: device),
+                                      targets: try (0..<2).map { _ in try Tensor(random.uniform(4, low: -1, high: 1), shape: [4], on: device) })
+        try trainer.trainStep(small)
+        #expect(method.methodState()["excess-mtl.squares"]?.count == 2 * 4)
+        #expect(try method.currentWeights().allSatisfy { $0.isFinite && $0 > 0 })
+    }
+
     @Test("ExcessMTL: state round trip, refused states change nothing")
     func excessState() throws {
         let cpu = CPUDevice.shared
