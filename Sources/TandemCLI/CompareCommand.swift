@@ -77,8 +77,10 @@ struct CompareCommand: ParsableCommand {
         if let merge {
             let paths = merge.split(separator: ",").map { String($0.trimmingSpaces) }
             for path in [json, chart].compactMap({ $0 }) { try OutputPaths.checkFile(path, option: path == json ? "--json" : "--chart") }
-            let merged = try ComparisonFile.merge(try paths.map(ComparisonFile.read), paths: paths)
+            let files = try paths.map(ComparisonFile.read)
+            let merged = try ComparisonFile.merge(files, paths: paths)
             say("Merged \(merged.methods.count) weightings over seeds \(merged.seeds.map(String.init).joined(separator: ", ")) from \(paths.count) file(s)")
+            for (file, path) in zip(files, paths) where !file.complete { say("  \(path) holds the finished runs of an interrupted comparison") }
             try report(MethodComparison(methods: merged.methods, reference: "ew"), recipe: merged.recipe, device: merged.device,
                        deviceName: merged.deviceName, seeds: merged.seeds, baselines: merged.baselines)
             return
@@ -124,7 +126,7 @@ struct CompareCommand: ParsableCommand {
                     let outcome = try Self.trainAndTest(single, data: data, tasks: [index], device: target)
                     values[task.name] = Dictionary(uniqueKeysWithValues: (outcome.test[task.name]?.metrics ?? []).map { ($0.name, $0.value) })
                     say("seed \(seed): single-task \(task.name): \(Self.metricsLine(outcome.test))")
-                    try Self.checkInterrupt()
+                    try Self.checkInterrupt(saved: nil)
                 }
                 baselines = values
                 baselineResults[seed] = values
@@ -138,7 +140,14 @@ struct CompareCommand: ParsableCommand {
                 results[m].runs.append(MethodComparison.Run(seed: seed, test: outcome.test, deltaM: deltaM, secondsPerStep: outcome.secondsPerStep))
                 let delta = deltaM.map { "  Δm \(Self.signed(100 * $0))%" } ?? ""
                 say("seed \(seed): \(name): \(Self.metricsLine(outcome.test))\(delta)  \(fixed(1000 * outcome.secondsPerStep, 2)) ms/step")
-                try Self.checkInterrupt()
+                // The runs so far, so that an interrupted or failed comparison keeps them (--merge joins them with the rest).
+                if let json, !(seed == seedList.last && m == names.count - 1) {
+                    let done = MethodComparison(methods: results.filter { !$0.runs.isEmpty }, reference: "ew")
+                    try OutputPaths.write(Self.json(recipe: firstResolved.json, device: target.info.selector, deviceName: target.info.name,
+                                                    seeds: seedList.filter { $0 <= seed }, comparison: done, summaries: try done.summaries(),
+                                                    baselines: baselineResults, complete: false).rendered() + "\n", to: json, what: "comparison")
+                }
+                try Self.checkInterrupt(saved: json)
             }
         }
         try report(MethodComparison(methods: results, reference: "ew"), recipe: firstResolved.json, device: target.info.selector,
@@ -147,13 +156,13 @@ struct CompareCommand: ParsableCommand {
 
     /// Prints the summary table and writes --json and --chart.
     func report(_ comparison: MethodComparison, recipe: JSON, device: String, deviceName: String, seeds: [UInt64],
-                baselines: [UInt64: [String: [String: Double]]]) throws {
+                baselines: [UInt64: [String: [String: Double]]], complete: Bool = true) throws {
         let summaries = try comparison.summaries()
         say("")
         say(Self.summaryTable(comparison: comparison, summaries: summaries))
         if let json {
             try OutputPaths.write(Self.json(recipe: recipe, device: device, deviceName: deviceName, seeds: seeds, comparison: comparison,
-                                            summaries: summaries, baselines: baselines).rendered() + "\n", to: json, what: "comparison")
+                                            summaries: summaries, baselines: baselines, complete: complete).rendered() + "\n", to: json, what: "comparison")
             say("Comparison written to \(json)")
         }
         if let chart {
@@ -194,10 +203,15 @@ struct CompareCommand: ParsableCommand {
         return (try run.test(), steps > 0 ? stepSeconds / Double(steps) : .nan)
     }
 
-    /// Stops the comparison at an interrupt (nothing is checkpointed; the runs so far are printed).
-    static func checkInterrupt() throws {
+    /// Stops the comparison at an interrupt; the runs finished so far are printed, and are in `saved`
+    /// (the --json file) when it was written.
+    static func checkInterrupt(saved: String? = nil) throws {
         if let signal = Interrupts.received {
-            say("\nInterrupted: a comparison is not checkpointed; run the same command again to start over.")
+            if let saved {
+                say("\nInterrupted: the runs finished so far are in \(saved) (marked incomplete); compare the rest with --json and join both with --merge.")
+            } else {
+                say("\nInterrupted: no method's run has finished; run the same command again to start over.")
+            }
             throw Interrupts.exitCode(signal)
         }
     }
@@ -234,7 +248,7 @@ struct CompareCommand: ParsableCommand {
     }
 
     static func json(recipe: JSON, device: String, deviceName: String, seeds: [UInt64], comparison: MethodComparison,
-                     summaries: [MethodComparison.Summary], baselines: [UInt64: [String: [String: Double]]]) -> JSON {
+                     summaries: [MethodComparison.Summary], baselines: [UInt64: [String: [String: Double]]], complete: Bool = true) -> JSON {
         func statistic(_ s: MethodComparison.Statistic) -> JSON { .object([("mean", .number(s.mean)), ("sd", .number(s.standardDeviation))]) }
         let columns = comparison.columns
         let baselineFields: [(String, JSON)] = baselines.keys.sorted().map { seed in ("\(seed)", metricsObject(baselines[seed] ?? [:])) }
@@ -260,7 +274,7 @@ struct CompareCommand: ParsableCommand {
         let fields: [(String, JSON)] = [
             ("recipe", recipe), ("device", .string(device)), ("device_name", .string(deviceName)),
             ("seeds", .array(seeds.map { .number(Double($0)) })), ("columns", .array(columnObjects)),
-            ("baselines", .object(baselineFields)), ("methods", .array(methodObjects)),
+            ("baselines", .object(baselineFields)), ("methods", .array(methodObjects)), ("complete", .bool(complete)),
         ]
         return .object(fields)
     }

@@ -13,6 +13,8 @@ struct ComparisonFile {
     /// seed → task → metric → single-task value.
     var baselines: [UInt64: [String: [String: Double]]]
     var methods: [MethodComparison.Method]
+    /// False for the runs an interrupted or failed comparison had finished.
+    var complete: Bool
 
     /// The recipe keys that may differ between merged comparisons (they vary per method and seed).
     static let perRunKeys: Set<String> = ["weighting", "weights", "weighting_args", "seed"]
@@ -92,7 +94,10 @@ struct ComparisonFile {
             }
             return MethodComparison.Method(name: name, runs: runs)
         }
-        return ComparisonFile(recipe: recipe, device: device, deviceName: deviceName, columns: columns, baselines: baselines, methods: methods)
+        var complete = true
+        if case let .bool(flag)? = json["complete"] { complete = flag }
+        return ComparisonFile(recipe: recipe, device: device, deviceName: deviceName, columns: columns, baselines: baselines, methods: methods,
+                              complete: complete)
     }
 
     /// The tasks of `columns`, in their first order.

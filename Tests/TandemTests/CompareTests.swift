@@ -147,4 +147,30 @@ struct CompareTests {
         let mixed = try runTandem(["compare", "--merge", json, "--weightings", "ew"])
         #expect(mixed.status == 64 && mixed.stderr.contains("--merge"), "\(mixed.stderr)")
     }
+
+    @Test("an interrupted comparison keeps its finished runs in --json (marked incomplete); --merge joins them with the rest")
+    func interrupted() throws {
+        let folder = temporaryDirectory("compare-interrupted")
+        let part = folder + "/part.json", rest = folder + "/rest.json", whole = folder + "/whole.json"
+        let recipe = ["compare", "--model", "mmoe", "--data", "mmoe-synth", "--epochs", "3", "--limit", "2000", "--batch-size", "16",
+                      "--seeds", "1", "--device", "cpu"]
+        let (status, text) = try TrustworthyRunTests.runAndTerminate(recipe + ["--weightings", "ew,pcgrad", "--json", part], after: "seed 0: ew:")
+        #expect(status == 143, "\(text)")
+        #expect(text.contains("the runs finished so far are in \(part)"), "\(text)")
+        let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: part))) as? [String: Any])
+        #expect(saved["complete"] as? Bool == false)
+        #expect((saved["methods"] as? [[String: Any]])?.map { $0["name"] as? String } == ["ew"])
+        let r = try runTandem(recipe + ["--weightings", "pcgrad", "--no-baselines", "--json", rest])
+        let w = try runTandem(recipe + ["--weightings", "ew,pcgrad", "--json", whole])
+        #expect(r.status == 0 && w.status == 0, "\(r.stderr)\(w.stderr)")
+        let merged = try runTandem(["compare", "--merge", "\(part),\(rest)"])
+        #expect(merged.status == 0 && merged.stdout.contains("holds the finished runs of an interrupted comparison"), "\(merged.stdout)\(merged.stderr)")
+        // The same table as one uninterrupted comparison, but for the times.
+        func rows(_ output: String) -> [String] {
+            output.split(separator: "\n").filter { $0.hasPrefix("ew ") || $0.hasPrefix("pcgrad ") }.map { line in
+                String(line.split(separator: " ", omittingEmptySubsequences: true).prefix(11).joined(separator: " "))
+            }
+        }
+        #expect(rows(merged.stdout).count == 2 && rows(merged.stdout) == rows(w.stdout), "\(merged.stdout)\n\(w.stdout)")
+    }
 }
