@@ -52,7 +52,7 @@ struct RecipeOptions: ParsableArguments {
     var onNaN: NonFinitePolicy?
     @Option(help: "Correlation of the mmoe-synth tasks (default 0.5).")
     var correlation: Double?
-    @Option(name: .customLong("stitch-lr-multiplier"), help: "Learning-rate multiplier of cross-stitch α units (default 1).")
+    @Option(name: .customLong("stitch-lr-multiplier"), help: "Learning-rate multiplier of the architecture's mixing parameters: cross-stitch α units, Learning to Branch's θ (default 1).")
     var stitchLearningRateMultiplier: Float?
     @Option(name: .customLong("affinity-batches"), help: "Training batches per epoch on which task affinity is measured; 0 turns it off (default 4).")
     var affinityBatches: Int?

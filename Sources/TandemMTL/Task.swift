@@ -76,6 +76,20 @@ public protocol RepresentationModel: MultiTaskModel {
     func forward(_ x: Tensor, representation hook: (Tensor) throws -> Tensor) throws -> [Tensor]
 }
 
+/// A model with parameters that mix or route its columns rather than compute features (cross-stitch
+/// α, Learning to Branch's θ): they get a parameter group of their own, with the recipe's
+/// `stitchLearningRateMultiplier`.
+public protocol MixingParameters: MultiTaskModel {
+    var mixingParameters: [Tensor] { get }
+}
+
+/// A model whose forward pass follows the training schedule: the trainer tells it, before each
+/// training step, which epoch is under way (Learning to Branch's warm-up and temperature).
+public protocol EpochScheduledModel: MultiTaskModel {
+    /// Called by the trainer before each training step with the current epoch (0-based).
+    func schedule(epoch: Int) throws
+}
+
 extension MultiTaskModel {
     public var lastSharedWeight: Tensor? { sharedParameters.last { $0.rank >= 2 } }
     public func regularization() throws -> Tensor? { nil }

@@ -162,6 +162,20 @@ struct LearningToBranchTests {
         }
     }
 
+    @Test("θ gets a parameter group of its own at the recipe's mixing learning-rate multiplier, as cross-stitch α does")
+    func mixingGroup() throws {
+        var recipe = TrainingRecipe()
+        recipe.stitchLearningRateMultiplier = 30
+        for name in ["ltb", "cross-stitch"] {
+            let model = try ModelFactory.make(name, tasks: Presets.multiFashionTasks, inputShape: [1, 28, 28], seed: 1, on: CPUDevice.shared)
+            let mixing = try #require((model as? any MixingParameters)?.mixingParameters)
+            let groups = try TrainingSetup.optimizer(recipe, model: model).parameterGroups
+            #expect(groups.count == 2 && groups[1].learningRateMultiplier == 30, "\(name)")
+            #expect(groups[1].parameters.map(ObjectIdentifier.init) == mixing.map(ObjectIdentifier.init), "\(name)")
+            #expect(groups[0].parameters.count + groups[1].parameters.count == model.parameters.count, "\(name)")
+        }
+    }
+
     @Test("a run learns the branching from the losses: every node comes to read the informative parent")
     func learnsBranching() throws {
         // Stage 0 has one node that passes the input on and two that output zeros; the targets need

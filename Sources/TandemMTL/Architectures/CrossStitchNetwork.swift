@@ -3,7 +3,7 @@ import TandemNN
 
 /// Cross-stitch networks (Misra et al. 2016): one column per task, split into stages; after each
 /// stage a cross-stitch unit remixes the columns channel by channel with a learned T×T α.
-public final class CrossStitchNetwork: Module, MultiTaskModel {
+public final class CrossStitchNetwork: Module, MultiTaskModel, MixingParameters {
     public let tasks: [TaskSpec]
     /// `stages[s][t]`: column t's stage s.
     public let stages: [[any Layer]]
@@ -36,6 +36,9 @@ public final class CrossStitchNetwork: Module, MultiTaskModel {
         }
         return try zip(heads, columns).map { head, column in try head(column) }
     }
+
+    /// The α units.
+    public var mixingParameters: [Tensor] { alphas }
 
     /// The columns and the α units: everything before the heads.
     public var sharedParameters: [Tensor] { stages.flatMap { $0.flatMap { ($0 as? Module)?.parameters ?? [] } } + alphas }

@@ -1,13 +1,6 @@
 import TandemCore
 import TandemNN
 
-/// A model whose forward pass follows the training schedule: the trainer tells it, before each
-/// training step, which epoch is under way (Learning to Branch's warm-up and temperature).
-public protocol EpochScheduledModel: MultiTaskModel {
-    /// Called by the trainer before each training step with the current epoch (0-based).
-    func schedule(epoch: Int) throws
-}
-
 /// Learning to Branch (Guo, Lee and Ulbricht 2020, "Learning to Branch for Multi-Task Learning",
 /// ICML): a tree-shaped network whose branching is learned with the Gumbel-softmax. Every stage has
 /// one node per task (here: column); node k of stage s > 0 reads one node of stage s − 1, its parent,
@@ -26,7 +19,7 @@ public protocol EpochScheduledModel: MultiTaskModel {
 /// Noise comes from the device's counter-based stream, seeded and counted, so CPU and OpenCL draw
 /// the same trees and a resumed run the same next one (the count and epoch are part of the state).
 /// The paper then re-trains the final tree from scratch; here the trained weights are kept.
-public final class LearningToBranch: Module, MultiTaskModel, EpochScheduledModel, StateLoadObserver {
+public final class LearningToBranch: Module, MultiTaskModel, EpochScheduledModel, MixingParameters, StateLoadObserver {
     public let tasks: [TaskSpec]
     /// `stages[s][k]`: node k of stage s.
     public let stages: [[any Layer]]
@@ -173,6 +166,9 @@ public final class LearningToBranch: Module, MultiTaskModel, EpochScheduledModel
 
     /// Marks the counters for re-reading after `loadStateDict` wrote `progress`.
     public func stateDidLoad() { counters.loaded = false }
+
+    /// θ.
+    public var mixingParameters: [Tensor] { [logits] }
 
     /// The nodes and θ: everything before the heads.
     public var sharedParameters: [Tensor] { stages.flatMap { $0.flatMap { ($0 as? Module)?.parameters ?? [] } } + [logits] }

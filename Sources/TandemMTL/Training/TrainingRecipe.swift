@@ -57,7 +57,8 @@ public struct TrainingRecipe: Sendable, Equatable {
     public var validationFraction = 0.1
     /// mmoe-synth: the task correlation.
     public var correlation = 0.5
-    /// Learning-rate multiplier of cross-stitch α units (their own parameter group).
+    /// Learning-rate multiplier of the architecture's mixing parameters (`MixingParameters`: cross-stitch
+    /// α units, Learning to Branch's θ), which get a parameter group of their own.
     public var stitchLearningRateMultiplier: Float = 1
     /// Training batches per epoch on which task affinity is measured (0: off).
     public var affinityBatches = 4
@@ -129,7 +130,7 @@ public struct TrainingRecipe: Sendable, Equatable {
         }
         guard correlation.isFinite, (-1...1).contains(correlation) else { throw fail("correlation must be in [-1, 1], got \(correlation)") }
         guard stitchLearningRateMultiplier.isFinite, stitchLearningRateMultiplier > 0 else {
-            throw fail("cross-stitch learning-rate multiplier must be positive, got \(stitchLearningRateMultiplier)")
+            throw fail("the mixing parameters' learning-rate multiplier must be positive, got \(stitchLearningRateMultiplier)")
         }
         guard affinityBatches >= 0 else { throw fail("affinity batches must not be negative, got \(affinityBatches)") }
         if let earlyStoppingPatience {

@@ -67,7 +67,7 @@ public struct TrainingSetup {
 
     /// Builds `recipe`'s model for `tasks` (inputs of `inputShape`, `labelCounts` regression targets
     /// per task) on `device`, its weighting, its optimizer (cross-stitch α in a group of its own at
-    /// `stitchLearningRateMultiplier`), and a trainer with the schedule for `stepsPerEpoch` steps per
+    /// `stitchLearningRateMultiplier`; Learning to Branch's θ likewise), and a trainer with the schedule for `stepsPerEpoch` steps per
     /// epoch, gradient clipping, the non-finite policy and early stopping.
     ///
     /// First, a step of `batch` samples (default the recipe's batch size; pass the data's size when
@@ -107,10 +107,10 @@ public struct TrainingSetup {
         trainer.shuffleSeed = recipe.seed
     }
 
-    /// The recipe's optimizer over `model`'s parameters and `extra` (a weighting's own), with
-    /// cross-stitch α in their own group.
+    /// The recipe's optimizer over `model`'s parameters and `extra` (a weighting's own), with the
+    /// model's mixing parameters (cross-stitch α, Learning to Branch's θ) in their own group.
     public static func optimizer(_ recipe: TrainingRecipe, model: any MultiTaskModel, extra: [Tensor] = []) throws -> any Optimizer {
-        let stitch = (model as? CrossStitchNetwork)?.alphas ?? []
+        let stitch = (model as? any MixingParameters)?.mixingParameters ?? []
         let stitchIDs = Set(stitch.map(ObjectIdentifier.init))
         var groups = [ParameterGroup(model.parameters.filter { !stitchIDs.contains(ObjectIdentifier($0)) } + extra)]
         if !stitch.isEmpty { groups.append(ParameterGroup(stitch, learningRateMultiplier: recipe.stitchLearningRateMultiplier)) }
