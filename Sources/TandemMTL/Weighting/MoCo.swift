@@ -12,8 +12,9 @@ import TandemNN
 ///     d  = Yᵀλ                             (the shared parameters' update)
 ///
 /// Defaults are LibMTL's: β = 0.5, σβ = 0.5, γ = 0.1, σγ = 0.5, ρ = 0; λ starts uniform and Y at 0.
-/// Y and λ are checkpointed. Two downloads per step: the gradients' Gram matrix (for their norms) and
-/// Y's.
+/// Y and λ are checkpointed. One download per step brings the gradients' Gram matrix GGᵀ (for their
+/// norms), the losses, and YGᵀ and YYᵀ of the previous Y, from which Y's new Gram matrix follows on the
+/// host: with S = diag(sᵢ) the scales, YYᵀ ← (1−β)²YYᵀ + β(1−β)(YGᵀS + SGYᵀ) + β²S·GGᵀ·S.
 public final class MoCo: LossWeighting, ProvidesTaskGram {
     /// The name used on the command line and in reports.
     public let name = "moco"
@@ -44,10 +45,16 @@ public final class MoCo: LossWeighting, ProvidesTaskGram {
         try WeightingChecks.losses(losses, model: model, method: name)
         let t = losses.count
         let gradients = try TaskGradients(losses: losses, parameters: model.sharedParameters, op: name)
-        let (gram, values) = try gradients.gram(with: losses)
-        lastGram = gram
         let device = gradients.matrix.device
         let previous = try carried.previous(shape: gradients.matrix.shape, on: device)
+        // One transfer: GGᵀ, the losses, and (after the first step) YGᵀ and YYᵀ of the previous Y.
+        let products = try previous.map { y in
+            try Tensor.withoutGradient { [try y.matmul(gradients.matrix, transposeOther: true), try y.matmul(y, transposeOther: true)] }
+        } ?? []
+        let (gram, extra) = try gradients.gram(with: losses + products)
+        lastGram = gram
+        let values = Array(extra.prefix(t))
+        func matrix(_ offset: Int) -> [[Double]] { (0..<t).map { i in (0..<t).map { j in Double(extra[offset + i * t + j]) } } }
         if lambda.count != t { lambda = [Double](repeating: 1 / Double(t), count: t) }
         steps += 1
         let k = Double(steps)
@@ -60,7 +67,18 @@ public final class MoCo: LossWeighting, ProvidesTaskGram {
         }
         carried.store(y)
         let combination = try TaskGradients(parameters: gradients.parameters, matrix: y)
-        let (yGram, _) = try combination.gram()
+        // Y's new Gram matrix from the downloaded products (Y starts at 0).
+        let b = Double(betaK), s = scales.map(Double.init)
+        let crossed = products.isEmpty ? nil : matrix(t), previousGram = products.isEmpty ? nil : matrix(t + t * t)
+        let yGram = (0..<t).map { i in
+            (0..<t).map { j in
+                var value = b * b * s[i] * s[j] * gram[i][j]
+                if let crossed, let previousGram {
+                    value += (1 - b) * (1 - b) * previousGram[i][j] + b * (1 - b) * (crossed[i][j] * s[j] + s[i] * crossed[j][i])
+                }
+                return value
+            }
+        }
         if SmallLinearAlgebra.isFinite(yGram), scales.allSatisfy(\.isFinite) {
             var pull = SmallLinearAlgebra.multiply(yGram, lambda)
             for i in 0..<t { pull[i] += rho * lambda[i] }
