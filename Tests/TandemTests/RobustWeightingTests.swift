@@ -120,6 +120,49 @@ struct RobustWeightingTests {
         #expect(throws: TandemError.self) { try method.backward(losses: model.losses(), model: model) }
     }
 
+    @Test("two tasks with aligned gradients: STCH's and ExcessMTL's steps by hand", arguments: allSelectors)
+    func alignedPair(selector: String) throws {
+        let device = try Devices.select(selector)
+        let aligned: [[Float]] = [[1, 2, -1], [0.5, 1, -0.5]]
+        // STCH after its nadir epoch (W = 0), μ = 0.5.
+        let stch = try STCH(mu: 0.5, warmup: 0)
+        try stch.endEpoch(meanLosses: [2, 0.5])
+        let model = try ToyModel(theta: toyTheta, gradients: aligned, heads: [0.2, 0.6], on: device)
+        try stch.backward(losses: model.losses(), model: model)
+        let l = model.lossValues
+        let w = STCH.weights(losses: l, nadir: [2, 0.5], mu: 0.5)
+        let s0 = HostMath.log(l[0] / 2) / 0.5, s1 = HostMath.log(l[1] / 0.5) / 0.5
+        let p0 = 1 / (1 + HostMath.exp(s1 - s0))
+        expectCloseDouble(w, [2 * p0 / l[0], 2 * (1 - p0) / l[1]], tolerance: 1e-12)
+        expectClose(try #require(model.theta.grad).values(), combine(w, model.taskGradients))
+        // ExcessMTL over two steps (η = 1): risks Σg²/√(Σₛg²) and w ∝ exp(E/E⁰), summing to 2.
+        let excess = try ExcessMTL(taskCount: 2, step: 1)
+        var sums = [[Double]](repeating: [0, 0, 0], count: 2)
+        var first: [Double] = []
+        for scale in [1.0, 0.5] {
+            let m = try ToyModel(theta: toyTheta, gradients: aligned.map { g in g.map { $0 * Float(scale) } }, heads: [0.2, 0.6], on: device)
+            try excess.backward(losses: m.losses(), model: m)
+            let g = m.taskGradients
+            var risks = [0.0, 0.0]
+            for i in 0..<2 {
+                for k in 0..<3 {
+                    sums[i][k] += g[i][k] * g[i][k]
+                    risks[i] += g[i][k] * g[i][k] / (sums[i][k] + 1e-7).squareRoot()
+                }
+            }
+            expectCloseDouble(excess.lastRisks, risks, tolerance: 1e-5)
+            if first.isEmpty {
+                first = risks
+                expectClose(try excess.currentWeights(), [1, 1])
+            } else {
+                let raw = [HostMath.exp(risks[0] / first[0]), HostMath.exp(risks[1] / first[1])]
+                let expected = raw.map { 2 * $0 / (raw[0] + raw[1]) }
+                expectClose(try excess.currentWeights(), expected)
+                expectClose(try #require(m.theta.grad).values(), combine(expected, g))
+            }
+        }
+    }
+
     @Test("ExcessMTL: AdaGrad-scaled risks, exponentiated weights summing to T, by hand over two steps; a zero gradient", arguments: allSelectors)
     func excessHand(selector: String) throws {
         let device = try Devices.select(selector)
