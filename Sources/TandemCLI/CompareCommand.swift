@@ -16,7 +16,8 @@ struct CompareCommand: ParsableCommand {
         --weightings) for each seed, is tested once on the model of its best validation epoch, and is compared on the \
         test split. Δm (Maninis et al. 2019) is the mean relative improvement over the single-task baselines of the same \
         seed, in percent (positive: better than training each task alone). The mean rank ranks the methods on every \
-        task's every metric (seed means) and averages. Time per step covers the training steps alone (no validation).
+        task's every metric (seed means) and averages. Time per step covers the training steps alone (no validation). \
+        Methods run at their papers' settings; --weighting-arg METHOD:key=value changes one (the table names it: cagrad (c=0.8)).
 
         Example: tandem compare --model lenet-hps --data multifashion --weightings ew,uw,pcgrad,cagrad --seeds 3 --epochs 10 \
         --device cpu --json compare.json --chart compare.svg
@@ -59,9 +60,6 @@ struct CompareCommand: ParsableCommand {
         if recipeOptions.weighting != nil {
             throw ValidationError("compare trains every method of --weightings; leave --weighting out")
         }
-        if !recipeOptions.weightingArg.isEmpty {
-            throw ValidationError("compare trains each method with its paper's settings; --weighting-arg applies to one method in 'tandem train'")
-        }
         if recipeOptions.singleTask { throw ValidationError("compare trains the single-task baselines itself (--no-baselines skips them)") }
         guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be in 1...100, got \(seeds)") }
         let names = methods
@@ -71,6 +69,33 @@ struct CompareCommand: ParsableCommand {
         }
         if Set(names).count != names.count { throw ValidationError("--weightings names a method twice: \(names.joined(separator: ","))") }
         if names.contains("fixed"), recipeOptions.weights == nil { throw ValidationError("'fixed' needs --weights") }
+        _ = try methodSettings()
+    }
+
+    /// Each method's settings from `--weighting-arg METHOD:key=value` (the papers' defaults for the rest).
+    func methodSettings() throws -> [String: [String: String]] {
+        var out: [String: [String: String]] = [:]
+        let names = methods
+        for item in recipeOptions.weightingArg {
+            guard let colon = item.firstIndex(of: ":"), colon != item.startIndex else {
+                throw ValidationError("compare runs several methods: write --weighting-arg METHOD:key=value (for example cagrad:c=0.5), got '\(item)'")
+            }
+            let method = String(item[..<colon]), setting = String(item[item.index(after: colon)...])
+            guard names.contains(method) else {
+                throw ValidationError("--weighting-arg \(item): '\(method)' is not one of the compared methods (\(names.joined(separator: ",")))")
+            }
+            do {
+                let parsed = try WeightingSettings.parse([setting])
+                for (key, value) in parsed {
+                    guard out[method]?[key] == nil else { throw ValidationError("--weighting-arg sets \(method):\(key) twice") }
+                    out[method, default: [:]][key] = value
+                }
+                _ = try WeightingSettings(method: method, arguments: out[method] ?? [:])
+            } catch TandemError.invalidArgument(let op, let message) {
+                throw ValidationError("--weighting-arg \(item): \(op): \(message)")
+            }
+        }
+        return out
     }
 
     func run() throws {
@@ -92,14 +117,18 @@ struct CompareCommand: ParsableCommand {
         if let config { (base, fileKeys) = try ConfigFile.recipe(path: config, base: base) }
         var recipe: TrainingRecipe
         do {
-            recipe = try TrainCommand.apply(recipeOptions.given, to: base)
+            recipe = try TrainCommand.apply(recipeOptions.given.filter { $0.key != "weighting_args" }, to: base)
         } catch let error as ValidationError {
             throw usageFailure(error.message, command: Self.self)
         }
+        if !recipe.weightingArguments.isEmpty {
+            throw CommandError("--config sets weighting_args \(recipe.weightingArguments); compare takes each method's as --weighting-arg METHOD:key=value")
+        }
+        let settings = try methodSettings()
         for path in [json, chart].compactMap({ $0 }) { try OutputPaths.checkFile(path, option: path == json ? "--json" : "--chart") }
         let names = methods
         let seedList = (0..<seeds).map { recipe.seed &+ UInt64($0) }
-        var results = names.map { MethodComparison.Method(name: $0, runs: []) }
+        var results = names.map { MethodComparison.Method(name: $0, runs: [], settings: settings[$0] ?? [:]) }
         var baselineResults: [UInt64: [String: [String: Double]]] = [:]
         var firstResolved = recipe
         Interrupts.install()
@@ -134,6 +163,7 @@ struct CompareCommand: ParsableCommand {
             for (m, name) in names.enumerated() {
                 var methodRecipe = resolved
                 methodRecipe.weighting = name
+                methodRecipe.weightingArguments = settings[name] ?? [:]
                 if name != "fixed" { methodRecipe.weights = nil }
                 let outcome = try Self.trainAndTest(methodRecipe, data: data, tasks: Array(data.train.tasks.indices), device: target)
                 let deltaM = try baselines.map { try DeltaM.compute(outcome.test, baselines: $0) }
@@ -262,7 +292,9 @@ struct CompareCommand: ParsableCommand {
             }
             let metrics: [(String, JSON)] = zip(columns, s.metrics).map { ("\($0.task).\($0.metric)", statistic($1)) }
             let fields: [(String, JSON)] = [
-                ("name", .string(method.name)), ("runs", .array(runs)), ("metrics", .object(metrics)),
+                ("name", .string(method.name)),
+                ("weighting_args", .object(method.settings.keys.sorted().map { ($0, .string(method.settings[$0] ?? "")) })),
+                ("runs", .array(runs)), ("metrics", .object(metrics)),
                 ("delta_m", s.deltaM.map(statistic) ?? .null), ("mean_rank", .number(s.meanRank)),
                 ("seconds_per_step", statistic(s.secondsPerStep)), ("relative_cost", s.relativeCost.map(JSON.number) ?? .null),
             ]

@@ -92,7 +92,14 @@ struct ComparisonFile {
                 return MethodComparison.Run(seed: s, test: result, deltaM: number(run["delta_m"]).flatMap { $0.isNaN ? nil : $0 },
                                             secondsPerStep: seconds)
             }
-            return MethodComparison.Method(name: name, runs: runs)
+            var settings: [String: String] = [:]
+            if case let .object(items)? = item["weighting_args"] {
+                for (key, value) in items {
+                    guard case let .string(text) = value else { throw fail("\(name).weighting_args.\(key) must be a string") }
+                    settings[key] = text
+                }
+            }
+            return MethodComparison.Method(name: name, runs: runs, settings: settings)
         }
         var complete = true
         if case let .bool(flag)? = json["complete"] { complete = flag }
@@ -139,6 +146,9 @@ struct ComparisonFile {
                 guard let index = merged.methods.firstIndex(where: { $0.name == method.name }) else {
                     merged.methods.append(method)
                     continue
+                }
+                guard merged.methods[index].settings == method.settings else {
+                    throw CommandError("--merge: \(path) runs \(method.label), another file \(merged.methods[index].label); one table holds one setting per method")
                 }
                 let seeds = Set(merged.methods[index].runs.map(\.seed))
                 if let twice = method.runs.first(where: { seeds.contains($0.seed) }) {

@@ -148,6 +148,27 @@ struct CompareTests {
         #expect(mixed.status == 64 && mixed.stderr.contains("--merge"), "\(mixed.stderr)")
     }
 
+    @Test("--weighting-arg METHOD:key=value sets one method's settings, named in the table and the JSON; bad ones are usage errors")
+    func settings() throws {
+        let folder = temporaryDirectory("compare-settings")
+        let recipe = ["compare", "--model", "mmoe", "--data", "mmoe-synth", "--epochs", "1", "--limit", "300", "--batch-size", "64",
+                      "--seeds", "1", "--device", "cpu", "--weightings", "ew,cagrad"]
+        let set = try runTandem(recipe + ["--weighting-arg", "cagrad:c=0.8", "--json", folder + "/c08.json"])
+        #expect(set.status == 0 && set.stdout.contains("cagrad (c=0.8)"), "\(set.stdout)\(set.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/c08.json"))) as? [String: Any])
+        let methods = try #require(object["methods"] as? [[String: Any]])
+        #expect(methods.map { $0["weighting_args"] as? [String: String] } == [[:], ["c": "0.8"]])
+        let plain = try runTandem(recipe + ["--seed", "1", "--json", folder + "/plain.json"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let merged = try runTandem(["compare", "--merge", folder + "/c08.json," + folder + "/plain.json"])
+        #expect(merged.status != 0 && merged.stderr.contains("one setting per method"), "\(merged.stderr)")
+        for (argument, message) in [("c=0.8", "METHOD:key=value"), ("pcgrad:c=1", "not one of the compared methods"),
+                                    ("cagrad:radius=1", "unknown setting 'radius'"), ("cagrad:c=-1", "'c' must be a number")] {
+            let bad = try runTandem(recipe + ["--weighting-arg", argument])
+            #expect(bad.status == 64 && bad.stderr.contains(message), "\(argument): \(bad.stderr)")
+        }
+    }
+
     @Test("an interrupted comparison keeps its finished runs in --json (marked incomplete); --merge joins them with the rest")
     func interrupted() throws {
         let folder = temporaryDirectory("compare-interrupted")

@@ -26,10 +26,18 @@ public struct MethodComparison: Sendable {
     public struct Method: Sendable {
         public var name: String
         public var runs: [Run]
+        /// The method's settings where they differ from its paper's defaults (`--weighting-arg`).
+        public var settings: [String: String]
 
-        public init(name: String, runs: [Run]) {
+        public init(name: String, runs: [Run], settings: [String: String] = [:]) {
             self.name = name
             self.runs = runs
+            self.settings = settings
+        }
+
+        /// The name, with its settings when there are any: `cagrad (c=0.5)`.
+        public var label: String {
+            settings.isEmpty ? name : "\(name) (" + settings.keys.sorted().map { "\($0)=\(settings[$0] ?? "")" }.joined(separator: ", ") + ")"
         }
     }
 
@@ -61,6 +69,7 @@ public struct MethodComparison: Sendable {
 
     /// One row of the summary.
     public struct Summary: Sendable {
+        /// The method's label (its name, with its settings when any were given).
         public var name: String
         /// Mean and deviation over the seeds of each column's test value, in `columns` order.
         public var metrics: [Statistic]
@@ -114,7 +123,7 @@ public struct MethodComparison: Sendable {
         let referenceTime = methods.firstIndex { $0.name == reference }.map { times[$0].mean }
         return methods.enumerated().map { m, method in
             let deltas = method.runs.compactMap(\.deltaM)
-            return Summary(name: method.name, metrics: metrics[m],
+            return Summary(name: method.label, metrics: metrics[m],
                            deltaM: deltas.count == method.runs.count ? Statistic(deltas) : nil,
                            meanRank: columns.isEmpty ? .nan : rankSums[m] / Double(columns.count),
                            secondsPerStep: times[m],
