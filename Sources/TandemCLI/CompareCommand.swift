@@ -43,6 +43,9 @@ struct CompareCommand: ParsableCommand {
                                valueName: "files"))
     var merge: String?
 
+    /// The files of `--merge`, in order.
+    var mergePaths: [String] { merge.map { $0.split(separator: ",").map { String($0.trimmingSpaces) } } ?? [] }
+
     /// The methods to compare, in the order given.
     var methods: [String] {
         weightings.map { $0.split(separator: ",").map(\.trimmingSpaces) }
@@ -50,11 +53,11 @@ struct CompareCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if let merge {
+        if merge != nil {
             if weightings != nil || device != nil || config != nil || noBaselines || !recipeOptions.given.isEmpty {
                 throw ValidationError("--merge combines finished comparisons; give it no recipe, --weightings, --device, --config or --no-baselines")
             }
-            if merge.split(separator: ",").map(\.trimmingSpaces).contains(where: \.isEmpty) { throw ValidationError("--merge names an empty file: '\(merge)'") }
+            if mergePaths.contains(where: \.isEmpty) { throw ValidationError("--merge names an empty file: '\(merge ?? "")'") }
             return
         }
         if recipeOptions.weighting != nil {
@@ -99,8 +102,8 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let merge {
-            let paths = merge.split(separator: ",").map { String($0.trimmingSpaces) }
+        if merge != nil {
+            let paths = mergePaths
             for path in [json, chart].compactMap({ $0 }) { try OutputPaths.checkFile(path, option: path == json ? "--json" : "--chart") }
             let files = try paths.map(ComparisonFile.read)
             let merged = try ComparisonFile.merge(files, paths: paths)
@@ -171,11 +174,10 @@ struct CompareCommand: ParsableCommand {
                 let delta = deltaM.map { "  Δm \(Self.signed(100 * $0))%" } ?? ""
                 say("seed \(seed): \(name): \(Self.metricsLine(outcome.test))\(delta)  \(fixed(1000 * outcome.secondsPerStep, 2)) ms/step")
                 // The runs so far, so that an interrupted or failed comparison keeps them (--merge joins them with the rest).
-                if let json, !(seed == seedList.last && m == names.count - 1) {
+                if let json {
                     let done = MethodComparison(methods: results.filter { !$0.runs.isEmpty }, reference: "ew")
-                    try OutputPaths.write(Self.json(recipe: firstResolved.json, device: target.info.selector, deviceName: target.info.name,
-                                                    seeds: seedList.filter { $0 <= seed }, comparison: done, summaries: try done.summaries(),
-                                                    baselines: baselineResults, complete: false).rendered() + "\n", to: json, what: "comparison")
+                    try Self.write(done, summaries: try done.summaries(), to: json, recipe: firstResolved.json, device: target.info.selector,
+                                   deviceName: target.info.name, seeds: seedList.filter { $0 <= seed }, baselines: baselineResults, complete: false)
                 }
                 try Self.checkInterrupt(saved: json)
             }
@@ -186,13 +188,13 @@ struct CompareCommand: ParsableCommand {
 
     /// Prints the summary table and writes --json and --chart.
     func report(_ comparison: MethodComparison, recipe: JSON, device: String, deviceName: String, seeds: [UInt64],
-                baselines: [UInt64: [String: [String: Double]]], complete: Bool = true) throws {
+                baselines: [UInt64: [String: [String: Double]]]) throws {
         let summaries = try comparison.summaries()
         say("")
         say(Self.summaryTable(comparison: comparison, summaries: summaries))
         if let json {
-            try OutputPaths.write(Self.json(recipe: recipe, device: device, deviceName: deviceName, seeds: seeds, comparison: comparison,
-                                            summaries: summaries, baselines: baselines, complete: complete).rendered() + "\n", to: json, what: "comparison")
+            try Self.write(comparison, summaries: summaries, to: json, recipe: recipe, device: device, deviceName: deviceName, seeds: seeds,
+                           baselines: baselines, complete: true)
             say("Comparison written to \(json)")
         }
         if let chart {
@@ -277,8 +279,15 @@ struct CompareCommand: ParsableCommand {
         })
     }
 
+    /// Writes the comparison's JSON (`json(...)`) to `path`, replacing it whole.
+    static func write(_ comparison: MethodComparison, summaries: [MethodComparison.Summary], to path: String, recipe: JSON, device: String,
+                      deviceName: String, seeds: [UInt64], baselines: [UInt64: [String: [String: Double]]], complete: Bool) throws {
+        try OutputPaths.write(json(recipe: recipe, device: device, deviceName: deviceName, seeds: seeds, comparison: comparison, summaries: summaries,
+                                   baselines: baselines, complete: complete).rendered() + "\n", to: path, what: "comparison")
+    }
+
     static func json(recipe: JSON, device: String, deviceName: String, seeds: [UInt64], comparison: MethodComparison,
-                     summaries: [MethodComparison.Summary], baselines: [UInt64: [String: [String: Double]]], complete: Bool = true) -> JSON {
+                     summaries: [MethodComparison.Summary], baselines: [UInt64: [String: [String: Double]]], complete: Bool) -> JSON {
         func statistic(_ s: MethodComparison.Statistic) -> JSON { .object([("mean", .number(s.mean)), ("sd", .number(s.standardDeviation))]) }
         let columns = comparison.columns
         let baselineFields: [(String, JSON)] = baselines.keys.sorted().map { seed in ("\(seed)", metricsObject(baselines[seed] ?? [:])) }

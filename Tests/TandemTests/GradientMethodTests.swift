@@ -2,17 +2,24 @@ import Testing
 @testable import Tandem
 @testable import TandemMTL
 
-/// Two tasks that share nothing but one parameter vector: Lᵢ = ½kᵢθᵢ², each task on its own
-/// coordinate, with curvature kᵢ (no conflict, very different scales).
+/// Tasks that share nothing but one parameter vector: Lᵢ = ½kᵢ(θᵢ − tᵢ)² + cᵢ, each task on its own
+/// coordinate, with curvature kᵢ (no conflict, scales as different as wanted), target tᵢ (default 0)
+/// and an irreducible part cᵢ (default 0; what label noise leaves), which moves the loss but not its
+/// gradient. θ starts at `start` (default all 1).
 final class SeparableModel: Module, MultiTaskModel {
     let tasks: [TaskSpec]
     let theta: Tensor
     let curvatures: [Float]
+    let targets: [Float]
+    let offsets: [Float]
 
-    init(curvatures: [Float], on device: any Device) throws {
+    init(curvatures: [Float], start: [Float]? = nil, targets: [Float]? = nil, offsets: [Float]? = nil, on device: any Device) throws {
+        let t = curvatures.count
         self.curvatures = curvatures
+        self.targets = targets ?? [Float](repeating: 0, count: t)
+        self.offsets = offsets ?? [Float](repeating: 0, count: t)
         tasks = curvatures.indices.map { TaskSpec("task\($0)", .regression) }
-        theta = try Tensor([Float](repeating: 1, count: curvatures.count), shape: [1, curvatures.count], on: device, requiresGrad: true)
+        theta = try Tensor(start ?? [Float](repeating: 1, count: t), shape: [1, t], on: device, requiresGrad: true)
         super.init()
     }
 
@@ -20,7 +27,9 @@ final class SeparableModel: Module, MultiTaskModel {
     var sharedParameters: [Tensor] { [theta] }
 
     func losses() throws -> [Tensor] {
-        try curvatures.enumerated().map { i, k in try theta.slice(axis: 1, i..<(i + 1)).square().sum() * (0.5 * k) }
+        try curvatures.enumerated().map { i, k in
+            try (theta.slice(axis: 1, i..<(i + 1)) - targets[i]).square().sum() * (0.5 * k) + offsets[i]
+        }
     }
 }
 

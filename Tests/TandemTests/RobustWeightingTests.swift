@@ -2,32 +2,6 @@ import Testing
 @testable import Tandem
 @testable import TandemMTL
 
-/// Tasks Lᵢ = ½kᵢ(θᵢ − 1)² + cᵢ on their own coordinates of one shared vector: curvature kᵢ and an
-/// irreducible part cᵢ (what label noise leaves), which moves the loss but not its gradient.
-final class OffsetModel: Module, MultiTaskModel {
-    let tasks: [TaskSpec]
-    let theta: Tensor
-    let curvatures: [Float]
-    let offsets: [Float]
-
-    init(start: [Float], curvatures: [Float], offsets: [Float], on device: any Device) throws {
-        self.curvatures = curvatures
-        self.offsets = offsets
-        tasks = curvatures.indices.map { TaskSpec("task\($0)", .regression) }
-        theta = try Tensor(start, shape: [1, start.count], on: device, requiresGrad: true)
-        super.init()
-    }
-
-    func forward(_ x: Tensor) throws -> [Tensor] { try curvatures.map { _ in try theta.sum() } }
-    var sharedParameters: [Tensor] { [theta] }
-
-    func losses() throws -> [Tensor] {
-        try curvatures.indices.map { i in
-            try (theta.slice(axis: 1, i..<(i + 1)) - 1).square().sum() * (0.5 * curvatures[i]) + offsets[i]
-        }
-    }
-}
-
 /// STCH and ExcessMTL (the 2024 weightings of the methods issue): hand-computed steps on the
 /// three-task toy (conflicting gradients, a zero gradient), their state, and one run each showing
 /// the paper's claim.
@@ -207,7 +181,7 @@ struct RobustWeightingTests {
         // does not draw weight to its task, as it does for a loss-based weighting (GLS, DWA, STCH).
         func run(offsets: [Float]) throws -> (theta: [Float], weights: [[Float]]) {
             let cpu = CPUDevice.shared
-            let model = try OffsetModel(start: [-3, -3], curvatures: [1, 0.1], offsets: offsets, on: cpu)
+            let model = try SeparableModel(curvatures: [1, 0.1], start: [-3, -3], targets: [1, 1], offsets: offsets, on: cpu)
             let method = try ExcessMTL(taskCount: 2, step: 0.05)
             let optimizer = try SGD(model.parameters, learningRate: 0.05)
             var weights: [[Float]] = []
@@ -229,7 +203,7 @@ struct RobustWeightingTests {
         #expect(clean.weights.last![1] > 1.05, "\(clean.weights.last!)")
         // GLS, a loss-based weighting, is moved by the offset.
         let gls = GeometricLossStrategy()
-        let model = try OffsetModel(start: [-3, -3], curvatures: [1, 0.1], offsets: [0, 50], on: CPUDevice.shared)
+        let model = try SeparableModel(curvatures: [1, 0.1], start: [-3, -3], targets: [1, 1], offsets: [0, 50], on: CPUDevice.shared)
         try gls.backward(losses: model.losses(), model: model)
         let w = try gls.currentWeights()
         #expect(w[1] < 0.2 * w[0], "GLS weights \(w): the noisy task's large loss shrinks its weight")

@@ -108,14 +108,15 @@ public final class LearningToBranch: Module, MultiTaskModel, EpochScheduledModel
         return lines.joined(separator: "\n")
     }
 
-    /// A [T, T] mixing matrix for stage s + 1 (row k: node k's weights over the parents).
-    func mixing(_ s: Int) throws -> Tensor {
+    /// A [T, T] mixing matrix for stage s + 1 (row k: node k's weights over the parents); `tree` is
+    /// `branching()` when the caller has it already.
+    func mixing(_ s: Int, tree: [[Int]]? = nil) throws -> Tensor {
         let t = tasks.count
         let device = logits.device
         if inWarmup { return try Tensor.full([t, t], 1 / Float(t), on: device) }
         guard isTraining else {
             // The most likely tree (ties to the lower parent, as `branching` breaks them).
-            let parents = try branching()[s]
+            let parents = try (tree ?? branching())[s]
             return try Tensor((0..<t).flatMap { k in (0..<t).map { j in parents[k] == j ? Float(1) : 0 } }, shape: [t, t], on: device)
         }
         let theta = try logits.slice(axis: 0, s..<(s + 1)).reshape([t, t])
@@ -138,11 +139,13 @@ public final class LearningToBranch: Module, MultiTaskModel, EpochScheduledModel
 
     public func forward(_ x: Tensor) throws -> [Tensor] {
         try syncCounters()
+        // In evaluation the most likely tree, read from θ once for every stage.
+        let tree = isTraining || inWarmup ? nil : try branching()
         var nodes = try stages[0].map { try $0(x) }
         for s in 1..<stages.count {
             let shape = nodes[0].shape
             let stacked = try Tensor.concat(nodes.map { try $0.reshape([1, $0.count]) }, axis: 0)
-            let mixed = try mixing(s - 1).matmul(stacked)
+            let mixed = try mixing(s - 1, tree: tree).matmul(stacked)
             nodes = try stages[s].enumerated().map { k, layer in try layer(mixed.slice(axis: 0, k..<(k + 1)).reshape(shape)) }
         }
         if isTraining { try saveCounters() }

@@ -26,9 +26,7 @@ public struct RecipeTraining {
                                   labelCounts: train.tasks.map(\.labelCount), stepsPerEpoch: loader.batchesPerEpoch, device: device,
                                   baselines: baselines, batch: Swift.max(1, Swift.min(recipe.batchSize, train.count)))
         setup.trainer.keepBestState = part.validation != nil
-        validation = try part.validation.map { set in
-            try DataLoader(set, batchSize: recipe.batchSize, shuffle: false, prefetch: 0).epoch(0).map { try TrainingBatch($0, tasks: set.tasks, on: device) }
-        } ?? []
+        validation = try part.validation.map { try Self.batches(of: $0, batchSize: recipe.batchSize, on: device) } ?? []
         self.data = part
     }
 
@@ -48,10 +46,11 @@ public struct RecipeTraining {
 
     /// The model's metrics on the test split.
     public func test() throws -> EvaluationResult {
-        let set = data.test
-        let batches = try DataLoader(set, batchSize: setup.recipe.batchSize, shuffle: false, prefetch: 0).epoch(0).map {
-            try TrainingBatch($0, tasks: set.tasks, on: setup.trainer.device)
-        }
-        return try trainer.evaluate(batches)
+        try trainer.evaluate(try Self.batches(of: data.test, batchSize: setup.recipe.batchSize, on: trainer.device))
+    }
+
+    /// `set` in order, as batches on `device`.
+    static func batches(of set: any MultiTaskDataset, batchSize: Int, on device: any Device) throws -> [TrainingBatch] {
+        try DataLoader(set, batchSize: batchSize, shuffle: false, prefetch: 0).epoch(0).map { try TrainingBatch($0, tasks: set.tasks, on: device) }
     }
 }

@@ -91,10 +91,7 @@ public final class ExcessMTL: LossWeighting {
                 initial[i] = risks[i]
             }
         }
-        let top = logs.max() ?? 0
-        let e = logs.map { HostMath.exp($0 - top) }
-        let total = e.reduce(0, +)
-        return e.map { Double(t) * $0 / total }
+        return SmallLinearAlgebra.softmax(logs).map { Double(t) * $0 }
     }
 
     /// w.

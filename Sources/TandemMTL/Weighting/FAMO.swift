@@ -44,12 +44,7 @@ public final class FAMO: LossWeighting {
     }
 
     /// z = softmax(ξ).
-    public var taskWeights: [Double] {
-        let top = logits.max() ?? 0
-        let e = logits.map { HostMath.exp($0 - top) }
-        let total = e.reduce(0, +)
-        return e.map { $0 / total }
-    }
+    public var taskWeights: [Double] { SmallLinearAlgebra.softmax(logits) }
 
     /// Updates ξ from the losses' change since the last step, then accumulates Σᵢ wᵢ∇Lᵢ.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {

@@ -82,11 +82,7 @@ public final class MoCo: LossWeighting, ProvidesTaskGram {
         if SmallLinearAlgebra.isFinite(yGram), scales.allSatisfy(\.isFinite) {
             var pull = SmallLinearAlgebra.multiply(yGram, lambda)
             for i in 0..<t { pull[i] += rho * lambda[i] }
-            let moved = (0..<t).map { lambda[$0] - gammaK * pull[$0] }
-            let top = moved.max() ?? 0
-            let e = moved.map { HostMath.exp($0 - top) }
-            let total = e.reduce(0, +)
-            lambda = e.map { $0 / total }
+            lambda = SmallLinearAlgebra.softmax((0..<t).map { lambda[$0] - gammaK * pull[$0] })
             try combination.accumulate(coefficients: lambda.map(Float.init))
         } else {
             try combination.accumulate(coefficients: [Float](repeating: .nan, count: t))

@@ -36,10 +36,7 @@ public final class RandomLossWeighting: LossWeighting {
         var random = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: step) &+ 1) &* 0xbf58_476d_1ce4_e5b9)
         func uniform() -> Double { (Double(random.next() >> 11) + 0.5) * 0x1p-53 }
         let z = (0..<count).map { _ in (-2 * HostMath.log(uniform())).squareRoot() * HostMath.cos(2 * Double.pi * uniform()) }
-        let top = z.max() ?? 0
-        let e = z.map { HostMath.exp($0 - top) }
-        let total = e.reduce(0, +)
-        return e.map { Float($0 / total) }
+        return SmallLinearAlgebra.softmax(z).map(Float.init)
     }
 
     /// λ of the last step.

@@ -86,11 +86,9 @@ public final class STCH: LossWeighting {
     /// ∂objective/∂Lᵢ at `losses` (host formula of the step's weights).
     public static func weights(losses: [Double], nadir: [Double]?, mu: Double) -> [Double] {
         guard let nadir else { return losses.map { 1 / $0 } }
-        let s = (0..<losses.count).map { HostMath.log(losses[$0] / Swift.max(nadir[$0], 1e-20)) / mu }
-        let top = s.max() ?? 0
-        let e = s.map { HostMath.exp($0 - top) }
-        let total = e.reduce(0, +), t = Double(losses.count)
-        return (0..<losses.count).map { t * e[$0] / total / losses[$0] }
+        let p = SmallLinearAlgebra.softmax((0..<losses.count).map { HostMath.log(losses[$0] / Swift.max(nadir[$0], 1e-20)) / mu })
+        let t = Double(losses.count)
+        return (0..<losses.count).map { t * p[$0] / losses[$0] }
     }
 }
 

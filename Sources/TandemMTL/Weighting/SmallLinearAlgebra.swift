@@ -95,6 +95,14 @@ enum SmallLinearAlgebra {
     /// xᵀ·y.
     static func dot(_ x: [Double], _ y: [Double]) -> Double { zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
 
+    /// softmax(x) = exp(xᵢ − max x)/Σⱼ exp(xⱼ − max x): on the simplex, safe for any finite x.
+    static func softmax(_ x: [Double]) -> [Double] {
+        let top = x.max() ?? 0
+        let e = x.map { HostMath.exp($0 - top) }
+        let total = e.reduce(0, +)
+        return e.map { $0 / total }
+    }
+
     /// Whether every entry is finite.
     static func isFinite(_ g: [[Double]]) -> Bool { g.allSatisfy { $0.allSatisfy(\.isFinite) } }
 }
