@@ -134,6 +134,8 @@ struct CompareCommand: ParsableCommand {
         var results = names.map { MethodComparison.Method(name: $0, runs: [], settings: settings[$0] ?? [:]) }
         var baselineResults: [UInt64: [String: [String: Double]]] = [:]
         var firstResolved = recipe
+        // The --json file once it holds a finished run (what an interrupt leaves behind).
+        var saved: String?
         Interrupts.install()
         defer { Interrupts.remove() }
         for seed in seedList {
@@ -155,10 +157,10 @@ struct CompareCommand: ParsableCommand {
                 single.weights = nil
                 var values: [String: [String: Double]] = [:]
                 for (index, task) in data.train.tasks.enumerated() {
-                    let outcome = try Self.trainAndTest(single, data: data, tasks: [index], device: target)
+                    let outcome = try Self.trainAndTest(single, data: data, tasks: [index], device: target, saved: saved)
                     values[task.name] = Dictionary(uniqueKeysWithValues: (outcome.test[task.name]?.metrics ?? []).map { ($0.name, $0.value) })
                     say("seed \(seed): single-task \(task.name): \(Self.metricsLine(outcome.test))")
-                    try Self.checkInterrupt(saved: nil)
+                    try Self.checkInterrupt(saved: saved)
                 }
                 baselines = values
                 baselineResults[seed] = values
@@ -168,7 +170,7 @@ struct CompareCommand: ParsableCommand {
                 methodRecipe.weighting = name
                 methodRecipe.weightingArguments = settings[name] ?? [:]
                 if name != "fixed" { methodRecipe.weights = nil }
-                let outcome = try Self.trainAndTest(methodRecipe, data: data, tasks: Array(data.train.tasks.indices), device: target)
+                let outcome = try Self.trainAndTest(methodRecipe, data: data, tasks: Array(data.train.tasks.indices), device: target, saved: saved)
                 let deltaM = try baselines.map { try DeltaM.compute(outcome.test, baselines: $0) }
                 results[m].runs.append(MethodComparison.Run(seed: seed, test: outcome.test, deltaM: deltaM, secondsPerStep: outcome.secondsPerStep))
                 let delta = deltaM.map { "  Δm \(Self.signed(100 * $0))%" } ?? ""
@@ -178,8 +180,9 @@ struct CompareCommand: ParsableCommand {
                     let done = MethodComparison(methods: results.filter { !$0.runs.isEmpty }, reference: "ew")
                     try Self.write(done, summaries: try done.summaries(), to: json, recipe: firstResolved.json, device: target.info.selector,
                                    deviceName: target.info.name, seeds: seedList.filter { $0 <= seed }, baselines: baselineResults, complete: false)
+                    saved = json
                 }
-                try Self.checkInterrupt(saved: json)
+                try Self.checkInterrupt(saved: saved)
             }
         }
         try report(MethodComparison(methods: results, reference: "ew"), recipe: firstResolved.json, device: target.info.selector,
@@ -217,7 +220,7 @@ struct CompareCommand: ParsableCommand {
 
     /// What one training run gives: the test metrics of its best epoch (by validation, else its
     /// last) and the time per training step.
-    static func trainAndTest(_ recipe: TrainingRecipe, data: RunData, tasks indices: [Int], device: any Device) throws
+    static func trainAndTest(_ recipe: TrainingRecipe, data: RunData, tasks indices: [Int], device: any Device, saved: String?) throws
         -> (test: EvaluationResult, secondsPerStep: Double) {
         let run = try RecipeTraining(recipe: recipe, data: data, tasks: indices, device: device)
         // Steps are timed from the end of the previous step (or of the last epoch's validation).
@@ -230,19 +233,19 @@ struct CompareCommand: ParsableCommand {
             if Interrupts.received != nil { trainer.requestStop() }
         }, epoch: { _, _ in mark = Bench.now() }))
         try run.fit()
-        try checkInterrupt()
+        try checkInterrupt(saved: saved)
         try run.restoreBestEpoch()
         return (try run.test(), steps > 0 ? stepSeconds / Double(steps) : .nan)
     }
 
     /// Stops the comparison at an interrupt; the runs finished so far are printed, and are in `saved`
     /// (the --json file) when it was written.
-    static func checkInterrupt(saved: String? = nil) throws {
+    static func checkInterrupt(saved: String?) throws {
         if let signal = Interrupts.received {
             if let saved {
                 say("\nInterrupted: the runs finished so far are in \(saved) (marked incomplete); compare the rest with --json and join both with --merge.")
             } else {
-                say("\nInterrupted: no method's run has finished; run the same command again to start over.")
+                say("\nInterrupted: nothing was saved (finished runs are kept in the --json file when one is given); run the same command again to start over.")
             }
             throw Interrupts.exitCode(signal)
         }
