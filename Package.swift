@@ -43,9 +43,11 @@ let package = Package(
         .target(name: "TandemSupport"),
         .target(name: "TandemNN", dependencies: ["TandemCore"]),
         .target(name: "TandemData", dependencies: ["TandemCore", "TandemSupport", "CZlib"]),
-        .target(name: "TandemMTL", dependencies: ["TandemCore", "TandemNN", "TandemData", "TandemSupport"]),
+        // Collectives between ranks (MPI, loaded at run time) for data-parallel training.
+        .target(name: "TandemDistributed", dependencies: ["TandemCore"]),
+        .target(name: "TandemMTL", dependencies: ["TandemCore", "TandemNN", "TandemData", "TandemSupport", "TandemDistributed"]),
         .target(name: "Tandem", dependencies: ["TandemCore", "TandemCPU", "TandemOpenCL", "TandemSupport", "TandemNN",
-                                               "TandemData", "TandemMTL"]),
+                                               "TandemData", "TandemMTL", "TandemDistributed"]),
         // A run's metrics as it trains (metrics.jsonl, metrics.csv, a TensorBoard event file) and its
         // report picture (SVG). Not a core module: SwiftProtobuf brings Foundation, so neither the
         // `Tandem` umbrella nor the C API depends on it; the CLI and the tests do.

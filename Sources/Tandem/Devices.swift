@@ -5,6 +5,7 @@
 @_exported import TandemData
 @_exported import TandemMTL
 @_exported import TandemOpenCL
+@_exported import TandemDistributed
 
 /// The device registry: every device on the machine, and the one a selector string names.
 ///

@@ -91,6 +91,7 @@ final class ProgressReporter {
     }
 
     func print(_ line: String) {
+        guard speaksForJob else { return }
         let text = "\r\u{1b}[2K" + line
         _ = text.withCString { write(1, $0, strlen($0)) }
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Tandem
 
 /// Left-aligned text columns for terminal tables.
 func table(_ header: [String], _ rows: [[String]]) -> String {
@@ -29,6 +30,11 @@ func formatError(_ value: Double?) -> String {
 /// Writes a line to standard output at once (Swift's `print` buffers when output is a file or a
 /// pipe, which would hide training progress from logs and `tee`).
 func say(_ text: String = "") {
+    guard speaksForJob else { return }
     let line = text + "\n"
     _ = line.withCString { write(1, $0, strlen($0)) }
 }
+
+/// Whether this process prints progress and results: always, except on ranks other than 0 of an
+/// `mpirun` job (rank 0 speaks for the job; errors are printed by every rank).
+let speaksForJob = (MPIEnvironment.launchedRank ?? 0) == 0

@@ -192,6 +192,20 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Under mpirun: MPI joined first, so that every later failure on a rank ends the whole job.
+        let communicator = try Communicators.fromEnvironment()
+        do {
+            try train(communicator: communicator)
+            (communicator as? MPICommunicator)?.finish()
+        } catch {
+            guard communicator.size > 1 else { throw error }
+            System.printError("tandem train: rank \(communicator.rank) of \(communicator.size): \(error)")
+            communicator.abort(code: 1)
+            throw error
+        }
+    }
+
+    func train(communicator: any Communicator) throws {
         let assembled: (TrainingRecipe, batchGiven: Bool, notes: [String])
         do {
             assembled = try assembleRecipe()
@@ -210,8 +224,8 @@ struct TrainCommand: ParsableCommand {
         }
         for warning in data.warnings { say("Warning: \(warning)") }
         data.warnings = []
-        try checkOutputs()
-        let run = TrainingRun(command: self, recipe: resolved, device: target, data: data)
+        if communicator.isRoot { try checkOutputs() }
+        let run = TrainingRun(command: self, recipe: resolved, device: target, data: data, communicator: communicator)
         try run.execute()
     }
 

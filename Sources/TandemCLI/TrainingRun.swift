@@ -9,6 +9,8 @@ struct TrainingRun {
     let recipe: TrainingRecipe
     let device: any Device
     let data: RunData
+    /// The ranks of a data-parallel job (one for a run of this process alone); only rank 0 writes.
+    let communicator: any Communicator
     let started = Bench.now()
 
     /// What one model's training gave.
@@ -67,7 +69,7 @@ struct TrainingRun {
     }
 
     func writeReport(fields: [(String, JSON)]) throws {
-        guard let path = command.report else { return }
+        guard communicator.isRoot, let path = command.report else { return }
         let all: [(String, JSON)] = [("version", .string("\(tandemVersion)")), ("wall_seconds", .number(Bench.now() - started))] + fields
         try OutputPaths.write(JSON.object(all).rendered() + "\n", to: path, what: "report")
         say("Report written to \(path)")
@@ -80,6 +82,9 @@ struct TrainingRun {
         let tasks = train.tasks.map(TaskSpec.init)
         let trainer = setup.trainer, model = setup.model
         trainer.checkpointMetadata["recipe"] = recipe.json.compact()
+        if communicator.size > 1 { trainer.dataParallel = DataParallel(communicator: communicator) }
+        // Only rank 0 writes files; every rank trains and evaluates.
+        let writes = main && communicator.isRoot
         if let path = c.initWeights { try Checkpoint.load(path, into: model) }
         if main, let path = c.resume {
             try trainer.loadCheckpoint(from: path)
@@ -89,12 +94,15 @@ struct TrainingRun {
         say("Training \(recipe.model) (\(model.parameterCount) parameters) on \(device.info.description)")
         var schedule = recipe.schedule.rawValue
         if recipe.warmupSteps > 0 { schedule += " after \(recipe.warmupSteps) warm-up steps" }
+        if communicator.size > 1 {
+            say("  data parallel over \(communicator.size) ranks (\(communicator.transport)): each takes \(recipe.batchSize / communicator.size)–\((recipe.batchSize + communicator.size - 1) / communicator.size) samples of every batch of \(recipe.batchSize)")
+        }
         say("  \(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(recipe.effectiveLearningRate) (\(schedule)), weighting \(setup.weighting.name), seed \(recipe.seed)")
         let progress = ProgressReporter(tasks: tasks.map(\.name), stepsPerEpoch: loader.batchesPerEpoch, batchSize: recipe.batchSize,
                                         epochs: recipe.epochs)
         let affinity = recipe.affinityBatches > 0 ? try TaskAffinity(tasks: tasks) : nil
         var affinityReports: [AffinityReport] = []
-        let runLog = try main ? c.logDirectory.map { try RunLog(directory: $0, tasks: tasks.map(\.name)) } : nil
+        let runLog = try writes ? c.logDirectory.map { try RunLog(directory: $0, tasks: tasks.map(\.name)) } : nil
         trainer.callbacks.append(ClosureCallback(step: { trainer, report in
             progress.step(report)
             if Interrupts.received != nil { trainer.requestStop() }
@@ -114,8 +122,8 @@ struct TrainingRun {
                 affinityReports.append(measured)
                 for line in measured.summary { say("  affinity: \(line)") }
             }
-            if main, let path = c.save { try trainer.saveCheckpoint(to: path) }
-            if main { try drawRun(trainer, tasks: tasks, affinity: affinityReports.last) }
+            if writes, let path = c.save { try trainer.saveCheckpoint(to: path) }
+            if writes { try drawRun(trainer, tasks: tasks, affinity: affinityReports.last) }
         }))
         // After the printing callback, so a log write error does not hide the epoch's table.
         if let runLog {
@@ -129,6 +137,9 @@ struct TrainingRun {
             ("config", .object([("recipe", recipe.json), ("device", .string(device.info.selector)),
                                 ("tasks", .array(tasks.map { .string($0.name) }))])),
             ("device", .string(device.info.name)),
+            ("data_parallel", .object([("ranks", .int(communicator.size)), ("devices_per_rank", .int(1)),
+                                       ("transport", .string(communicator.transport)),
+                                       ("skipped_batches", .int(trainer.dataParallel?.skippedBatches ?? 0))])),
             ("parameters", .int(model.parameterCount)),
             ("samples", .object([("train", .int(train.count)), ("validation", .int(part.validation?.count ?? 0)), ("test", .int(part.test.count))])),
             ("epochs", .array(trainer.history.map { report in
@@ -158,7 +169,7 @@ struct TrainingRun {
         if let signal = Interrupts.received {
             guard main else { return Outcome(fields: fields, test: nil, interrupted: signal) }
             let path = c.save ?? "tandem-interrupted.safetensors"
-            try trainer.saveCheckpoint(to: path)
+            if communicator.isRoot { try trainer.saveCheckpoint(to: path) }
             let resumeArguments = [programPath(), "train", "--resume", absolutePath(path)] + c.outputArguments
             say("\nInterrupted at epoch \(trainer.epoch + 1), step \(trainer.step). Checkpoint saved to \(path).")
             say("Resume with: \(resumeArguments.map(shellQuoted).joined(separator: " "))")
@@ -174,13 +185,13 @@ struct TrainingRun {
         var tested = "the last epoch's model"
         if let bestEpoch = try run.restoreBestEpoch() {
             tested = "the model of epoch \(bestEpoch + 1), the best by validation"
-            if main, let path = c.saveBest {
+            if writes, let path = c.saveBest {
                 var metadata = trainer.checkpointMetadata
                 metadata["best_epoch"] = "\(bestEpoch + 1)"
                 try Checkpoint.save(model: model, to: path, metadata: metadata)
                 say("Best model (epoch \(bestEpoch + 1)) saved to \(path)")
             }
-        } else if main, let path = c.saveBest {
+        } else if writes, let path = c.saveBest {
             try Checkpoint.save(model: model, to: path, metadata: trainer.checkpointMetadata)
             say("No validation split: the last epoch's model saved to \(path)")
         }
@@ -204,7 +215,7 @@ struct TrainingRun {
             say("Δm against single-task baselines (test): \(fixed(100 * deltaM, 2))%")
             fields.append(("delta_m", .number(deltaM)))
         }
-        if main, let path = c.runReport { say("Run report drawn to \(path)") }
+        if writes, let path = c.runReport { say("Run report drawn to \(path)") }
         if trainer.skippedSteps > 0 { say("Skipped \(trainer.skippedSteps) step(s) with a non-finite loss or gradient (--on-nan skip).") }
         return Outcome(fields: fields, test: test, interrupted: nil)
     }

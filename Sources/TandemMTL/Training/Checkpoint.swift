@@ -128,6 +128,8 @@ extension Trainer {
     /// Restores the checkpoint `contents`, read from `path` (named in errors), as `loadCheckpoint(from:)`
     /// does; the checkpoint fuzz target (Fuzz/checkpoint.swift) feeds it decoded bytes.
     public func loadCheckpoint(_ contents: Safetensors.Contents, path: String) throws {
+        // Data-parallel replicas are made equal to rank 0's again at the next step.
+        dataParallel?.synchronized = false
         let meta = contents.metadata
         func fail(_ message: String) -> TandemError {
             TandemError.invalidArgument(op: "Trainer.loadCheckpoint", message: "\(path): \(message)")

@@ -62,6 +62,9 @@ public final class Trainer {
     /// Extra checkpoint metadata (the CLI stores its recipe here); saved and restored with the
     /// trainer's own.
     public var checkpointMetadata: [String: String] = [:]
+    /// Data-parallel training over ranks (nil, or a group of one: this process alone). Every rank
+    /// runs the same trainer; `fit` over a loader gives each its part of every global batch.
+    public var dataParallel: DataParallel?
 
     /// Epochs completed.
     public internal(set) var epoch = 0
@@ -150,9 +153,73 @@ public final class Trainer {
     /// One training step on `batch`: returns each task's loss (before the update). Reads the losses
     /// from the device once. A non-finite loss throws `TrainingAnomaly` (or, under `.skip`, skips the
     /// update).
+    ///
+    /// In data-parallel training every rank calls this with its own part of the global batch; the
+    /// gradients, the task-gradient matrices of gradient methods and the losses are combined across
+    /// ranks, weighted by the parts' sample counts, before the update (see `DataParallel`).
     @discardableResult
     public func trainStep(_ batch: TrainingBatch) throws -> [Float] {
         try check(batch, op: "Trainer.trainStep")
+        let group = (dataParallel?.size ?? 1) > 1 ? dataParallel : nil
+        if let group {
+            guard !representationGradients else {
+                throw TandemError.invalidArgument(op: "Trainer", message: "gradients at the shared representation (rep_grad, GradDrop) are per sample and cannot be combined across \(group.size) ranks; train without --rep-grad, or on one rank")
+            }
+            if !group.synchronized { try group.broadcastState(model: model, weighting: weighting) }
+            var counts = [Double(batch.sampleCount)]
+            try group.communicator.allReduce(&counts, .sum)
+            group.share = Double(batch.sampleCount) / counts[0]
+        }
+        let (losses, sampled) = try DataParallel.$active.withValue(group) { try backwardPass(batch) }
+        let stacked = try Tensor.withoutGradient { try Tensor.stack(losses.map { try $0.detach().reshape([]) }) }
+        let combined = try group.map { try $0.combineGradients(of: optimizer.parameters, losses: stacked) }
+        if let gradientClipNorm { try Tensor.clipGradientNorm(optimizer.parameters, maxNorm: gradientClipNorm) }
+        var values: [Float]
+        var skipped = false
+        switch nonFinitePolicy {
+        case .stop:
+            try optimizer.step()
+            values = try combined?.losses ?? stacked.values()
+            if let t = values.firstIndex(where: { !$0.isFinite }) {
+                throw try anomaly(task: t, value: values[t])
+            }
+        case .skip:
+            if let combined {
+                values = combined.losses
+                skipped = !combined.finite
+            } else {
+                // One read before the update: the losses and 0 (or NaN when a gradient is not finite).
+                let flag = try Tensor.withoutGradient { () -> Tensor in
+                    var total = try Tensor.zeros([1], on: device)
+                    for grad in optimizer.parameters.compactMap(\.grad) { total = try total + grad.reshape([grad.count]).sum().reshape([1]) }
+                    return try total * 0
+                }
+                let read = try Tensor.withoutGradient { try Tensor.concat([stacked, flag], axis: 0) }.values()
+                values = Array(read.prefix(taskCount))
+                skipped = !read.allSatisfy(\.isFinite)
+            }
+            if skipped {
+                optimizer.zeroGrad()
+                skippedSteps += 1
+            } else {
+                try optimizer.step()
+            }
+        }
+        if !skipped {
+            for (t, value) in values.enumerated() { epochLossSums[t] += Double(value) }
+            epochLossCount += 1
+        }
+        step += 1
+        stepInEpoch += 1
+        let report = StepReport(epoch: epoch, step: step, stepInEpoch: stepInEpoch, losses: values, sampledTask: sampled,
+                                learningRate: optimizer.learningRate, skipped: skipped)
+        for callback in callbacks { try callback.trainer(self, didStep: report) }
+        return values
+    }
+
+    /// The forward and the backward of a step: the per-task losses (graph attached) and the task
+    /// trained alone under `.oneTaskPerStep`. Leaves the gradients, with the regularisation's, in `.grad`.
+    private func backwardPass(_ batch: TrainingBatch) throws -> (losses: [Tensor], sampled: Int?) {
         model.train()
         try (model as? any EpochScheduledModel)?.schedule(epoch: epoch)
         optimizer.zeroGrad()
@@ -187,44 +254,7 @@ public final class Trainer {
         }
         if let cut, let gradient = cut.leaf.grad { try cut.representation.backward(gradient: gradient, releasingGraph: true) }
         if let penalty = try model.regularization() { try penalty.backward() }
-        if let gradientClipNorm { try Tensor.clipGradientNorm(optimizer.parameters, maxNorm: gradientClipNorm) }
-        let stacked = try Tensor.withoutGradient { try Tensor.stack(losses.map { try $0.detach().reshape([]) }) }
-        var values: [Float]
-        var skipped = false
-        switch nonFinitePolicy {
-        case .stop:
-            try optimizer.step()
-            values = try stacked.values()
-            if let t = values.firstIndex(where: { !$0.isFinite }) {
-                throw try anomaly(task: t, value: values[t])
-            }
-        case .skip:
-            // One read before the update: the losses and 0 (or NaN when a gradient is not finite).
-            let flag = try Tensor.withoutGradient { () -> Tensor in
-                var total = try Tensor.zeros([1], on: device)
-                for grad in optimizer.parameters.compactMap(\.grad) { total = try total + grad.reshape([grad.count]).sum().reshape([1]) }
-                return try total * 0
-            }
-            let read = try Tensor.withoutGradient { try Tensor.concat([stacked, flag], axis: 0) }.values()
-            values = Array(read.prefix(taskCount))
-            skipped = !read.allSatisfy(\.isFinite)
-            if skipped {
-                optimizer.zeroGrad()
-                skippedSteps += 1
-            } else {
-                try optimizer.step()
-            }
-        }
-        if !skipped {
-            for (t, value) in values.enumerated() { epochLossSums[t] += Double(value) }
-            epochLossCount += 1
-        }
-        step += 1
-        stepInEpoch += 1
-        let report = StepReport(epoch: epoch, step: step, stepInEpoch: stepInEpoch, losses: values, sampledTask: sampled,
-                                learningRate: optimizer.learningRate, skipped: skipped)
-        for callback in callbacks { try callback.trainer(self, didStep: report) }
-        return values
+        return (losses, sampled)
     }
 
     /// The name of the first model parameter, buffer or weighting parameter holding a NaN or an
@@ -306,6 +336,7 @@ public final class Trainer {
         // The per-step check reads only the losses; a parameter or buffer that went bad without
         // reaching a loss (a batch-norm running statistic) is caught here, before validation and
         // before any checkpoint of this epoch.
+        if let group = dataParallel, group.size > 1 { try group.broadcastBuffers(of: model) }
         if let bad = try firstNonFiniteTensor() {
             throw TrainingAnomaly(step: step, epoch: epoch, task: nil, what: "a tensor is not finite at the end of the epoch", firstBadTensor: bad)
         }
@@ -351,10 +382,10 @@ public final class Trainer {
                     validation: [TrainingBatch] = []) throws -> [EpochReport] {
         stopRequested = stoppedEarly
         var reports: [EpochReport] = []
-        while epoch < epochs, !stopRequested {
+        while epoch < epochs, try !agreedStop() {
             let count = try batchCount(epoch)
             var index = stepInEpoch
-            while index < count, !stopRequested {
+            while index < count, try !agreedStop() {
                 try trainStep(try batch(epoch, index))
                 index += 1
             }
@@ -362,6 +393,17 @@ public final class Trainer {
             reports.append(try endEpoch(validation: validation))
         }
         return reports
+    }
+
+    /// Whether to stop before the next step. In data-parallel training the ranks agree: one rank's
+    /// stop request (an interrupt, early stopping) stops every rank before the same step, so that
+    /// none waits in a collective for a rank that has left the loop.
+    private func agreedStop() throws -> Bool {
+        guard let group = dataParallel, group.size > 1 else { return stopRequested }
+        var flag = [stopRequested ? 1.0 : 0.0]
+        try group.communicator.allReduce(&flag, .max)
+        stopRequested = flag[0] > 0
+        return stopRequested
     }
 
     /// `fit` over the same `train` batches each epoch, in an order shuffled per epoch from
@@ -388,13 +430,26 @@ public final class Trainer {
             throw TandemError.invalidArgument(
                 op: "Trainer.fit", message: "data set \(train.dataset.name) has tasks \(names), the model \(model.tasks.map(\.name))")
         }
+        // Data-parallel: every rank walks the same global batches and makes only its part of each;
+        // a final batch with fewer samples than ranks is skipped on every rank.
+        let group = (dataParallel?.size ?? 1) > 1 ? dataParallel : nil
         var indices: (epoch: Int, batches: [[Int]]) = (-1, [])
         func batches(_ epoch: Int) -> [[Int]] {
-            if indices.epoch != epoch { indices = (epoch, train.batchIndices(epoch: epoch)) }
+            if indices.epoch != epoch {
+                var all = train.batchIndices(epoch: epoch)
+                if let group {
+                    let kept = all.filter { $0.count >= group.size }
+                    group.skippedBatches += all.count - kept.count
+                    all = kept
+                }
+                indices = (epoch, all)
+            }
             return indices.batches
         }
         return try fit(epochs: epochs, batchCount: { batches($0).count }, batch: { epoch, index in
-            try TrainingBatch(train.dataset.batch(batches(epoch)[index]), tasks: train.dataset.tasks, on: self.device)
+            var chosen = batches(epoch)[index]
+            if let group, let part = group.shard(chosen) { chosen = part.indices }
+            return try TrainingBatch(train.dataset.batch(chosen), tasks: train.dataset.tasks, on: self.device)
         }, validation: validation)
     }
 }

@@ -32,6 +32,9 @@ public struct TaskGradients {
     /// device), so row i is the gradient of `seeds[i]·L_i`. Every other leaf of the graph accumulates
     /// the gradient of every pass in its `.grad` as usual (a task head thus gets its own task's
     /// gradient); the `.grad` of `parameters` is left exactly as it was before the call.
+    ///
+    /// In a data-parallel step (`Trainer.dataParallel`), the matrix is the share-weighted sum of every
+    /// rank's, so that methods see the whole global batch's task gradients.
     public init(losses: [Tensor], parameters: [Tensor], seeds: [Tensor]? = nil, op: String) throws {
         guard let first = parameters.first else {
             throw TandemError.invalidArgument(op: op, message: "the model has no shared parameters to take per-task gradients of")
@@ -71,7 +74,13 @@ public struct TaskGradients {
         }
         let total = parameters.reduce(0) { $0 + $1.count }
         self.parameters = parameters
-        self.matrix = try Tensor.withoutGradient { try Tensor.concat(pieces, axis: 0).reshape([losses.count, total]) }
+        let local = try Tensor.withoutGradient { try Tensor.concat(pieces, axis: 0).reshape([losses.count, total]) }
+        // Data-parallel training: the whole global batch's task gradients, the same on every rank.
+        if let group = DataParallel.active, group.size > 1 {
+            matrix = try group.combine(local)
+        } else {
+            matrix = local
+        }
     }
 
     /// Rows already gathered: `matrix` [T, P] over `parameters` (P their total element count), for

@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The ranks of an `mpirun` job (MPI_COMM_WORLD), through Open MPI loaded at run time.
+///
+/// Each collective is started non-blocking (MPI_Iallreduce, MPI_Ibcast, ...) and polled with
+/// MPI_Test until it completes or `timeoutSeconds` pass, so a rank never waits forever for one that
+/// died. Errors come back as codes (MPI_ERRORS_RETURN) and are thrown with MPI's text.
+public final class MPICommunicator: Communicator, @unchecked Sendable {
+    let mpi: MPILibrary
+    public let rank: Int
+    public let size: Int
+    public let transport: String
+    public var timeoutSeconds: Double
+    private var finished = false
+
+    /// Initialises MPI (once per process) and joins MPI_COMM_WORLD.
+    public init(timeoutSeconds: Double = 600) throws {
+        mpi = try MPILibrary.load()
+        var flag: Int32 = 0
+        _ = mpi.initialized(&flag)
+        if flag == 0 {
+            let code = mpi.initialize(nil, nil)
+            guard code == 0 else { throw CommunicatorError.unavailable(message: "MPI_Init failed: \(mpi.message(code))") }
+        }
+        _ = mpi.setErrorHandler(mpi.commWorld, mpi.errorsReturn)
+        var value: Int32 = 0
+        _ = mpi.commRank(mpi.commWorld, &value)
+        rank = Int(value)
+        _ = mpi.commSize(mpi.commWorld, &value)
+        size = Int(value)
+        transport = "mpi (\(mpi.version()))"
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// Waits for `request` to complete, polling; throws after the timeout.
+    private func wait(_ operation: String, start: (UnsafeMutablePointer<MPILibrary.Request>) -> Int32) throws {
+        var request: MPILibrary.Request = nil
+        let code = start(&request)
+        guard code == 0 else { throw CommunicatorError.transport(operation: operation, rank: rank, message: mpi.message(code)) }
+        let deadline = Self.now() + timeoutSeconds
+        var polls = 0
+        var done: Int32 = 0
+        while true {
+            let status = mpi.test(&request, &done, nil)
+            guard status == 0 else { throw CommunicatorError.transport(operation: operation, rank: rank, message: mpi.message(status)) }
+            if done != 0 { return }
+            polls += 1
+            // Spin briefly (a collective between ready ranks takes microseconds), then yield the core.
+            if polls > 2_000 {
+                var pause = timespec(tv_sec: 0, tv_nsec: 50_000)
+                nanosleep(&pause, nil)
+                if polls % 64 == 0, Self.now() > deadline {
+                    throw CommunicatorError.timeout(operation: operation, rank: rank, size: size, seconds: timeoutSeconds)
+                }
+            }
+        }
+    }
+
+    /// At most this many elements per MPI call (MPI counts are 32-bit).
+    static let chunk = 1 << 28
+
+    public func allReduce(_ buffer: inout [Float], _ operation: ReduceOperation) throws {
+        try reduce(&buffer, type: mpi.float, operation)
+        if operation == .mean, size > 1 { let scale = 1 / Float(size); for i in buffer.indices { buffer[i] *= scale } }
+    }
+
+    public func allReduce(_ buffer: inout [Double], _ operation: ReduceOperation) throws {
+        try reduce(&buffer, type: mpi.double, operation)
+        if operation == .mean, size > 1 { let scale = 1 / Double(size); for i in buffer.indices { buffer[i] *= scale } }
+    }
+
+    private func reduce<T>(_ buffer: inout [T], type: MPILibrary.Handle, _ operation: ReduceOperation) throws {
+        let op = operation == .max ? mpi.max : mpi.sum
+        let stride = MemoryLayout<T>.stride
+        try buffer.withUnsafeMutableBytes { raw in
+            var offset = 0
+            repeat {
+                let count = Swift.min(Self.chunk, raw.count / stride - offset)
+                let base = raw.baseAddress.map { $0 + offset * stride }
+                try wait("all-reduce (\(operation.rawValue), \(count) values)") { request in
+                    mpi.iallreduce(mpi.inPlace, base, Int32(count), type, op, mpi.commWorld, request)
+                }
+                offset += count
+            } while offset < raw.count / stride
+        }
+    }
+
+    public func broadcast(_ buffer: inout [UInt8], root: Int) throws {
+        try buffer.withUnsafeMutableBytes { raw in
+            var offset = 0
+            repeat {
+                let count = Swift.min(Self.chunk, raw.count - offset)
+                let base = raw.baseAddress.map { $0 + offset }
+                try wait("broadcast from rank \(root) (\(count) bytes)") { request in
+                    mpi.ibcast(base, Int32(count), mpi.byte, Int32(root), mpi.commWorld, request)
+                }
+                offset += count
+            } while offset < raw.count
+        }
+    }
+
+    public func allGather(_ values: [Double]) throws -> [[Double]] {
+        var gathered = [Double](repeating: 0, count: values.count * size)
+        try values.withUnsafeBytes { send in
+            try gathered.withUnsafeMutableBytes { receive in
+                try wait("all-gather (\(values.count) values)") { request in
+                    mpi.iallgather(send.baseAddress, Int32(values.count), mpi.double, receive.baseAddress, Int32(values.count), mpi.double,
+                                   mpi.commWorld, request)
+                }
+            }
+        }
+        return (0..<size).map { Array(gathered[($0 * values.count)..<(($0 + 1) * values.count)]) }
+    }
+
+    public func barrier() throws {
+        try wait("barrier") { request in mpi.ibarrier(mpi.commWorld, request) }
+    }
+
+    public func abort(code: Int32) {
+        _ = mpi.abort(mpi.commWorld, code)
+    }
+
+    /// Ends MPI for this process (every rank must call it before a normal exit).
+    public func finish() {
+        guard !finished else { return }
+        finished = true
+        var flag: Int32 = 0
+        _ = mpi.finalized(&flag)
+        if flag == 0 { _ = mpi.finalize() }
+    }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+}
+
+/// The communicator a process should use.
+public enum Communicators {
+    /// An MPI communicator when the process was started by `mpirun` (or srun) with more than one
+    /// rank, else `SingleProcess`. The timeout comes from `TANDEM_COLLECTIVE_TIMEOUT` (seconds) when set.
+    public static func fromEnvironment() throws -> any Communicator {
+        guard let size = MPIEnvironment.launchedSize, size > 1 else { return SingleProcess() }
+        var timeout = 600.0
+        if let text = getenv("TANDEM_COLLECTIVE_TIMEOUT").map({ String(cString: $0) }) {
+            guard let seconds = Double(text), seconds > 0 else {
+                throw CommunicatorError.unavailable(message: "TANDEM_COLLECTIVE_TIMEOUT must be a positive number of seconds, not '\(text)'")
+            }
+            timeout = seconds
+        }
+        return try MPICommunicator(timeoutSeconds: timeout)
+    }
+}
