@@ -3,7 +3,7 @@
 # Idempotent: a second run installs nothing and asks no package server.
 set -euo pipefail
 packages=(ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd libopenblas-dev zlib1g-dev
-          clinfo dataset-fashion-mnist oclgrind)
+          clinfo dataset-fashion-mnist oclgrind openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,198 @@
+import Testing
+@testable import Tandem
+@testable import TandemMTL
+import TandemDistributed
+
+/// The collectives of the in-process group and data-parallel training: N replicas with parts of
+/// each batch give the weights of one trainer with the whole batch.
+@Suite("data-parallel training")
+struct DistributedTests {
+    @Test("LocalGroup: all-reduce (sum, mean, max), broadcast, all-gather and barrier agree on every rank")
+    func collectives() throws {
+        let seed = TestSeed()
+        let size = 3, count = 1_001
+        var random = seed.generator
+        let inputs = (0..<size).map { _ in (0..<count).map { _ in Float(Double(random.next() % 2_000_001) / 1e6 - 1) } }
+        let group = LocalGroup(size: size)
+        let communicators = group.communicators
+        let outputs = Locked([[String: [Double]]](repeating: [:], count: size))
+        let errors = runRanks(size, group: group) { rank in
+            let c = communicators[rank]
+            var sum = inputs[rank], mean = inputs[rank], largest = inputs[rank]
+            try c.allReduce(&sum, .sum)
+            try c.allReduce(&mean, .mean)
+            try c.allReduce(&largest, .max)
+            var doubles = [Double(rank), 1]
+            try c.allReduce(&doubles, .sum)
+            let broadcast = try c.broadcast(rank == 2 ? inputs[2] : [0], root: 2)
+            let text = try c.broadcast(rank == 1 ? "from rank 1" : "", root: 1)
+            let gathered = try c.allGather([Double(rank) * 10, Double(rank)])
+            try c.barrier()
+            outputs.withLock {
+                $0[rank] = ["sum": sum.map(Double.init), "mean": mean.map(Double.init), "max": largest.map(Double.init),
+                            "doubles": doubles, "broadcast": broadcast.map(Double.init), "text": text == "from rank 1" ? [1] : [0],
+                            "gathered": gathered.flatMap { $0 }]
+            }
+        }
+        #expect(errors.allSatisfy { $0 == nil }, "\(errors) (\(seed))")
+        let results = outputs.withLock { $0 }
+        for i in stride(from: 0, to: count, by: 97) {
+            let column = inputs.map { Double($0[i]) }
+            #expect(abs(results[0]["sum"]![i] - column.reduce(0, +)) < 1e-5, "\(seed)")
+            #expect(abs(results[0]["mean"]![i] - column.reduce(0, +) / 3) < 1e-5, "\(seed)")
+            #expect(results[0]["max"]![i] == column.max()!, "\(seed)")
+        }
+        for rank in 0..<size {
+            // Bit-identical on every rank: each reduces the same slots in rank order.
+            #expect(results[rank]["sum"]! == results[0]["sum"]! && results[rank]["mean"]! == results[0]["mean"]!)
+            #expect(results[rank]["doubles"]! == [3, 3])
+            #expect(results[rank]["broadcast"]! == inputs[2].map(Double.init))
+            #expect(results[rank]["text"]! == [1])
+            #expect(results[rank]["gathered"]! == [0, 0, 10, 1, 20, 2])
+        }
+    }
+
+    @Test("a rank that fails releases the others from their collectives; a rank that never comes is a timeout")
+    func failures() throws {
+        let group = LocalGroup(size: 3)
+        let communicators = group.communicators
+        struct Broken: Error {}
+        let errors = runRanks(3, group: group) { rank in
+            if rank == 1 { throw Broken() }
+            var values: [Float] = [1, 2]
+            try communicators[rank].allReduce(&values, .sum)
+            try communicators[rank].barrier()
+        }
+        #expect(errors[1] is Broken)
+        for rank in [0, 2] {
+            let error = try #require(errors[rank] as? CommunicatorError)
+            #expect("\(error)".contains("rank 1 failed"), "\(error)")
+        }
+
+        let slow = LocalGroup(size: 2, timeoutSeconds: 0.3)
+        let pair = slow.communicators
+        let started = Bench.now()
+        let timeouts = runRanks(2) { rank in
+            if rank == 0 { try pair[0].barrier() }  // rank 1 never joins
+        }
+        let error = try #require(timeouts[0] as? CommunicatorError)
+        guard case .timeout(_, 0, 2, _) = error else { Issue.record("expected a timeout, got \(error)"); return }
+        #expect(Bench.now() - started < 5)
+        #expect("\(error)".contains("TANDEM_COLLECTIVE_TIMEOUT"))
+    }
+
+    @Test("parts of a global batch: contiguous, covering, lengths within one; too small a batch has none")
+    func parts() {
+        for size in 1...5 {
+            for count in 0...23 {
+                let ranges = (0..<size).map { DataParallel.part(of: count, rank: $0, size: size) }
+                #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == count)
+                for r in 1..<size { #expect(ranges[r].lowerBound == ranges[r - 1].upperBound) }
+                let lengths = ranges.map(\.count)
+                #expect(lengths.max()! - lengths.min()! <= 1)
+            }
+        }
+        let group = DataParallel(communicator: LocalGroup(size: 3).communicators[1])
+        #expect(group.shard([5, 6]) == nil)
+        let part = group.shard([9, 8, 7, 6, 5, 4, 3])
+        #expect(part?.indices == [6, 5] && part?.share == 2.0 / 7)
+    }
+
+    /// Random Fashion-MNIST-shaped data: 1×28×28 inputs, two 10-class tasks.
+    static func imageData(count: Int, seed: UInt64) throws -> ArrayDataset {
+        var random = SplitMix64(seed: seed)
+        let inputs = (0..<(count * 784)).map { _ in Float(random.next() % 1000) / 1000 }
+        let labels = (0..<2).map { _ in (0..<count).map { _ in Float(random.next() % 10) } }
+        return try ArrayDataset(name: "random-images", inputs: inputs, inputShape: [1, 28, 28],
+                                tasks: [DatasetTask("left", .classification(classes: 10)), DatasetTask("right", .classification(classes: 10))],
+                                labels: labels)
+    }
+
+    /// The model state after one epoch of `recipe` on `data`, trained by `devices.count` replicas
+    /// (threads of this process, one per device) with parts of every batch.
+    static func train(_ recipe: TrainingRecipe, data: ArrayDataset, devices: [any Device]) throws -> [String: [Float]] {
+        let group = LocalGroup(size: devices.count, timeoutSeconds: 120)
+        let communicators = group.communicators
+        let states = Locked([[String: [Float]]](repeating: [:], count: devices.count))
+        let errors = runRanks(devices.count, group: group) { rank in
+            let device = devices[rank]
+            let loader = try DataLoader(data, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
+            let setup = try TrainingSetup(recipe: recipe, tasks: data.tasks.map(TaskSpec.init), inputShape: data.inputShape,
+                                          labelCounts: nil, stepsPerEpoch: loader.batchesPerEpoch, device: device)
+            if devices.count > 1 { setup.trainer.dataParallel = DataParallel(communicator: communicators[rank]) }
+            _ = try setup.trainer.fit(epochs: 1, train: loader)
+            let state = try setup.model.stateDict() + setup.weighting.parameters.enumerated().map { ("weighting.\($0.offset)", SavedTensor(shape: $0.element.shape, values: try $0.element.values())) }
+            states.withLock { $0[rank] = Dictionary(uniqueKeysWithValues: state.map { ($0.0, $0.1.values) }) }
+        }
+        if let error = errors.compactMap({ $0 }).first { throw error }
+        let all = states.withLock { $0 }
+        // Every replica ends with the same weights.
+        for rank in 1..<devices.count {
+            for (name, values) in all[0] { #expect(relativeDifference(values, all[rank][name] ?? []) < 1e-5, "rank \(rank) \(name)") }
+        }
+        return all[0]
+    }
+
+    static func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
+        guard a.count == b.count else { return .infinity }
+        let scale = Double(a.map { abs($0) }.max() ?? 0)
+        let worst = zip(a, b).map { Double(abs($0 - $1)) }.max() ?? 0
+        return scale == 0 ? worst : worst / scale
+    }
+
+    @Test("W2 (lenet-hps) on two CPU replicas with half of every batch each gives one replica's weights after 20 steps",
+          arguments: ["ew", "uw", "pcgrad", "mgda"])
+    func twoReplicasMatchOne(weighting: String) throws {
+        let seed = TestSeed()
+        var recipe = TrainingRecipe()
+        recipe.model = "lenet-hps"
+        recipe.weighting = weighting
+        recipe.optimizer = "sgd"
+        recipe.learningRate = 0.01
+        recipe.batchSize = 16
+        recipe.seed = seed.value % 1000
+        // 20 steps of 16 and a last batch of 3: parts of 2 and 1.
+        let data = try Self.imageData(count: 323, seed: seed.value)
+        let one = try Self.train(recipe, data: data, devices: [CPUDevice.shared])
+        let two = try Self.train(recipe, data: data, devices: [CPUDevice.shared, CPUDevice.shared])
+        for (name, values) in one {
+            #expect(Self.relativeDifference(values, two[name] ?? []) < 1e-5, "\(name) (\(seed))")
+        }
+        // The run moved the weights (the comparison is not of untouched initial values).
+        let initial = try TrainingSetup(recipe: recipe, tasks: data.tasks.map(TaskSpec.init), inputShape: data.inputShape,
+                                        labelCounts: nil, stepsPerEpoch: 1, device: CPUDevice.shared).model.stateDict()
+        let moved = initial.map { Self.relativeDifference($0.1.values, one[$0.0] ?? []) }.max() ?? 0
+        #expect(moved > 1e-3, "\(seed)")
+    }
+
+    @Test("the CPU and an OpenCL device train one model together: the same weights as the CPU alone", arguments: openCLSelectors)
+    func cpuAndOpenCL(selector: String) throws {
+        let seed = TestSeed()
+        var recipe = TrainingRecipe()
+        recipe.model = "lenet-hps"
+        recipe.weighting = "mgda"
+        recipe.optimizer = "sgd"
+        recipe.learningRate = 0.01
+        recipe.batchSize = 16
+        recipe.seed = seed.value % 1000
+        let data = try Self.imageData(count: 320, seed: seed.value)
+        let one = try Self.train(recipe, data: data, devices: [CPUDevice.shared])
+        let mixed = try Self.train(recipe, data: data, devices: [CPUDevice.shared, try Devices.select(selector)])
+        for (name, values) in one {
+            #expect(Self.relativeDifference(values, mixed[name] ?? []) < 1e-5, "\(name) (\(seed))")
+        }
+    }
+
+    @Test("rep_grad is refused across ranks, with the reason")
+    func representationGradientsRefused() throws {
+        var recipe = TrainingRecipe()
+        recipe.model = "lenet-hps"
+        recipe.weighting = "mgda"
+        recipe.representationGradients = true
+        recipe.batchSize = 8
+        let data = try Self.imageData(count: 16, seed: 1)
+        #expect { try Self.train(recipe, data: data, devices: [CPUDevice.shared, CPUDevice.shared]) } throws: { error in
+            "\(error)".contains("rep_grad") && "\(error)".contains("2 ranks")
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+@testable import Tandem
+
+/// `tandem train` under `mpirun`: two ranks with half of every batch give one rank's weights, a
+/// checkpoint of two ranks resumes on one or two, and a killed rank ends the job with its last
+/// checkpoint loadable. Needs Open MPI's `mpirun` (`make deps` installs openmpi-bin).
+@Suite("tandem train under mpirun", .serialized)
+struct MPITests {
+    static let mpirun = "/usr/bin/mpirun"
+
+    /// A fresh folder for one test's files.
+    static func directory() -> String { temporaryDirectory("mpi") }
+
+    /// Runs `command` with `arguments`; returns its status and output (stdout and stderr together).
+    static func run(_ command: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["TANDEM_CPU_THREADS": "1"].merging(environment) { $1 }) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    /// `tandem train` on `ranks` ranks (1: without mpirun).
+    static func train(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        let tandem = try tandemExecutable().path
+        if ranks == 1 { return try run(tandem, ["train"] + arguments, environment: environment) }
+        try #require(FileManager.default.isExecutableFile(atPath: mpirun), "Open MPI's mpirun is missing: install openmpi-bin (make deps)")
+        return try run(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", "-x", "TANDEM_CPU_THREADS=1"]
+                       + environment.keys.flatMap { ["-x", $0] } + [tandem, "train"] + arguments, environment: environment)
+    }
+
+    /// The model tensors of a checkpoint (names without the optimizer's and trainer's).
+    static func weights(_ path: String) throws -> [String: [Float]] {
+        let contents = try Safetensors.read(path)
+        return Dictionary(uniqueKeysWithValues: contents.tensors.filter { !$0.name.contains("/") }.map { ($0.name, $0.values) })
+    }
+
+    static func expectSame(_ a: [String: [Float]], _ b: [String: [Float]], tolerance: Double = 1e-5, _ what: String) {
+        #expect(!a.isEmpty && Set(a.keys) == Set(b.keys), "\(what): tensors \(a.keys.sorted()) vs \(b.keys.sorted())")
+        for (name, values) in a {
+            let difference = DistributedTests.relativeDifference(values, b[name] ?? [])
+            #expect(difference < tolerance, "\(what): \(name) differs by \(difference) of its largest value")
+        }
+    }
+
+    /// W2 on multifashion: 356 samples less 10% validation = 320, 20 steps of 16, SGD.
+    static let w2 = ["--data", "multifashion", "--model", "lenet-hps", "--device", "cpu", "--limit", "356", "--batch-size", "16",
+                     "--optimizer", "sgd", "--lr", "0.01"]
+
+    @Test("2 ranks with batch 8 each give 1 rank's weights with batch 16 after 20 steps of W2", arguments: ["ew", "uw", "pcgrad", "mgda"])
+    func equivalence(weighting: String) throws {
+        let dir = Self.directory()
+        let arguments = Self.w2 + ["--epochs", "1", "--weighting", weighting]
+        let (one, oneText) = try Self.train(ranks: 1, arguments + ["--save", dir + "/one.safetensors", "--report", dir + "/one.json"])
+        #expect(one == 0, "\(oneText)")
+        let (two, twoText) = try Self.train(ranks: 2, arguments + ["--save", dir + "/two.safetensors", "--report", dir + "/two.json"])
+        #expect(two == 0, "\(twoText)")
+        Self.expectSame(try Self.weights(dir + "/one.safetensors"), try Self.weights(dir + "/two.safetensors"), weighting)
+        // Rank 0 alone speaks and writes; the report says how the run was spread.
+        #expect(twoText.components(separatedBy: "Training lenet-hps").count == 2, "\(twoText)")
+        #expect(twoText.contains("data parallel over 2 ranks (mpi (Open MPI"))
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/two.json"))) as? [String: Any])
+        let parallel = try #require(report["data_parallel"] as? [String: Any])
+        #expect(parallel["ranks"] as? Int == 2 && parallel["devices_per_rank"] as? Int == 1)
+        let single = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/one.json"))) as? [String: Any])
+        #expect((single["data_parallel"] as? [String: Any])?["ranks"] as? Int == 1)
+    }
+
+    @Test("a checkpoint written by 2 ranks resumes on 1 rank and on 2 ranks with the same continuation")
+    func resumeOnOtherRankCounts() throws {
+        let dir = Self.directory()
+        let (status, text) = try Self.train(ranks: 2, Self.w2 + ["--epochs", "1", "--weighting", "mgda", "--save", dir + "/first.safetensors"])
+        #expect(status == 0, "\(text)")
+        for ranks in [1, 2] {
+            let (resumed, output) = try Self.train(ranks: ranks, ["--resume", dir + "/first.safetensors", "--epochs", "2",
+                                                                  "--save", dir + "/after-\(ranks).safetensors"])
+            #expect(resumed == 0, "\(output)")
+            #expect(output.contains("Resumed from"), "\(output)")
+        }
+        let one = try Self.weights(dir + "/after-1.safetensors"), two = try Self.weights(dir + "/after-2.safetensors")
+        Self.expectSame(one, two, "resumed on 1 and on 2 ranks")
+        // The second epoch moved the weights.
+        let first = try Self.weights(dir + "/first.safetensors")
+        #expect(one.keys.map { DistributedTests.relativeDifference(first[$0] ?? [], one[$0]!) }.max() ?? 0 > 1e-4)
+    }
+
+    @Test("killing one rank ends the job with an error, and the last checkpoint still loads")
+    func killedRank() throws {
+        let dir = Self.directory()
+        let tandem = try tandemExecutable().path
+        let checkpoint = dir + "/killed.safetensors"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.mpirun)
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "TANDEM_CPU_THREADS=1",
+                             "-x", "TANDEM_COLLECTIVE_TIMEOUT=20", tandem, "train"]
+            + Self.w2.map { $0 == "356" ? "1100" : $0 } + ["--epochs", "50", "--save", checkpoint]
+        process.environment = ProcessInfo.processInfo.environment.merging(["TANDEM_COLLECTIVE_TIMEOUT": "20"]) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        // Wait for the first checkpoint, then kill rank 1.
+        let started = Date()
+        while !FileManager.default.fileExists(atPath: checkpoint), Date().timeIntervalSince(started) < 120, process.isRunning { usleep(100_000) }
+        try #require(FileManager.default.fileExists(atPath: checkpoint), "no checkpoint within 120 s")
+        let rank1 = try #require(Self.rankProcess(1, argument: checkpoint), "rank 1's process not found")
+        kill(rank1, SIGKILL)
+        let killed = Date()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: output, as: UTF8.self)
+        #expect(process.terminationStatus != 0, "\(text)")
+        #expect(Date().timeIntervalSince(killed) < 60, "the job took \(Date().timeIntervalSince(killed)) s to end")
+        #expect(text.contains("rank 1") || text.contains("signal 9"), "\(text)")
+        // The checkpoint is whole: training resumes from it on one rank.
+        let (status, resumed) = try Self.train(ranks: 1, ["--resume", checkpoint, "--epochs", "1"])
+        #expect(status == 0 || resumed.contains("already"), "\(resumed)")
+        #expect(resumed.contains("Resumed from"), "\(resumed)")
+    }
+
+    /// The process id of the rank `rank` whose command line contains `argument`.
+    static func rankProcess(_ rank: Int, argument: String) -> pid_t? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                  let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+                  String(decoding: command, as: UTF8.self).contains(argument),
+                  let environment = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
+            let variables = String(decoding: environment, as: UTF8.self).split(separator: "\0")
+            if variables.contains("OMPI_COMM_WORLD_RANK=\(rank)"), !String(decoding: command, as: UTF8.self).hasPrefix(Self.mpirun) { return pid }
+        }
+        return nil
+    }
+}
