@@ -20,7 +20,11 @@ final class ProgressReporter {
     private var runningLoss: [Double] = []
     private var stepsThisEpoch = 0
 
-    init(tasks: [String], stepsPerEpoch: Int, batchSize: Int, epochs: Int) {
+    /// Prints nothing (replicas other than rank 0).
+    let silent: Bool
+
+    init(tasks: [String], stepsPerEpoch: Int, batchSize: Int, epochs: Int, silent: Bool = false) {
+        self.silent = silent
         self.tasks = tasks
         self.stepsPerEpoch = stepsPerEpoch
         self.batchSize = batchSize
@@ -90,8 +94,13 @@ final class ProgressReporter {
         return ""
     }
 
+    /// Prints a line unless silent.
+    func say(_ text: String = "") {
+        if !silent { TandemCLI.say(text) }
+    }
+
     func print(_ line: String) {
-        guard speaksForJob else { return }
+        guard speaksForJob, !silent else { return }
         let text = "\r\u{1b}[2K" + line
         _ = text.withCString { write(1, $0, strlen($0)) }
     }

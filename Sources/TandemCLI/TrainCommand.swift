@@ -159,6 +159,8 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Device selector: cpu, opencl, opencl:N, gpu, name:TEXT or auto (default: $TANDEM_DEVICE, else auto: the best GPU, else the CPU).")
     var device: String?
+    @Option(help: "Train one model on several devices of this process: comma-separated selectors (opencl:0,cpu). Each device takes a part of every batch, in proportion to its measured speed, and all apply the update the whole batch gives on one device.")
+    var devices: String?
     @Option(help: "Read the recipe from a JSON file (keys: the long option names with _ for -); options given here override it.")
     var config: String?
     @Option(help: "Save a trainer checkpoint (safetensors, with the recipe) here at the end of every epoch and on interrupt.")
@@ -189,6 +191,7 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         if resume != nil, config != nil { throw ValidationError("--resume takes the recipe from the checkpoint; --config cannot change it") }
         if resume != nil, initWeights != nil { throw ValidationError("--resume restores the weights; --init cannot be combined with it") }
+        if device != nil, devices != nil { throw ValidationError("give --device (one) or --devices (several), not both") }
     }
 
     func run() throws {
@@ -213,7 +216,7 @@ struct TrainCommand: ParsableCommand {
             throw usageFailure(error.message, command: Self.self)
         }
         let (recipe, batchGiven, notes) = assembled
-        let target = try Devices.select(device)
+        let targets = try selectDevices(ranks: communicator.size)
         for note in notes { say("Note: \(note)") }
         var data = try RunData(recipe: recipe)
         var resolved = recipe
@@ -225,8 +228,36 @@ struct TrainCommand: ParsableCommand {
         for warning in data.warnings { say("Warning: \(warning)") }
         data.warnings = []
         if communicator.isRoot { try checkOutputs() }
-        let run = TrainingRun(command: self, recipe: resolved, device: target, data: data, communicator: communicator)
-        try run.execute()
+        let selectors = targets.map(\.info.selector)
+        guard targets.count > 1 else {
+            try TrainingRun(command: self, recipe: resolved, device: targets[0], data: data, communicator: communicator,
+                            devices: selectors).execute()
+            return
+        }
+        // Several devices: a replica per device, each on its own thread, meeting in shared memory.
+        let group = LocalGroup(size: targets.count, timeoutSeconds: try Communicators.timeoutFromEnvironment() ?? 600)
+        let communicators = group.communicators
+        let command = self, shared = data, final = resolved
+        let errors = runRanks(targets.count, group: group) { rank in
+            try TrainingRun(command: command, recipe: final, device: targets[rank], data: shared, communicator: communicators[rank],
+                            devices: selectors).execute()
+        }
+        // The first error that is not another rank being released by it.
+        let failures = errors.compactMap { $0 }
+        if let cause = failures.first(where: { !($0 is CommunicatorError) }) ?? failures.first { throw cause }
+    }
+
+    /// The devices of this process: --devices' list, else --device's one.
+    func selectDevices(ranks: Int) throws -> [any Device] {
+        guard let devices else { return [try Devices.select(device)] }
+        let selectors = devices.split(separator: ",").map { String($0.trimmingSpaces) }
+        guard !selectors.isEmpty, !selectors.contains("") else {
+            throw usageFailure("--devices takes comma-separated device selectors (opencl:0,cpu), got '\(devices)'", command: Self.self)
+        }
+        guard ranks == 1 || selectors.count == 1 else {
+            throw usageFailure("--devices with several devices cannot run under mpirun (rank and device count would multiply); give each rank one --device", command: Self.self)
+        }
+        return try selectors.map { try Devices.select($0) }
     }
 
     /// Fails before training when an output path cannot be written.

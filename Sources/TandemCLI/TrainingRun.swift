@@ -11,7 +11,14 @@ struct TrainingRun {
     let data: RunData
     /// The ranks of a data-parallel job (one for a run of this process alone); only rank 0 writes.
     let communicator: any Communicator
+    /// The selectors of every device that trains (several with --devices; rank 0's under mpirun).
+    let devices: [String]
     let started = Bench.now()
+
+    /// Prints `text` on rank 0 only (the replicas of --devices are threads of one process).
+    func say(_ text: String = "") {
+        if communicator.isRoot { TandemCLI.say(text) }
+    }
 
     /// What one model's training gave.
     struct Outcome {
@@ -22,8 +29,8 @@ struct TrainingRun {
 
     func execute() throws {
         printData()
-        Interrupts.install()
-        defer { Interrupts.remove() }
+        if communicator.isRoot { Interrupts.install() }
+        defer { if communicator.isRoot { Interrupts.remove() } }
         var baselines: [String: [String: Double]]?
         var singleTaskResults: [(String, EvaluationResult)] = []
         if recipe.singleTaskBaselines {
@@ -82,7 +89,12 @@ struct TrainingRun {
         let tasks = train.tasks.map(TaskSpec.init)
         let trainer = setup.trainer, model = setup.model
         trainer.checkpointMetadata["recipe"] = recipe.json.compact()
-        if communicator.size > 1 { trainer.dataParallel = DataParallel(communicator: communicator) }
+        if communicator.size > 1 {
+            let group = DataParallel(communicator: communicator)
+            // Devices of one process may differ in speed: parts follow their measured speeds.
+            group.balancesLoad = communicator is LocalCommunicator
+            trainer.dataParallel = group
+        }
         // Only rank 0 writes files; every rank trains and evaluates.
         let writes = main && communicator.isRoot
         if let path = c.initWeights { try Checkpoint.load(path, into: model) }
@@ -91,15 +103,18 @@ struct TrainingRun {
             say("Resumed from \(path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
         }
 
-        say("Training \(recipe.model) (\(model.parameterCount) parameters) on \(device.info.description)")
+        let on = devices.count > 1 ? devices.joined(separator: " + ") : device.info.description
+        say("Training \(recipe.model) (\(model.parameterCount) parameters) on \(on)")
         var schedule = recipe.schedule.rawValue
         if recipe.warmupSteps > 0 { schedule += " after \(recipe.warmupSteps) warm-up steps" }
-        if communicator.size > 1 {
+        if communicator is LocalCommunicator {
+            say("  data parallel over \(communicator.size) devices of this process: each takes a part of every batch of \(recipe.batchSize), in proportion to its measured speed")
+        } else if communicator.size > 1 {
             say("  data parallel over \(communicator.size) ranks (\(communicator.transport)): each takes \(recipe.batchSize / communicator.size)–\((recipe.batchSize + communicator.size - 1) / communicator.size) samples of every batch of \(recipe.batchSize)")
         }
         say("  \(recipe.epochs) epochs, batch \(recipe.batchSize), \(recipe.optimizer) lr \(recipe.effectiveLearningRate) (\(schedule)), weighting \(setup.weighting.name), seed \(recipe.seed)")
         let progress = ProgressReporter(tasks: tasks.map(\.name), stepsPerEpoch: loader.batchesPerEpoch, batchSize: recipe.batchSize,
-                                        epochs: recipe.epochs)
+                                        epochs: recipe.epochs, silent: !communicator.isRoot)
         let affinity = recipe.affinityBatches > 0 ? try TaskAffinity(tasks: tasks) : nil
         var affinityReports: [AffinityReport] = []
         let runLog = try writes ? c.logDirectory.map { try RunLog(directory: $0, tasks: tasks.map(\.name)) } : nil
@@ -137,9 +152,14 @@ struct TrainingRun {
             ("config", .object([("recipe", recipe.json), ("device", .string(device.info.selector)),
                                 ("tasks", .array(tasks.map { .string($0.name) }))])),
             ("device", .string(device.info.name)),
-            ("data_parallel", .object([("ranks", .int(communicator.size)), ("devices_per_rank", .int(1)),
-                                       ("transport", .string(communicator.transport)),
-                                       ("skipped_batches", .int(trainer.dataParallel?.skippedBatches ?? 0))])),
+            ("data_parallel", .object([
+                ("ranks", .int(communicator is LocalCommunicator ? 1 : communicator.size)),
+                ("devices_per_rank", .int(communicator is LocalCommunicator ? communicator.size : 1)),
+                ("devices", .array(devices.map { .string($0) })),
+                ("transport", .string(communicator.transport)),
+                ("relative_speeds", .array((trainer.dataParallel?.weights ?? []).map { .number($0) })),
+                ("skipped_batches", .int(trainer.dataParallel?.skippedBatches ?? 0)),
+            ])),
             ("parameters", .int(model.parameterCount)),
             ("samples", .object([("train", .int(train.count)), ("validation", .int(part.validation?.count ?? 0)), ("test", .int(part.test.count))])),
             ("epochs", .array(trainer.history.map { report in

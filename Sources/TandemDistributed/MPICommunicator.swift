@@ -146,13 +146,15 @@ public enum Communicators {
     /// rank, else `SingleProcess`. The timeout comes from `TANDEM_COLLECTIVE_TIMEOUT` (seconds) when set.
     public static func fromEnvironment() throws -> any Communicator {
         guard let size = MPIEnvironment.launchedSize, size > 1 else { return SingleProcess() }
-        var timeout = 600.0
-        if let text = getenv("TANDEM_COLLECTIVE_TIMEOUT").map({ String(cString: $0) }) {
-            guard let seconds = Double(text), seconds > 0 else {
-                throw CommunicatorError.unavailable(message: "TANDEM_COLLECTIVE_TIMEOUT must be a positive number of seconds, not '\(text)'")
-            }
-            timeout = seconds
+        return try MPICommunicator(timeoutSeconds: try timeoutFromEnvironment() ?? 600)
+    }
+
+    /// `TANDEM_COLLECTIVE_TIMEOUT` in seconds; nil when not set.
+    public static func timeoutFromEnvironment() throws -> Double? {
+        guard let text = getenv("TANDEM_COLLECTIVE_TIMEOUT").map({ String(cString: $0) }) else { return nil }
+        guard let seconds = Double(text), seconds > 0 else {
+            throw CommunicatorError.unavailable(message: "TANDEM_COLLECTIVE_TIMEOUT must be a positive number of seconds, not '\(text)'")
         }
-        return try MPICommunicator(timeoutSeconds: timeout)
+        return seconds
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Tandem
 @testable import TandemMTL
@@ -110,7 +111,7 @@ struct DistributedTests {
 
     /// The model state after one epoch of `recipe` on `data`, trained by `devices.count` replicas
     /// (threads of this process, one per device) with parts of every batch.
-    static func train(_ recipe: TrainingRecipe, data: ArrayDataset, devices: [any Device]) throws -> [String: [Float]] {
+    static func train(_ recipe: TrainingRecipe, data: ArrayDataset, devices: [any Device], balance: Bool = false) throws -> [String: [Float]] {
         let group = LocalGroup(size: devices.count, timeoutSeconds: 120)
         let communicators = group.communicators
         let states = Locked([[String: [Float]]](repeating: [:], count: devices.count))
@@ -119,7 +120,12 @@ struct DistributedTests {
             let loader = try DataLoader(data, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
             let setup = try TrainingSetup(recipe: recipe, tasks: data.tasks.map(TaskSpec.init), inputShape: data.inputShape,
                                           labelCounts: nil, stepsPerEpoch: loader.batchesPerEpoch, device: device)
-            if devices.count > 1 { setup.trainer.dataParallel = DataParallel(communicator: communicators[rank]) }
+            if devices.count > 1 {
+                let group = DataParallel(communicator: communicators[rank])
+                group.balancesLoad = balance
+                group.balanceInterval = 3
+                setup.trainer.dataParallel = group
+            }
             _ = try setup.trainer.fit(epochs: 1, train: loader)
             let state = try setup.model.stateDict() + setup.weighting.parameters.enumerated().map { ("weighting.\($0.offset)", SavedTensor(shape: $0.element.shape, values: try $0.element.values())) }
             states.withLock { $0[rank] = Dictionary(uniqueKeysWithValues: state.map { ($0.0, $0.1.values) }) }
@@ -177,10 +183,43 @@ struct DistributedTests {
         recipe.seed = seed.value % 1000
         let data = try Self.imageData(count: 320, seed: seed.value)
         let one = try Self.train(recipe, data: data, devices: [CPUDevice.shared])
-        let mixed = try Self.train(recipe, data: data, devices: [CPUDevice.shared, try Devices.select(selector)])
+        // Parts follow the devices' measured speeds, re-measured every 3 steps.
+        let mixed = try Self.train(recipe, data: data, devices: [CPUDevice.shared, try Devices.select(selector)], balance: true)
         for (name, values) in one {
             #expect(Self.relativeDifference(values, mixed[name] ?? []) < 1e-5, "\(name) (\(seed))")
         }
+    }
+
+    @Test("parts in proportion to speeds: they cover the batch, follow the weights and give every rank a sample")
+    func weightedParts() {
+        #expect(DataParallel.partLengths(of: 32, weights: [3, 1]) == [24, 8])
+        #expect(DataParallel.partLengths(of: 10, weights: [1, 1, 1]) == [4, 3, 3])
+        #expect(DataParallel.partLengths(of: 5, weights: [1000, 1]) == [4, 1])
+        #expect(DataParallel.partLengths(of: 7, weights: [2, 0, 1]) == [3, 2, 2])  // not positive: equal parts
+        for count in [3, 4, 17, 256] {
+            let lengths = DataParallel.partLengths(of: count, weights: [5.5, 0.01, 2])
+            #expect(lengths.reduce(0, +) == count && lengths.allSatisfy { $0 >= 1 })
+        }
+    }
+
+    @Test("tandem train --devices cpu,opencl: one model on two devices, the weights of --device cpu; the report names both",
+          arguments: openCLSelectors)
+    func devicesOption(selector: String) throws {
+        let dir = temporaryDirectory("devices")
+        let common = ["train", "--data", "multifashion", "--model", "lenet-hps", "--limit", "400", "--batch-size", "32", "--epochs", "1",
+                      "--optimizer", "sgd", "--weighting", "pcgrad"]
+        let one = try runTandem(common + ["--device", "cpu", "--save", dir + "/one.safetensors"])
+        #expect(one.status == 0, "\(one.stderr)")
+        let two = try runTandem(common + ["--devices", "cpu,\(selector)", "--save", dir + "/two.safetensors", "--report", dir + "/two.json"])
+        #expect(two.status == 0, "\(two.stderr)")
+        #expect(two.stdout.contains("on cpu + \(selector)") && two.stdout.components(separatedBy: "Test (").count == 2, "\(two.stdout)")
+        MPITests.expectSame(try MPITests.weights(dir + "/one.safetensors"), try MPITests.weights(dir + "/two.safetensors"), "--devices")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/two.json"))) as? [String: Any])
+        let parallel = try #require(report["data_parallel"] as? [String: Any])
+        #expect(parallel["devices_per_rank"] as? Int == 2 && parallel["devices"] as? [String] == ["cpu", selector], "\(parallel)")
+        #expect((parallel["relative_speeds"] as? [Double])?.count == 2, "\(parallel)")
+        let both = try runTandem(common + ["--device", "cpu", "--devices", "cpu,cpu"])
+        #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.stderr)")
     }
 
     @Test("rep_grad is refused across ranks, with the reason")

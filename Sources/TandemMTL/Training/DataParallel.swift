@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import TandemCore
 import TandemDistributed
 import TandemNN
@@ -55,12 +60,76 @@ public final class DataParallel: @unchecked Sendable {
         return start..<(start + base + (rank < extra ? 1 : 0))
     }
 
+    /// The lengths of the ranks' parts of `count` samples in proportion to `weights` (one per rank,
+    /// positive): largest remainders, every part at least one sample when `count` ≥ ranks.
+    public static func partLengths(of count: Int, weights: [Double]) -> [Int] {
+        let total = weights.reduce(0, +)
+        guard total > 0, weights.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            return (0..<weights.count).map { part(of: count, rank: $0, size: weights.count).count }
+        }
+        let exact = weights.map { Double(count) * $0 / total }
+        var lengths = exact.map { Int($0.rounded(.down)) }
+        let order = exact.indices.sorted { (exact[$0] - Double(lengths[$0]), -$0) > (exact[$1] - Double(lengths[$1]), -$1) }
+        for r in order.prefix(count - lengths.reduce(0, +)) { lengths[r] += 1 }
+        if count >= weights.count {
+            for r in lengths.indices where lengths[r] == 0 {
+                let donor = lengths.indices.max { lengths[$0] < lengths[$1] }!
+                lengths[donor] -= 1
+                lengths[r] = 1
+            }
+        }
+        return lengths
+    }
+
+    /// The ranks' relative speeds, the same on every rank (nil: equal parts). Set by `balance`.
+    public internal(set) var weights: [Double]?
+    /// Whether parts follow the ranks' measured speeds (several devices of different speed): each
+    /// rank's samples per second of computation are exchanged every `balanceInterval` steps and the
+    /// parts set in proportion. Any split gives the same update (shares weight the gradients).
+    public var balancesLoad = false
+    /// Steps between two measurements of the ranks' speeds.
+    public var balanceInterval = 10
+    /// Samples and seconds of computation since the last measurement (the first step, with its
+    /// kernel builds, is left out).
+    var measured: (samples: Int, seconds: Double, steps: Int) = (0, 0, 0)
+    /// Seconds spent in collectives within the current step's backward (waiting for slower ranks is
+    /// not computation).
+    var waited = 0.0
+
     /// This rank's indices of global batch `indices`, and its share of it; nil when the batch has
     /// fewer samples than ranks.
     public func shard(_ indices: [Int]) -> (indices: [Int], share: Double)? {
         guard indices.count >= size else { return nil }
-        let range = Self.part(of: indices.count, rank: rank, size: size)
+        let range: Range<Int>
+        if let weights {
+            let lengths = Self.partLengths(of: indices.count, weights: weights)
+            let start = lengths.prefix(rank).reduce(0, +)
+            range = start..<(start + lengths[rank])
+        } else {
+            range = Self.part(of: indices.count, rank: rank, size: size)
+        }
         return (Array(indices[range]), Double(range.count) / Double(indices.count))
+    }
+
+    /// Records a step's computation on this rank (samples, seconds before the gradients were
+    /// combined) and, every `balanceInterval` steps, sets `weights` from every rank's speed.
+    func recordStep(samples: Int, seconds: Double, step: Int) throws {
+        defer { waited = 0 }
+        guard balancesLoad, step > 0 else { return }
+        measured.samples += samples
+        measured.seconds += Swift.max(seconds - waited, 0)
+        measured.steps += 1
+        guard measured.steps >= balanceInterval else { return }
+        let speeds = try communicator.allGather([Double(measured.samples) / Swift.max(measured.seconds, 1e-9)]).map { $0[0] }
+        weights = speeds
+        measured = (0, 0, 0)
+    }
+
+    /// Seconds on a monotonic clock.
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 
     /// Replaces `matrix` (a device tensor) with the share-weighted sum of every rank's.
@@ -68,7 +137,9 @@ public final class DataParallel: @unchecked Sendable {
         var values = try matrix.values()
         let weight = Float(share)
         for i in values.indices { values[i] *= weight }
+        let started = Self.now()
         try communicator.allReduce(&values, .sum)
+        waited += Self.now() - started
         return try Tensor(values, shape: matrix.shape, on: matrix.device)
     }
 

@@ -170,9 +170,16 @@ public final class Trainer {
             try group.communicator.allReduce(&counts, .sum)
             group.share = Double(batch.sampleCount) / counts[0]
         }
+        let started = group == nil ? 0 : DataParallel.now()
         let (losses, sampled) = try DataParallel.$active.withValue(group) { try backwardPass(batch) }
         let stacked = try Tensor.withoutGradient { try Tensor.stack(losses.map { try $0.detach().reshape([]) }) }
-        let combined = try group.map { try $0.combineGradients(of: optimizer.parameters, losses: stacked) }
+        var combined: (losses: [Float], finite: Bool)?
+        if let group {
+            // Balancing times this rank's computation: wait for its device's queue first.
+            if group.balancesLoad { _ = try stacked.values() }
+            try group.recordStep(samples: batch.sampleCount, seconds: DataParallel.now() - started, step: step)
+            combined = try group.combineGradients(of: optimizer.parameters, losses: stacked)
+        }
         if let gradientClipNorm { try Tensor.clipGradientNorm(optimizer.parameters, maxNorm: gradientClipNorm) }
         var values: [Float]
         var skipped = false
