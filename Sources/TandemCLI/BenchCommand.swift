@@ -44,10 +44,21 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Per-op time accounting: where a step's time goes on each device (OpenCL: event profiling).")
     var profile = false
 
+    @Option(help: "Data-parallel scaling over N MPI ranks (launched with mpirun, each on the one --devices device) against one rank; set TANDEM_CPU_THREADS to the threads each rank gets.")
+    var ranks: Int?
+
+    @Flag(name: .customLong("data-parallel"), help: "Data-parallel scaling: the --devices list trains one model together (one replica per device in this process), against each device alone.")
+    var dataParallel = false
+
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
         if let batch, batch < 2 { throw ValidationError("--batch must be at least 2") }
+        if let ranks, ranks < 2 { throw ValidationError("--ranks must be at least 2") }
+        if ranks != nil || dataParallel {
+            guard batchSweep == nil, !profile else { throw ValidationError("--ranks and --data-parallel cannot be combined with --batch-sweep or --profile") }
+        }
+        if ranks != nil, dataParallel { throw ValidationError("give --ranks (MPI ranks) or --data-parallel (devices of this process), not both") }
     }
 
     func run() throws {
@@ -59,6 +70,17 @@ struct BenchCommand: ParsableCommand {
         if profile { Profiler.setEnabled(true) }
         let selectors = devices?.split(separator: ",").map(String.init) ?? Devices.all.map(\.selector)
         let targets = try selectors.map { try Devices.select($0) }
+        if let ranks {
+            guard targets.count == 1 else { throw ValidationError("--ranks runs every rank on one device: give one --devices selector") }
+            return try rankScaling(ranks, names: names, device: targets[0])
+        }
+        if dataParallel {
+            guard targets.count >= 2 else { throw ValidationError("--data-parallel needs at least two --devices (for example cpu,opencl:0)") }
+            return try deviceScaling(names: names, devices: targets)
+        }
+        // Started by mpirun (--ranks launches this): every rank steps, gradients are all-reduced, rank 0 reports.
+        let communicator = try Communicators.fromEnvironment()
+        defer { (communicator as? MPICommunicator)?.finish() }
         let sizes: [Int?]
         if batchSweep != nil {
             let parsed = batches.split(separator: ",").map { Int($0) }
@@ -75,7 +97,8 @@ struct BenchCommand: ParsableCommand {
             for size in sizes {
                 for device in targets {
                     let label = "\(name) (batch \(size ?? Workload.defaultBatch(name))) on \(device.info.selector)"
-                    let result = try Bench.run(name, on: device, batch: size, warmup: warmup, steps: steps) { done, total in
+                    let result = try Bench.run(name, on: device, batch: size, warmup: warmup, steps: steps,
+                                               communicator: communicator) { done, total in
                         progressLine("bench \(label): step \(done)/\(total)")
                     }
                     progressLine(nil)
@@ -94,6 +117,7 @@ struct BenchCommand: ParsableCommand {
             for r in results { say("\n" + profileReport(r)) }
         }
         if batchSweep != nil { say("\n" + crossover(results)) }
+        guard communicator.isRoot else { return }
         if let json { try write(json, renderJSON(results, peaks: peaks)) }
         if let chart { try write(chart, renderChart(results)) }
     }

@@ -78,6 +78,10 @@ public final class Workload {
         return try TrainingSetup.optimizer(recipe, groups: [ParameterGroup(model.parameters)])
     }
 
+    /// Data-parallel benchmarking: each rank steps on its own batch of `batch` samples and the
+    /// gradients are combined across ranks (equal shares) before the update.
+    public var dataParallel: DataParallel?
+
     /// One training step as WORKLOADS.md defines it: forward, the summed task losses, backward,
     /// the optimizer update, and reading the scalar loss back to the host.
     @discardableResult
@@ -91,6 +95,12 @@ public final class Workload {
         }
         guard let total else { return 0 }
         try total.backward(releasingGraph: true)
+        if let group = dataParallel, group.size > 1 {
+            group.share = 1 / Double(group.size)
+            let combined = try group.combineGradients(of: optimizer.parameters, losses: total.detach().reshape([1]))
+            try optimizer.step()
+            return combined.losses[0]
+        }
         try optimizer.step()
         return try total.item()
     }
@@ -130,12 +140,20 @@ public enum Bench {
     }
 
     /// Warms up (kernel compilation stays out of the timing), then times `steps` steps.
+    ///
+    /// With `communicator` of several ranks, every rank runs this together: each steps on its own
+    /// batch and the gradients are all-reduced; samples/s counts the whole job's samples.
     public static func run(_ name: String, on device: any Device, batch: Int? = nil, warmup: Int = 5, steps: Int = 30,
-                           progress: ((Int, Int) -> Void)? = nil) throws -> BenchResult {
+                           communicator: (any Communicator)? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> BenchResult {
         guard steps >= 1, warmup >= 0 else {
             throw TandemError.invalidArgument(op: "bench", message: "steps must be ≥ 1 and warm-up ≥ 0, got \(steps) and \(warmup)")
         }
         let workload = try Workload(name, batch: batch, on: device)
+        let ranks = communicator?.size ?? 1
+        if let communicator, ranks > 1 {
+            workload.dataParallel = DataParallel(communicator: communicator)
+            try workload.dataParallel?.broadcastState(model: workload.model, weighting: EqualWeighting())
+        }
         for i in 0..<warmup {
             let loss = try workload.step()
             guard loss.isFinite else {
@@ -165,7 +183,7 @@ public enum Bench {
         return BenchResult(workload: name, device: device.info.selector, deviceName: device.info.name, batch: workload.batch,
                            medianMilliseconds: med * 1e3, minMilliseconds: (times.min() ?? med) * 1e3,
                            maxMilliseconds: (times.max() ?? med) * 1e3,
-                           samplesPerSecond: Double(workload.batch) / med, parameters: workload.model.parameterCount,
+                           samplesPerSecond: Double(workload.batch * ranks) / med, parameters: workload.model.parameterCount,
                            gflops: flopsPerStep / med / 1e9, profile: profile, steps: steps)
     }
 

@@ -35,8 +35,8 @@ import TandemNN
 public final class DataParallel: @unchecked Sendable {
     /// The ranks and their collectives.
     public let communicator: any Communicator
-    /// This rank's share nᵣ/b of the current step's batch.
-    var share = 1.0
+    /// This rank's share nᵣ/b of the current step's batch (the trainer sets it every step).
+    public var share = 1.0
     /// Whether the replicas have been made identical since training (re)started.
     var synchronized = false
     /// Global batches skipped because they had fewer samples than ranks.
@@ -146,7 +146,7 @@ public final class DataParallel: @unchecked Sendable {
     /// Combines the gradients of `parameters` (those that have one; the same on every rank) and the
     /// stacked per-task `losses` across ranks, weighted by share, in one all-reduce. Returns the
     /// combined losses and whether every combined value is finite.
-    func combineGradients(of parameters: [Tensor], losses: Tensor) throws -> (losses: [Float], finite: Bool) {
+    public func combineGradients(of parameters: [Tensor], losses: Tensor) throws -> (losses: [Float], finite: Bool) {
         let withGradient = parameters.filter { $0.grad != nil }
         let flat = try Tensor.withoutGradient { () -> [Float] in
             let pieces = try withGradient.map { try $0.grad!.reshape([$0.count]) } + [losses.reshape([losses.count])]
