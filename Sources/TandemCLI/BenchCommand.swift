@@ -193,6 +193,7 @@ struct BenchCommand: ParsableCommand {
                          ("batch", .int(r.batch)), ("median_ms", .number(r.medianMilliseconds)), ("min_ms", .number(r.minMilliseconds)),
                          ("max_ms", .number(r.maxMilliseconds)), ("samples_per_second", .number(r.samplesPerSecond)),
                          ("parameters", .int(r.parameters)), ("gflops", .number(r.gflops)),
+                         ("communication_ms", .number(r.communicationMilliseconds)),
                          ("speedup_vs_cpu", cpuResult(r, in: results).map { .number($0.medianMilliseconds / r.medianMilliseconds) } ?? .null)])
             })),
         ]).rendered() + "\n"

@@ -18,6 +18,8 @@ extension BenchCommand {
         var alone: Double
         var together: Double
         var medianMilliseconds: Double
+        /// Milliseconds per step rank 0 spent combining gradients.
+        var communicationMilliseconds: Double
         var efficiency: Double { alone > 0 ? together / alone : 0 }
     }
 
@@ -43,11 +45,12 @@ extension BenchCommand {
             guard status == 0 else { throw ValidationError("the \(ranks)-rank run failed (mpirun exited with \(status)): \(arguments.joined(separator: " "))") }
             guard let bytes = System.readFile(file), let result = try? JSON.parse(bytes), case let .array(items)? = result["results"],
                   let first = items.first, case let .number(together)? = first["samples_per_second"],
-                  case let .number(median)? = first["median_ms"] else {
+                  case let .number(median)? = first["median_ms"], case let .number(communication)? = first["communication_ms"] else {
                 throw ValidationError("the \(ranks)-rank run wrote no readable results to \(file)")
             }
             rows.append(ScalingRow(workload: name, devices: Array(repeating: device.info.selector, count: ranks), batchPerReplica: one.batch,
-                                   alone: one.samplesPerSecond * Double(ranks), together: together, medianMilliseconds: median))
+                                   alone: one.samplesPerSecond * Double(ranks), together: together, medianMilliseconds: median,
+                                   communicationMilliseconds: communication))
         }
         say(scalingReport(rows, what: "\(ranks) MPI ranks on \(device.info.selector) against 1 rank (threads per rank: $TANDEM_CPU_THREADS = \(System.environment("TANDEM_CPU_THREADS") ?? "all cores"))"))
         if let json { try write(json, scalingJSON(rows)) }
@@ -78,7 +81,8 @@ extension BenchCommand {
             if let error = errors.compactMap({ $0 }).first { throw error }
             let root = try results.withLock { try $0[0] ?? { throw ValidationError("no result from rank 0") }() }
             rows.append(ScalingRow(workload: name, devices: targets.map(\.info.selector), batchPerReplica: batchSize, alone: alone,
-                                   together: root.samplesPerSecond, medianMilliseconds: root.medianMilliseconds))
+                                   together: root.samplesPerSecond, medianMilliseconds: root.medianMilliseconds,
+                                   communicationMilliseconds: root.communicationMilliseconds))
         }
         say(scalingReport(rows, what: "one model on \(targets.map(\.info.selector).joined(separator: " + ")) against the sum of each device alone"))
         if let json { try write(json, scalingJSON(rows)) }
@@ -86,19 +90,21 @@ extension BenchCommand {
 
     func scalingReport(_ rows: [ScalingRow], what: String) -> String {
         let lines = rows.map { r in
-            [r.workload, r.devices.joined(separator: "+"), String(r.batchPerReplica), fixed(r.medianMilliseconds, 2), fixed(r.alone, 0),
+            [r.workload, r.devices.joined(separator: "+"), String(r.batchPerReplica), fixed(r.medianMilliseconds, 2),
+             fixed(r.communicationMilliseconds, 2), fixed(r.alone, 0),
              fixed(r.together, 0), fixed(100 * r.efficiency, 1) + "%"]
         }
         return "Data-parallel scaling: \(what)\n"
-            + table(["workload", "replicas", "batch each", "step ms", "alone samples/s (sum)", "together samples/s", "efficiency"], lines)
+            + table(["workload", "replicas", "batch each", "step ms", "combine ms", "alone samples/s (sum)", "together samples/s", "efficiency"], lines)
             + "\nWeak scaling: every replica steps on its own batch of the workload's size; efficiency = together / the sum alone."
+            + "\ncombine ms: rank 0's time per step in the gradients' download, all-reduce (waits for slower replicas included) and upload."
     }
 
     func scalingJSON(_ rows: [ScalingRow]) -> String {
         JSON.object([("scaling", .array(rows.map { r in
             .object([("workload", .string(r.workload)), ("replicas", .array(r.devices.map { .string($0) })),
                      ("batch_per_replica", .int(r.batchPerReplica)), ("median_ms", .number(r.medianMilliseconds)),
-                     ("alone_samples_per_second", .number(r.alone)), ("together_samples_per_second", .number(r.together)),
+                     ("communication_ms", .number(r.communicationMilliseconds)), ("alone_samples_per_second", .number(r.alone)), ("together_samples_per_second", .number(r.together)),
                      ("efficiency", .number(r.efficiency))])
         }))]).rendered() + "\n"
     }

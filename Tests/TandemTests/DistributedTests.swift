@@ -111,7 +111,8 @@ struct DistributedTests {
 
     /// The model state after one epoch of `recipe` on `data`, trained by `devices.count` replicas
     /// (threads of this process, one per device) with parts of every batch.
-    static func train(_ recipe: TrainingRecipe, data: ArrayDataset, devices: [any Device], balance: Bool = false) throws -> [String: [Float]] {
+    static func train(_ recipe: TrainingRecipe, data: ArrayDataset, devices: [any Device], balance: Bool = false,
+                      epochs: Int = 1) throws -> [String: [Float]] {
         let group = LocalGroup(size: devices.count, timeoutSeconds: 120)
         let communicators = group.communicators
         let states = Locked([[String: [Float]]](repeating: [:], count: devices.count))
@@ -126,7 +127,7 @@ struct DistributedTests {
                 group.balanceInterval = 3
                 setup.trainer.dataParallel = group
             }
-            _ = try setup.trainer.fit(epochs: 1, train: loader)
+            _ = try setup.trainer.fit(epochs: epochs, train: loader)
             let state = try setup.model.stateDict() + setup.weighting.parameters.enumerated().map { ("weighting.\($0.offset)", SavedTensor(shape: $0.element.shape, values: try $0.element.values())) }
             states.withLock { $0[rank] = Dictionary(uniqueKeysWithValues: state.map { ($0.0, $0.1.values) }) }
         }
@@ -220,6 +221,25 @@ struct DistributedTests {
         #expect((parallel["relative_speeds"] as? [Double])?.count == 2, "\(parallel)")
         let both = try runTandem(common + ["--device", "cpu", "--devices", "cpu,cpu"])
         #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.stderr)")
+    }
+
+    @Test("every weighting over two epochs: two replicas give one replica's weights (losses seen at their global values)",
+          arguments: WeightingMethods.names.filter { $0 != "graddrop" && $0 != "fixed" })
+    func everyWeighting(weighting: String) throws {
+        let seed = TestSeed()
+        var recipe = TrainingRecipe()
+        recipe.model = "lenet-hps"
+        recipe.weighting = weighting
+        recipe.optimizer = "sgd"
+        recipe.batchSize = 16
+        recipe.seed = seed.value % 1000
+        if weighting == "stch" { recipe.weightingArguments = ["warmup": "0"] }
+        let data = try Self.imageData(count: 96, seed: seed.value)
+        let one = try Self.train(recipe, data: data, devices: [CPUDevice.shared], epochs: 2)
+        let two = try Self.train(recipe, data: data, devices: [CPUDevice.shared, CPUDevice.shared], epochs: 2)
+        for (name, values) in one {
+            #expect(Self.relativeDifference(values, two[name] ?? []) < 1e-5, "\(weighting) \(name) (\(seed))")
+        }
     }
 
     @Test("rep_grad is refused across ranks, with the reason")

@@ -123,6 +123,9 @@ public struct BenchResult: Sendable {
     public var profile: [Profiler.Entry] = []
     /// Number of timed steps (the profile's totals divide by it).
     public var steps: Int = 0
+    /// Data-parallel runs: milliseconds per timed step spent combining gradients across ranks
+    /// (download, all-reduce, upload); 0 on one rank.
+    public var communicationMilliseconds = 0.0
 }
 
 /// Times training steps following WORKLOADS.md's throughput method.
@@ -166,6 +169,7 @@ public enum Bench {
         try device.synchronize()
         if Profiler.isEnabled { Profiler.reset() }
         let flopsBefore = GEMMCounter.flops
+        workload.dataParallel?.communicationSeconds = 0
         for i in 0..<steps {
             let start = now()
             try workload.step()
@@ -180,11 +184,13 @@ public enum Bench {
             profile = Profiler.snapshot().filter { $0.device == device.info.selector }
             Profiler.reset()
         }
-        return BenchResult(workload: name, device: device.info.selector, deviceName: device.info.name, batch: workload.batch,
+        var result = BenchResult(workload: name, device: device.info.selector, deviceName: device.info.name, batch: workload.batch,
                            medianMilliseconds: med * 1e3, minMilliseconds: (times.min() ?? med) * 1e3,
                            maxMilliseconds: (times.max() ?? med) * 1e3,
                            samplesPerSecond: Double(workload.batch * ranks) / med, parameters: workload.model.parameterCount,
                            gflops: flopsPerStep / med / 1e9, profile: profile, steps: steps)
+        result.communicationMilliseconds = (workload.dataParallel?.communicationSeconds ?? 0) / Double(steps) * 1e3
+        return result
     }
 
     /// Measured GEMM throughput of `device` (n×n×n, median of a few runs), the peak GFLOP/s that

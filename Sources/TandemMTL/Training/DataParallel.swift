@@ -26,10 +26,13 @@ import TandemNN
 ///   are broadcast from rank 0 at the end of every epoch (as PyTorch's DDP broadcasts buffers), so
 ///   validation, checkpoints and the next epoch start from rank 0's.
 ///
-/// Exactly equivalent to one rank with the global batch (up to float rounding) for weightings whose
-/// update is linear in the gradients and losses of the batch (EW, fixed, UW, RLW, PCGrad, MGDA,
-/// CAGrad, IMTL-G, Nash-MTL, UPGrad, Aligned-MTL, GradVac, GradNorm ...). Batch norm uses each
-/// rank's statistics (a model with batch norm is then equivalent only in the limit of large parts).
+/// - Losses: before the weighting sees them, each task's loss takes the global batch's value while
+///   keeping this rank's gradient (`globalLosses`), so methods that are not linear in the losses
+///   or read their values stay exact.
+///
+/// Equivalent to one rank with the global batch, up to float rounding, for every weighting (tested
+/// for all of them but GradDrop, which needs rep_grad). Batch norm uses each rank's statistics (a
+/// model with batch norm is then equivalent only in the limit of large parts).
 /// Gradients at the shared representation (rep_grad, and GradDrop, which needs it) are per sample and
 /// are refused.
 public final class DataParallel: @unchecked Sendable {
@@ -92,6 +95,9 @@ public final class DataParallel: @unchecked Sendable {
     /// Samples and seconds of computation since the last measurement (the first step, with its
     /// kernel builds, is left out).
     var measured: (samples: Int, seconds: Double, steps: Int) = (0, 0, 0)
+    /// Seconds in `combineGradients` so far: the gradients' download, their all-reduce (with any
+    /// wait for slower ranks) and upload (the cost a step pays for data parallelism).
+    public var communicationSeconds = 0.0
     /// Seconds spent in collectives within the current step's backward (waiting for slower ranks is
     /// not computation).
     var waited = 0.0
@@ -132,6 +138,24 @@ public final class DataParallel: @unchecked Sendable {
         return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 
+    /// The losses as the weighting should see them: each has the value of the whole global batch's
+    /// loss (the share-weighted sum over ranks) and the gradient of this rank's, L + (L_global − L)
+    /// with the bracket constant. A method f(L₁, ..., L_T) then differentiates to
+    /// Σᵢ ∂f/∂Lᵢ(L_global)·∇Lᵢ on each rank, and the share-weighted sum of those is exactly the
+    /// global batch's gradient: loss weightings that are not linear in the losses (GLS's geometric
+    /// mean, DB-MTL's and FAMO's logarithms, STCH's smooth maximum) and methods that read loss values
+    /// (IMTL-L, MGDA's loss normalisation) give one rank's update with the whole batch.
+    func globalLosses(_ losses: [Tensor]) throws -> [Tensor] {
+        guard let device = losses.first?.device else { return losses }
+        let local = try Tensor.withoutGradient { try Tensor.stack(losses.map { try $0.detach().reshape([]) }).values() }
+        var global = local.map { Double($0) * share }
+        try communicator.allReduce(&global, .sum)
+        return try losses.indices.map { t in
+            let offset = try Tensor.withoutGradient { try Tensor([Float(global[t])], shape: [], on: device) - losses[t].detach().reshape([]) }
+            return try losses[t] + offset.reshape(losses[t].shape)
+        }
+    }
+
     /// Replaces `matrix` (a device tensor) with the share-weighted sum of every rank's.
     func combine(_ matrix: Tensor) throws -> Tensor {
         var values = try matrix.values()
@@ -147,6 +171,8 @@ public final class DataParallel: @unchecked Sendable {
     /// stacked per-task `losses` across ranks, weighted by share, in one all-reduce. Returns the
     /// combined losses and whether every combined value is finite.
     public func combineGradients(of parameters: [Tensor], losses: Tensor) throws -> (losses: [Float], finite: Bool) {
+        let started = Self.now()
+        defer { communicationSeconds += Self.now() - started }
         let withGradient = parameters.filter { $0.grad != nil }
         let flat = try Tensor.withoutGradient { () -> [Float] in
             let pieces = try withGradient.map { try $0.grad!.reshape([$0.count]) } + [losses.reshape([losses.count])]

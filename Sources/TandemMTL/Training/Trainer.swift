@@ -233,7 +233,7 @@ public final class Trainer {
         for parameter in weighting.parameters { parameter.grad = nil }
         if let schedule = learningRateSchedule { optimizer.learningRate = schedule.learningRate(at: step) }
         var cut: (representation: Tensor, leaf: Tensor)?
-        let losses: [Tensor]
+        var losses: [Tensor]
         if representationGradients {
             guard let split = model as? any RepresentationModel else {
                 throw TandemError.invalidArgument(op: "Trainer", message: "gradients at the shared representation need a model with one (hps, mmoe), not \(type(of: model))")
@@ -246,6 +246,7 @@ public final class Trainer {
         } else {
             losses = try self.losses(of: batch)
         }
+        if let group = DataParallel.active, group.size > 1 { losses = try group.globalLosses(losses) }
         var sampled: Int?
         switch sampling {
         case .all:
