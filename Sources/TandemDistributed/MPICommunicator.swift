@@ -49,19 +49,26 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
             guard status == 0 else { throw CommunicatorError.transport(operation: operation, rank: rank, message: mpi.message(status)) }
             if done != 0 { return }
             polls += 1
-            // Spin briefly (a collective between ready ranks takes microseconds), then yield the core.
-            if polls > 2_000 {
-                var pause = timespec(tv_sec: 0, tv_nsec: 50_000)
-                nanosleep(&pause, nil)
-                if polls % 64 == 0, Self.now() > deadline {
-                    throw CommunicatorError.timeout(operation: operation, rank: rank, size: size, seconds: timeoutSeconds)
+            // Open MPI moves data only inside its calls, so poll without sleeping, yielding the core to
+            // any thread that needs it; after a second of waiting (a slow rank, not a transfer), poll
+            // every 200 µs.
+            if polls % 256 == 0 {
+                let now = Self.now()
+                if now > deadline { throw CommunicatorError.timeout(operation: operation, rank: rank, size: size, seconds: timeoutSeconds) }
+                if now > deadline - timeoutSeconds + 1 {
+                    var pause = timespec(tv_sec: 0, tv_nsec: 200_000)
+                    nanosleep(&pause, nil)
+                    continue
                 }
             }
+            sched_yield()
         }
     }
 
     /// At most this many elements per MPI call (MPI counts are 32-bit).
     static let chunk = 1 << 28
+    /// All-reduces of at least this many bytes meet at a polled barrier, then run blocking.
+    static let blockingBytes = 1 << 16
 
     public func allReduce(_ buffer: inout [Float], _ operation: ReduceOperation) throws {
         try reduce(&buffer, type: mpi.float, operation)
@@ -81,8 +88,16 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
             repeat {
                 let count = Swift.min(Self.chunk, raw.count / stride - offset)
                 let base = raw.baseAddress.map { $0 + offset * stride }
-                try wait("all-reduce (\(operation.rawValue), \(count) values)") { request in
-                    mpi.iallreduce(mpi.inPlace, base, Int32(count), type, op, mpi.commWorld, request)
+                let what = "all-reduce (\(operation.rawValue), \(count) values)"
+                if count * stride < Self.blockingBytes {
+                    try wait(what) { request in mpi.iallreduce(mpi.inPlace, base, Int32(count), type, op, mpi.commWorld, request) }
+                } else {
+                    // Large buffers: wait for every rank under the timeout, then the blocking
+                    // all-reduce, whose tuned algorithms move data twice as fast as the
+                    // non-blocking one's here (11 MB between two ranks: 7 ms against 14 ms).
+                    try wait("\(what): waiting for every rank") { request in mpi.ibarrier(mpi.commWorld, request) }
+                    let code = mpi.allreduce(mpi.inPlace, base, Int32(count), type, op, mpi.commWorld)
+                    guard code == 0 else { throw CommunicatorError.transport(operation: what, rank: rank, message: mpi.message(code)) }
                 }
                 offset += count
             } while offset < raw.count / stride

@@ -23,6 +23,7 @@ struct MPILibrary: @unchecked Sendable {
     let setErrorHandler: @convention(c) (Handle, Handle) -> Int32
     let iallreduce: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, Handle, Handle, Handle,
                                     UnsafeMutablePointer<Request>) -> Int32
+    let allreduce: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, Handle, Handle, Handle) -> Int32
     let ibcast: @convention(c) (UnsafeMutableRawPointer?, Int32, Handle, Int32, Handle, UnsafeMutablePointer<Request>) -> Int32
     let iallgather: @convention(c) (UnsafeRawPointer?, Int32, Handle, UnsafeMutableRawPointer?, Int32, Handle, Handle,
                                     UnsafeMutablePointer<Request>) -> Int32
@@ -72,7 +73,7 @@ struct MPILibrary: @unchecked Sendable {
         return MPILibrary(
             initialize: try symbol("MPI_Init"), initialized: try symbol("MPI_Initialized"), finalize: try symbol("MPI_Finalize"),
             finalized: try symbol("MPI_Finalized"), commRank: try symbol("MPI_Comm_rank"), commSize: try symbol("MPI_Comm_size"),
-            setErrorHandler: try symbol("MPI_Comm_set_errhandler"), iallreduce: try symbol("MPI_Iallreduce"),
+            setErrorHandler: try symbol("MPI_Comm_set_errhandler"), iallreduce: try symbol("MPI_Iallreduce"), allreduce: try symbol("MPI_Allreduce"),
             ibcast: try symbol("MPI_Ibcast"), iallgather: try symbol("MPI_Iallgather"), ibarrier: try symbol("MPI_Ibarrier"),
             test: try symbol("MPI_Test"), abort: try symbol("MPI_Abort"), errorString: try symbol("MPI_Error_string"),
             libraryVersion: try symbol("MPI_Get_library_version"),

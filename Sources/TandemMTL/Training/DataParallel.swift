@@ -174,21 +174,24 @@ public final class DataParallel: @unchecked Sendable {
         let started = Self.now()
         defer { communicationSeconds += Self.now() - started }
         let withGradient = parameters.filter { $0.grad != nil }
-        let flat = try Tensor.withoutGradient { () -> [Float] in
-            let pieces = try withGradient.map { try $0.grad!.reshape([$0.count]) } + [losses.reshape([losses.count])]
-            return try Tensor.concat(pieces, axis: 0).values()
-        }
+        let device = losses.device
+        let total = withGradient.reduce(0) { $0 + $1.count } + losses.count
         // The element count rides along as two last values, each below 4096 · ranks (exact in
         // float): every rank must send the same count, or the ranks disagree about which
-        // parameters have gradients.
-        var buffer = flat
+        // parameters have gradients. The share is applied on the host, in place.
+        var buffer = try Tensor.withoutGradient { () -> [Float] in
+            let pieces = try withGradient.map { try $0.grad!.reshape([$0.count]) } + [losses.reshape([losses.count]),
+                try Tensor([Float(total % 4096), Float(total / 4096)], shape: [2], on: device)]
+            return try Tensor.concat(pieces, axis: 0).values()
+        }
         let weight = Float(share)
-        for i in buffer.indices { buffer[i] *= weight }
-        buffer += [Float(flat.count % 4096), Float(flat.count / 4096)]
+        buffer.withUnsafeMutableBufferPointer { values in
+            for i in 0..<total { values[i] *= weight }
+        }
         try communicator.allReduce(&buffer, .sum)
         let high = buffer.removeLast(), low = buffer.removeLast()
-        guard low == Float(flat.count % 4096 * size), high == Float(flat.count / 4096 * size) else {
-            throw CommunicatorError.mismatch(operation: "gradient all-reduce", message: "rank \(rank) has \(flat.count) gradient values and losses, others differ (parameters with and without gradients)")
+        guard low == Float(total % 4096 * size), high == Float(total / 4096 * size) else {
+            throw CommunicatorError.mismatch(operation: "gradient all-reduce", message: "rank \(rank) has \(total) gradient values and losses, others differ (parameters with and without gradients)")
         }
         var offset = 0
         for parameter in withGradient {
