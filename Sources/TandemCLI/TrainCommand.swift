@@ -159,6 +159,8 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Device selector: cpu, opencl, opencl:N, gpu, name:TEXT or auto (default: $TANDEM_DEVICE, else auto: the best GPU, else the CPU).")
     var device: String?
+    @Flag(name: .customLong("sync-batch-norm"), help: "With several ranks or devices: batch norm normalises with the statistics of the whole global batch (an exchange per layer each way) instead of each replica's part's. Give it again when resuming.")
+    var syncBatchNorm = false
     @Option(help: "Train one model on several devices of this process: comma-separated selectors (opencl:0,cpu). Each device takes a part of every batch, in proportion to its measured speed, and all apply the update the whole batch gives on one device.")
     var devices: String?
     @Option(help: "Read the recipe from a JSON file (keys: the long option names with _ for -); options given here override it.")
@@ -181,10 +183,11 @@ struct TrainCommand: ParsableCommand {
     /// The output options, as they are given again in a resume command.
     var outputArguments: [String] {
         var out: [String] = []
-        for (name, value) in [("--device", device), ("--save", save), ("--save-best", saveBest), ("--report", report),
+        for (name, value) in [("--device", device), ("--devices", devices), ("--save", save), ("--save-best", saveBest), ("--report", report),
                               ("--log-dir", logDirectory), ("--run-report", runReport)] {
             if let value { out += [name, value] }
         }
+        if syncBatchNorm { out.append("--sync-batch-norm") }
         return out
     }
 

@@ -93,6 +93,7 @@ struct TrainingRun {
             let group = DataParallel(communicator: communicator)
             // Devices of one process may differ in speed: parts follow their measured speeds.
             group.balancesLoad = communicator is LocalCommunicator
+            group.synchronizesBatchNorm = c.syncBatchNorm
             trainer.dataParallel = group
         }
         // Only rank 0 writes files; every rank trains and evaluates.
@@ -157,6 +158,7 @@ struct TrainingRun {
                 ("devices_per_rank", .int(communicator is LocalCommunicator ? communicator.size : 1)),
                 ("devices", .array(devices.map { .string($0) })),
                 ("transport", .string(communicator.transport)),
+                ("synchronized_batch_norm", .bool(communicator.size > 1 && c.syncBatchNorm)),
                 ("relative_speeds", .array((trainer.dataParallel?.weights ?? []).map { .number($0) })),
                 ("skipped_batches", .int(trainer.dataParallel?.skippedBatches ?? 0)),
             ])),

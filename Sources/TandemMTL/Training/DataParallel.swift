@@ -31,11 +31,12 @@ import TandemNN
 ///   or read their values stay exact.
 ///
 /// Equivalent to one rank with the global batch, up to float rounding, for every weighting (tested
-/// for all of them but GradDrop, which needs rep_grad). Batch norm uses each rank's statistics (a
-/// model with batch norm is then equivalent only in the limit of large parts).
+/// for all of them but GradDrop, which needs rep_grad). Batch norm uses each rank's statistics by
+/// default (a model with batch norm is then equivalent only in the limit of large parts), the whole
+/// batch's with `synchronizesBatchNorm`.
 /// Gradients at the shared representation (rep_grad, and GradDrop, which needs it) are per sample and
 /// are refused.
-public final class DataParallel: @unchecked Sendable {
+public final class DataParallel: ReplicaSums, @unchecked Sendable {
     /// The ranks and their collectives.
     public let communicator: any Communicator
     /// This rank's share nᵣ/b of the current step's batch (the trainer sets it every step).
@@ -44,6 +45,17 @@ public final class DataParallel: @unchecked Sendable {
     var synchronized = false
     /// Global batches skipped because they had fewer samples than ranks.
     public internal(set) var skippedBatches = 0
+
+    /// Whether batch norm normalises with the statistics of the whole global batch (an exchange per
+    /// batch-norm layer each way; `SynchronizedBatchNorm`) instead of each rank's part's.
+    public var synchronizesBatchNorm = false
+
+    /// Sums over the ranks (synchronised batch norm's statistics).
+    public func sumOverReplicas(_ values: [Double]) throws -> [Double] {
+        var sums = values
+        try communicator.allReduce(&sums, .sum)
+        return sums
+    }
 
     /// The data-parallel group of the step in progress (read by `TaskGradients`).
     @TaskLocal static var active: DataParallel?

@@ -171,7 +171,9 @@ public final class Trainer {
             group.share = Double(batch.sampleCount) / counts[0]
         }
         let started = group == nil ? 0 : DataParallel.now()
-        let (losses, sampled) = try DataParallel.$active.withValue(group) { try backwardPass(batch) }
+        let pass = { try DataParallel.$active.withValue(group) { try self.backwardPass(batch) } }
+        let (losses, sampled) = try group?.synchronizesBatchNorm == true
+            ? SynchronizedBatchNorm.$replicas.withValue(group, operation: pass) : pass()
         let stacked = try Tensor.withoutGradient { try Tensor.stack(losses.map { try $0.detach().reshape([]) }) }
         var combined: (losses: [Float], finite: Bool)?
         if let group {

@@ -25,13 +25,29 @@ public final class BatchNorm: Module, Layer {
     /// `sigmoid(layer(x)) ⊙ features` as one op that keeps no normalised tensor (MTAN's attention
     /// masks end in a BatchNorm and gate features with its sigmoid).
     public func attentionGate(_ x: Tensor, features: Tensor) throws -> Tensor {
-        try x.batchNormAttentionGate(features: features, runningMean: runningMean, runningVar: runningVar, weight: weight,
+        if let replicas = synchronizedReplicas {
+            return try synchronized(x, replicas).sigmoid() * features
+        }
+        return try x.batchNormAttentionGate(features: features, runningMean: runningMean, runningVar: runningVar, weight: weight,
                                      bias: bias, training: isTraining, momentum: momentum, epsilon: epsilon)
     }
 
     /// The layer followed by a ReLU, in one pass (`Sequential` uses it for BatchNorm → ReLU).
     public func callAsFunction(_ x: Tensor, relu: Bool) throws -> Tensor {
-        try x.batchNorm(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
+        if let replicas = synchronizedReplicas {
+            let y = try synchronized(x, replicas)
+            return relu ? try y.relu() : y
+        }
+        return try x.batchNorm(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
                         training: isTraining, momentum: momentum, epsilon: epsilon, relu: relu)
+    }
+
+    /// The replicas whose statistics this training forward shares (data-parallel training with
+    /// synchronised batch norm); nil in evaluation mode or otherwise.
+    private var synchronizedReplicas: (any ReplicaSums)? { isTraining ? SynchronizedBatchNorm.replicas : nil }
+
+    private func synchronized(_ x: Tensor, _ replicas: any ReplicaSums) throws -> Tensor {
+        try x.synchronizedBatchNorm(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
+                                    momentum: momentum, epsilon: epsilon, replicas: replicas)
     }
 }
