@@ -43,8 +43,12 @@ struct MPILibrary: @unchecked Sendable {
     /// `MPI_IN_PLACE` in Open MPI.
     let inPlace = UnsafeMutableRawPointer(bitPattern: 1)!
 
-    /// The library names tried, in order.
-    static let names = ["libmpi.so.40", "libmpi.so"]
+    /// The library tried: `TANDEM_MPI_LIBRARY` when set (the path of another Open MPI installation's
+    /// libmpi.so), else Debian's names, in order.
+    static var names: [String] {
+        if let path = getenv("TANDEM_MPI_LIBRARY") { return [String(cString: path)] }
+        return ["libmpi.so.40", "libmpi.so"]
+    }
 
     /// Loads libmpi and every symbol; throws a message that says which package to install.
     static func load() throws -> MPILibrary {

@@ -150,10 +150,8 @@ struct DistributedTests {
         return scale == 0 ? worst : worst / scale
     }
 
-    @Test("W2 (lenet-hps) on two CPU replicas with half of every batch each gives one replica's weights after 20 steps",
-          arguments: ["ew", "uw", "pcgrad", "mgda"])
-    func twoReplicasMatchOne(weighting: String) throws {
-        let seed = TestSeed()
+    /// W2's model (lenet-hps) with `weighting`, SGD at lr 0.01, batch 16, the seed from `seed`.
+    static func lenetRecipe(_ weighting: String, seed: TestSeed) -> TrainingRecipe {
         var recipe = TrainingRecipe()
         recipe.model = "lenet-hps"
         recipe.weighting = weighting
@@ -161,6 +159,14 @@ struct DistributedTests {
         recipe.learningRate = 0.01
         recipe.batchSize = 16
         recipe.seed = seed.value % 1000
+        return recipe
+    }
+
+    @Test("W2 (lenet-hps) on two CPU replicas with half of every batch each gives one replica's weights after 20 steps",
+          arguments: ["ew", "uw", "pcgrad", "mgda"])
+    func twoReplicasMatchOne(weighting: String) throws {
+        let seed = TestSeed()
+        let recipe = Self.lenetRecipe(weighting, seed: seed)
         // 20 steps of 16 and a last batch of 3: parts of 2 and 1.
         let data = try Self.imageData(count: 323, seed: seed.value)
         let one = try Self.train(recipe, data: data, devices: [CPUDevice.shared])
@@ -175,22 +181,22 @@ struct DistributedTests {
         #expect(moved > 1e-3, "\(seed)")
     }
 
-    @Test("the CPU and an OpenCL device train one model together: the same weights as the CPU alone", arguments: openCLSelectors)
+    @Test("the CPU and an OpenCL device train one model together: the CPU alone's weights, within what the devices alone differ by", arguments: openCLSelectors)
     func cpuAndOpenCL(selector: String) throws {
         let seed = TestSeed()
-        var recipe = TrainingRecipe()
-        recipe.model = "lenet-hps"
-        recipe.weighting = "mgda"
-        recipe.optimizer = "sgd"
-        recipe.learningRate = 0.01
-        recipe.batchSize = 16
-        recipe.seed = seed.value % 1000
+        let recipe = Self.lenetRecipe("mgda", seed: seed)
         let data = try Self.imageData(count: 320, seed: seed.value)
         let one = try Self.train(recipe, data: data, devices: [CPUDevice.shared])
         // Parts follow the devices' measured speeds, re-measured every 3 steps.
         let mixed = try Self.train(recipe, data: data, devices: [CPUDevice.shared, try Devices.select(selector)], balance: true)
+        // The devices round differently (PoCL's GEMMs sum in another order), and MGDA's weights can
+        // magnify it: the yardstick is the OpenCL device alone against the CPU alone (1.3–2e-7 for
+        // most seeds, 1.2e-4 for one where MGDA's weights fell on another side of a boundary).
+        let other = try Self.train(recipe, data: data, devices: [try Devices.select(selector)])
+        let yardstick = one.map { Self.relativeDifference($0.value, other[$0.key] ?? []) }.max() ?? 0
         for (name, values) in one {
-            #expect(Self.relativeDifference(values, mixed[name] ?? []) < 1e-5, "\(name) (\(seed))")
+            let difference = Self.relativeDifference(values, mixed[name] ?? [])
+            #expect(difference < Swift.max(1e-5, 4 * yardstick), "\(name): \(difference), devices alone differ by \(yardstick) (\(seed))")
         }
     }
 
@@ -230,12 +236,7 @@ struct DistributedTests {
           arguments: WeightingMethods.names.filter { $0 != "graddrop" && $0 != "fixed" })
     func everyWeighting(weighting: String) throws {
         let seed = TestSeed()
-        var recipe = TrainingRecipe()
-        recipe.model = "lenet-hps"
-        recipe.weighting = weighting
-        recipe.optimizer = "sgd"
-        recipe.batchSize = 16
-        recipe.seed = seed.value % 1000
+        var recipe = Self.lenetRecipe(weighting, seed: seed)
         if weighting == "stch" { recipe.weightingArguments = ["warmup": "0"] }
         let data = try Self.imageData(count: 96, seed: seed.value)
         let one = try Self.train(recipe, data: data, devices: [CPUDevice.shared], epochs: 2)

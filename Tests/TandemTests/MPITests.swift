@@ -95,6 +95,16 @@ struct MPITests {
         #expect((report["data_parallel"] as? [String: Any])?["synchronized_batch_norm"] as? Bool == true)
     }
 
+    @Test("started as a rank without Open MPI's library: a clear error naming the package; outside mpirun no MPI is needed")
+    func missingLibrary() throws {
+        let launched = ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "0", "TANDEM_MPI_LIBRARY": "/nonexistent/libmpi.so.40"]
+        let (status, text) = try Self.train(ranks: 1, Self.w2 + ["--epochs", "1", "--limit", "40"], environment: launched)
+        #expect(status != 0 && text.contains("openmpi-bin") && text.contains("OMPI_COMM_WORLD_SIZE=2"), "\(text)")
+        let (alone, aloneText) = try Self.train(ranks: 1, Self.w2 + ["--epochs", "1", "--limit", "40"],
+                                                environment: ["TANDEM_MPI_LIBRARY": "/nonexistent/libmpi.so.40"])
+        #expect(alone == 0, "\(aloneText)")
+    }
+
     @Test("a checkpoint written by 2 ranks resumes on 1 rank and on 2 ranks with the same continuation")
     func resumeOnOtherRankCounts() throws {
         let dir = Self.directory()
