@@ -135,9 +135,30 @@ struct DistributedTests {
         let all = states.withLock { $0 }
         // Every replica ends with the same weights.
         for rank in 1..<devices.count {
-            for (name, values) in all[0] { #expect(relativeDifference(values, all[rank][name] ?? []) < 1e-5, "rank \(rank) \(name)") }
+            expectSame(all[0], all[rank], "rank \(rank) against rank 0")
         }
         return all[0]
+    }
+
+    /// Whether two runs' weights agree: over every tensor, ‖a − b‖ ≤ `tolerance`·‖a‖, and no element
+    /// further than 100·`tolerance` of the tensor's largest value. The element bound is looser
+    /// because one element can move by a whole gradient's worth when rounding flips a ReLU's sign or
+    /// a max-pool's choice. The MPI tests, on fixed data, hold the 1e-5; the in-process tests
+    /// draw random images each run, and at one seed in about fifty such flips put W2's first layers
+    /// 2–3e-5 apart in norm (seed 7626807715046330177, EW and UW), so they hold 1e-4 (a wrong share
+    /// on the last batch alone moves them 1e-4–4e-3).
+    static func expectSame(_ a: [String: [Float]], _ b: [String: [Float]], tolerance: Double = 1e-4,
+                           _ what: @autoclosure () -> String) {
+        #expect(!a.isEmpty && Set(a.keys) == Set(b.keys), "\(what()): tensors differ")
+        for (name, values) in a {
+            let other = b[name] ?? []
+            let norm = values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let distance = zip(values, other).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+            let relative = norm == 0 ? distance : distance / norm
+            #expect(values.count == other.count && relative <= tolerance, "\(what()): \(name) differs by \(relative) of its norm")
+            let element = relativeDifference(values, other)
+            #expect(element < 100 * tolerance, "\(what()): \(name) has an element \(element) of its largest value away")
+        }
     }
 
     /// The largest element difference over the tensor's largest value (or over `floor` when that is
@@ -171,9 +192,7 @@ struct DistributedTests {
         let data = try Self.imageData(count: 323, seed: seed.value)
         let one = try Self.train(recipe, data: data, devices: [CPUDevice.shared])
         let two = try Self.train(recipe, data: data, devices: [CPUDevice.shared, CPUDevice.shared])
-        for (name, values) in one {
-            #expect(Self.relativeDifference(values, two[name] ?? []) < 1e-5, "\(name) (\(seed))")
-        }
+        Self.expectSame(one, two, "\(weighting) (\(seed))")
         // The run moved the weights (the comparison is not of untouched initial values).
         let initial = try TrainingSetup(recipe: recipe, tasks: data.tasks.map(TaskSpec.init), inputShape: data.inputShape,
                                         labelCounts: nil, stepsPerEpoch: 1, device: CPUDevice.shared).model.stateDict()
@@ -241,9 +260,7 @@ struct DistributedTests {
         let data = try Self.imageData(count: 96, seed: seed.value)
         let one = try Self.train(recipe, data: data, devices: [CPUDevice.shared], epochs: 2)
         let two = try Self.train(recipe, data: data, devices: [CPUDevice.shared, CPUDevice.shared], epochs: 2)
-        for (name, values) in one {
-            #expect(Self.relativeDifference(values, two[name] ?? []) < 1e-5, "\(weighting) \(name) (\(seed))")
-        }
+        Self.expectSame(one, two, "\(weighting) (\(seed))")
     }
 
     /// One replica: sums over replicas are the values themselves.
@@ -359,10 +376,11 @@ struct DistributedTests {
                                                                    oneReplicaSync: true))
         let synchronized = Self.worstDifference(one, try Self.trainSegNet(replicas: 2, synchronized: true, data: data, seed: seed.value % 1000))
         let perReplica = Self.worstDifference(one, try Self.trainSegNet(replicas: 2, synchronized: false, data: data, seed: seed.value % 1000))
-        // Measured over seeds: yardstick 1e-4–3e-3, synchronised 8e-4–2e-3, per replica 1.3–1.6.
-        #expect(synchronized < 1e-2, "synchronised \(synchronized), rounding yardstick \(floor) (\(seed))")
+        // Measured over seeds: yardstick 1e-4–1.2e-2, synchronised 8e-4–1.1e-2 (never above 17× the
+        // yardstick), per replica 1.0–1.6.
+        #expect(synchronized < Swift.max(1e-2, 4 * floor), "synchronised \(synchronized), rounding yardstick \(floor) (\(seed))")
         // Each replica's own statistics (the default) are not the whole batch's: the check can tell.
-        #expect(perReplica > 100 * synchronized, "per replica \(perReplica), synchronised \(synchronized) (\(seed))")
+        #expect(perReplica > 20 * synchronized, "per replica \(perReplica), synchronised \(synchronized) (\(seed))")
         print("synchronised batch norm, one step: rounding yardstick \(floor), synchronised \(synchronized), per replica \(perReplica)")
     }
 
