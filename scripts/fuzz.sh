@@ -29,8 +29,8 @@ for target in "${targets[@]}"; do
     binary="$out/fuzz-$target"
     modules=(TandemData TandemCore TandemSupport TandemABI)
     libraries=(-lz)
-    if [ "$target" = checkpoint ]; then modules+=(TandemMTL TandemNN TandemCPU); libraries+=(-lopenblas); fi
-    if [ "$target" = config ]; then modules+=(TandemMTL TandemNN); fi
+    if [ "$target" = checkpoint ]; then modules+=(TandemMTL TandemDistributed TandemNN TandemCPU); libraries+=(-lopenblas); fi
+    if [ "$target" = config ]; then modules+=(TandemMTL TandemDistributed TandemNN); fi
     objects=()
     for module in "${modules[@]}"; do objects+=("$build"/debug/"$module".build/*.o); done
     # ld.gold warns that it cannot export ASan's local helper symbols; harmless.
