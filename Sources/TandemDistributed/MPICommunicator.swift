@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import TandemCore
 
 /// The ranks of an `mpirun` job (MPI_COMM_WORLD), through Open MPI loaded at run time.
 ///
@@ -148,11 +149,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         if flag == 0 { _ = mpi.finalize() }
     }
 
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
+    /// Seconds on the monotonic clock (the profiler's).
+    static func now() -> Double { Double(Profiler.nanoseconds()) * 1e-9 }
 }
 
 /// The communicator a process should use.

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import TandemCore
 import TandemDistributed
 import TandemNN
@@ -143,12 +138,8 @@ public final class DataParallel: ReplicaSums, @unchecked Sendable {
         measured = (0, 0, 0)
     }
 
-    /// Seconds on a monotonic clock.
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
+    /// Seconds on the monotonic clock (the profiler's).
+    static func now() -> Double { Double(Profiler.nanoseconds()) * 1e-9 }
 
     /// The losses as the weighting should see them: each has the value of the whole global batch's
     /// loss (the share-weighted sum over ranks) and the gradient of this rank's, L + (L_global − L)
