@@ -47,13 +47,22 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Data-parallel scaling over N MPI ranks (launched with mpirun, each on the one --devices device) against one rank; set TANDEM_CPU_THREADS to the threads each rank gets.")
     var ranks: Int?
 
+    @Option(name: .customLong("bucket-mb"), help: "With --ranks or --data-parallel: MiB of gradients per all-reduce bucket (default 25; see tandem train --bucket-mb).")
+    var bucketMegabytes: Double?
+
     @Flag(name: .customLong("data-parallel"), help: "Data-parallel scaling: the --devices list trains one model together (one replica per device in this process), against each device alone.")
     var dataParallel = false
+
+    /// `--bucket-mb` in bytes.
+    var bucketBytes: Int? { bucketMegabytes.map { Swift.max(Int($0 * 1_048_576), 4) } }
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
         if let batch, batch < 2 { throw ValidationError("--batch must be at least 2") }
+        if let bucketMegabytes, !(bucketMegabytes > 0 && bucketMegabytes <= 1_048_576) {
+            throw ValidationError("--bucket-mb must be a positive number of MiB (at most 1048576), not \(bucketMegabytes)")
+        }
         if let ranks, ranks < 2 { throw ValidationError("--ranks must be at least 2") }
         if ranks != nil || dataParallel {
             guard batchSweep == nil, !profile else { throw ValidationError("--ranks and --data-parallel cannot be combined with --batch-sweep or --profile") }
@@ -98,7 +107,7 @@ struct BenchCommand: ParsableCommand {
                 for device in targets {
                     let label = "\(name) (batch \(size ?? Workload.defaultBatch(name))) on \(device.info.selector)"
                     let result = try Bench.run(name, on: device, batch: size, warmup: warmup, steps: steps,
-                                               communicator: communicator) { done, total in
+                                               communicator: communicator, bucketBytes: bucketBytes) { done, total in
                         progressLine("bench \(label): step \(done)/\(total)")
                     }
                     progressLine(nil)

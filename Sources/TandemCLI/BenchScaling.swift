@@ -40,6 +40,7 @@ extension BenchCommand {
             }
             arguments += [programPath(), "bench", "--workloads", name, "--devices", device.info.selector, "--steps", "\(steps)",
                           "--warmup", "\(warmup)", "--json", file] + (batch.map { ["--batch", "\($0)"] } ?? [])
+                + (bucketMegabytes.map { ["--bucket-mb", "\($0)"] } ?? [])
             let status = try Self.spawnAndWait(arguments)
             progressLine(nil)
             guard status == 0 else { throw ValidationError("the \(ranks)-rank run failed (mpirun exited with \(status)): \(arguments.joined(separator: " "))") }
@@ -74,7 +75,8 @@ extension BenchCommand {
             let results = Locked([BenchResult?](repeating: nil, count: targets.count))
             let (batch, warmup, steps) = (self.batch, self.warmup, self.steps)
             let errors = runRanks(targets.count, group: group) { rank in
-                let result = try Bench.run(name, on: targets[rank], batch: batch, warmup: warmup, steps: steps, communicator: communicators[rank])
+                let result = try Bench.run(name, on: targets[rank], batch: batch, warmup: warmup, steps: steps, communicator: communicators[rank],
+                                           bucketBytes: bucketBytes)
                 results.withLock { $0[rank] = result }
             }
             progressLine(nil)

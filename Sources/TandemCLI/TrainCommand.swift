@@ -161,6 +161,8 @@ struct TrainCommand: ParsableCommand {
     var device: String?
     @Flag(name: .customLong("sync-batch-norm"), help: "With several ranks or devices: batch norm normalises with the statistics of the whole global batch (an exchange per layer each way) instead of each replica's part's. Give it again when resuming.")
     var syncBatchNorm = false
+    @Option(name: .customLong("bucket-mb"), help: "With several ranks or devices: MiB of gradients per all-reduce bucket (default 25). Each bucket is combined as soon as the backward has completed its gradients, overlapping the rest of the backward; smaller buckets start earlier, at one collective's latency each.")
+    var bucketMegabytes: Double?
     @Option(help: "Train one model on several devices of this process: comma-separated selectors (opencl:0,cpu). Each device takes a part of every batch, in proportion to its measured speed, and all apply the update the whole batch gives on one device.")
     var devices: String?
     @Option(help: "Read the recipe from a JSON file (keys: the long option names with _ for -); options given here override it.")
@@ -188,6 +190,7 @@ struct TrainCommand: ParsableCommand {
             if let value { out += [name, value] }
         }
         if syncBatchNorm { out.append("--sync-batch-norm") }
+        if let bucketMegabytes { out += ["--bucket-mb", "\(bucketMegabytes)"] }
         return out
     }
 
@@ -195,6 +198,9 @@ struct TrainCommand: ParsableCommand {
         if resume != nil, config != nil { throw ValidationError("--resume takes the recipe from the checkpoint; --config cannot change it") }
         if resume != nil, initWeights != nil { throw ValidationError("--resume restores the weights; --init cannot be combined with it") }
         if device != nil, devices != nil { throw ValidationError("give --device (one) or --devices (several), not both") }
+        if let bucketMegabytes, !(bucketMegabytes > 0 && bucketMegabytes <= 1_048_576) {
+            throw ValidationError("--bucket-mb must be a positive number of MiB (at most 1048576), not \(bucketMegabytes)")
+        }
     }
 
     func run() throws {

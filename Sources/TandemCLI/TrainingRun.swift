@@ -94,6 +94,7 @@ struct TrainingRun {
             // Devices of one process may differ in speed: parts follow their measured speeds.
             group.balancesLoad = communicator is LocalCommunicator
             group.synchronizesBatchNorm = c.syncBatchNorm
+            if let megabytes = c.bucketMegabytes { group.bucketBytes = Swift.max(Int(megabytes * 1_048_576), 4) }
             trainer.dataParallel = group
         }
         // Only rank 0 writes files; every rank trains and evaluates.
@@ -161,6 +162,9 @@ struct TrainingRun {
                 ("synchronized_batch_norm", .bool(communicator.size > 1 && c.syncBatchNorm)),
                 ("relative_speeds", .array((trainer.dataParallel?.weights ?? []).map { .number($0) })),
                 ("skipped_batches", .int(trainer.dataParallel?.skippedBatches ?? 0)),
+                ("bucket_bytes", .int(trainer.dataParallel?.bucketBytes ?? 0)),
+                ("gradient_buckets", .int(trainer.dataParallel?.bucketCount ?? 0)),
+                ("buckets_started_during_backward", .int(trainer.dataParallel?.bucketsStartedDuringBackward ?? 0)),
             ])),
             ("parameters", .int(model.parameterCount)),
             ("samples", .object([("train", .int(train.count)), ("validation", .int(part.validation?.count ?? 0)), ("test", .int(part.test.count))])),

@@ -54,6 +54,16 @@ public final class CPUDevice: Device, @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: host(buffer).pointer + offset, count: count))
     }
 
+    public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws {
+        try checkRange("upload", buffer, offset: offset, count: values.count)
+        if let base = values.baseAddress { (host(buffer).pointer + offset).update(from: base, count: values.count) }
+    }
+
+    public func download(_ buffer: any DeviceBuffer, offset: Int, into target: UnsafeMutableBufferPointer<Float>) throws {
+        try checkRange("download", buffer, offset: offset, count: target.count)
+        if let base = target.baseAddress { base.update(from: host(buffer).pointer + offset, count: target.count) }
+    }
+
     public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {
         let profile = Profiler.begin()
         defer { Profiler.end(profile, device: "cpu", "fill") }

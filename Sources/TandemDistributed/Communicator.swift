@@ -39,6 +39,51 @@ public protocol Communicator: AnyObject, Sendable {
     func barrier() throws
     /// Ends the whole job after an unrecoverable error on this rank, so that no rank waits for it.
     func abort(code: Int32)
+    /// Starts an all-reduce of `buffer` in place and returns at once; the result is there once
+    /// the returned handle's `wait()` returns. `buffer` must stay allocated and untouched until then.
+    /// Every rank starts the same collectives in the same order (other collectives may run while
+    /// one is pending, as MPI allows) and waits for its pending all-reduces in the order it started
+    /// them. Lets gradient buckets travel while the backward computes the rest.
+    func startAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws -> any PendingAllReduce
+    /// `allReduce` on memory the caller owns (a staging buffer reused every step), blocking.
+    func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws
+}
+
+/// An all-reduce under way (`Communicator.startAllReduce`).
+public protocol PendingAllReduce: AnyObject {
+    /// Moves the transfer along (MPI progresses only inside its calls) and says whether it is done.
+    func test() throws -> Bool
+    /// Returns once the result is in the buffer; throws after the communicator's timeout.
+    func wait() throws
+}
+
+/// The fallback for communicators without non-blocking collectives: the all-reduce runs, blocking,
+/// at `wait()`.
+final class DeferredAllReduce: PendingAllReduce {
+    private let run: () throws -> Void
+    private var done = false
+    init(_ run: @escaping () throws -> Void) { self.run = run }
+    func test() throws -> Bool { done }
+    func wait() throws {
+        guard !done else { return }
+        try run()
+        done = true
+    }
+}
+
+extension Communicator {
+    /// Runs the all-reduce at `wait()` through `allReduce` (in-process ranks: the exchange is a
+    /// memory copy, and running it late lets each thread compute until it needs the result).
+    public func startAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws -> any PendingAllReduce {
+        DeferredAllReduce { [self] in try allReduce(buffer, operation) }
+    }
+
+    /// Copies `buffer` into an array for `allReduce(_:_:)` and back.
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {
+        var values = Array(buffer)
+        try allReduce(&values, operation)
+        _ = buffer.update(fromContentsOf: values)
+    }
 }
 
 extension Communicator {

@@ -42,13 +42,23 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         var request: MPILibrary.Request = nil
         let code = start(&request)
         guard code == 0 else { throw CommunicatorError.transport(operation: operation, rank: rank, message: mpi.message(code)) }
+        try poll(&request, operation)
+    }
+
+    /// Whether `request` has completed (one MPI_Test).
+    fileprivate func test(_ request: inout MPILibrary.Request, _ operation: String) throws -> Bool {
+        var done: Int32 = 0
+        let status = mpi.test(&request, &done, nil)
+        guard status == 0 else { throw CommunicatorError.transport(operation: operation, rank: rank, message: mpi.message(status)) }
+        return done != 0
+    }
+
+    /// Polls `request` until it completes; throws after the timeout.
+    fileprivate func poll(_ request: inout MPILibrary.Request, _ operation: String) throws {
         let deadline = Self.now() + timeoutSeconds
         var polls = 0
-        var done: Int32 = 0
         while true {
-            let status = mpi.test(&request, &done, nil)
-            guard status == 0 else { throw CommunicatorError.transport(operation: operation, rank: rank, message: mpi.message(status)) }
-            if done != 0 { return }
+            if try test(&request, operation) { return }
             polls += 1
             // Open MPI moves data only inside its calls, so poll without sleeping, yielding the core to
             // any thread that needs it; after a second of waiting (a slow rank, not a transfer), poll
@@ -72,37 +82,50 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     static let blockingBytes = 1 << 16
 
     public func allReduce(_ buffer: inout [Float], _ operation: ReduceOperation) throws {
-        try reduce(&buffer, type: mpi.float, operation)
+        try buffer.withUnsafeMutableBufferPointer { try allReduce($0, operation) }
+    }
+
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {
+        try reduce(UnsafeMutableRawBufferPointer(buffer), stride: MemoryLayout<Float>.stride, type: mpi.float, operation)
         if operation == .mean, size > 1 { let scale = 1 / Float(size); for i in buffer.indices { buffer[i] *= scale } }
     }
 
     public func allReduce(_ buffer: inout [Double], _ operation: ReduceOperation) throws {
-        try reduce(&buffer, type: mpi.double, operation)
+        try buffer.withUnsafeMutableBytes { try reduce($0, stride: MemoryLayout<Double>.stride, type: mpi.double, operation) }
         if operation == .mean, size > 1 { let scale = 1 / Double(size); for i in buffer.indices { buffer[i] *= scale } }
     }
 
-    private func reduce<T>(_ buffer: inout [T], type: MPILibrary.Handle, _ operation: ReduceOperation) throws {
+    private func reduce(_ raw: UnsafeMutableRawBufferPointer, stride: Int, type: MPILibrary.Handle, _ operation: ReduceOperation) throws {
         let op = operation == .max ? mpi.max : mpi.sum
-        let stride = MemoryLayout<T>.stride
-        try buffer.withUnsafeMutableBytes { raw in
-            var offset = 0
-            repeat {
-                let count = Swift.min(Self.chunk, raw.count / stride - offset)
-                let base = raw.baseAddress.map { $0 + offset * stride }
-                let what = "all-reduce (\(operation.rawValue), \(count) values)"
-                if count * stride < Self.blockingBytes {
-                    try wait(what) { request in mpi.iallreduce(mpi.inPlace, base, Int32(count), type, op, mpi.commWorld, request) }
-                } else {
-                    // Large buffers: wait for every rank under the timeout, then the blocking
-                    // all-reduce, whose tuned algorithms move data twice as fast as the
-                    // non-blocking one's here (11 MB between two ranks: 7 ms against 14 ms).
-                    try wait("\(what): waiting for every rank") { request in mpi.ibarrier(mpi.commWorld, request) }
-                    let code = mpi.allreduce(mpi.inPlace, base, Int32(count), type, op, mpi.commWorld)
-                    guard code == 0 else { throw CommunicatorError.transport(operation: what, rank: rank, message: mpi.message(code)) }
-                }
-                offset += count
-            } while offset < raw.count / stride
+        var offset = 0
+        repeat {
+            let count = Swift.min(Self.chunk, raw.count / stride - offset)
+            let base = raw.baseAddress.map { $0 + offset * stride }
+            let what = "all-reduce (\(operation.rawValue), \(count) values)"
+            if count * stride < Self.blockingBytes {
+                try wait(what) { request in mpi.iallreduce(mpi.inPlace, base, Int32(count), type, op, mpi.commWorld, request) }
+            } else {
+                // Large buffers: wait for every rank under the timeout, then the blocking
+                // all-reduce, whose tuned algorithms move data twice as fast as the
+                // non-blocking one's here (11 MB between two ranks: 7 ms against 14 ms).
+                try wait("\(what): waiting for every rank") { request in mpi.ibarrier(mpi.commWorld, request) }
+                let code = mpi.allreduce(mpi.inPlace, base, Int32(count), type, op, mpi.commWorld)
+                guard code == 0 else { throw CommunicatorError.transport(operation: what, rank: rank, message: mpi.message(code)) }
+            }
+            offset += count
+        } while offset < raw.count / stride
+    }
+
+    /// MPI_Iallreduce on `buffer`, completed by MPI_Test calls from `test()` and `wait()`.
+    public func startAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws -> any PendingAllReduce {
+        guard buffer.count <= Self.chunk else {
+            return DeferredAllReduce { [self] in try allReduce(buffer, operation) }
         }
+        let pending = PendingMPIAllReduce(self, buffer: buffer, operation: operation)
+        let code = mpi.iallreduce(mpi.inPlace, buffer.baseAddress, Int32(buffer.count), mpi.float, operation == .max ? mpi.max : mpi.sum,
+                                  mpi.commWorld, &pending.request)
+        guard code == 0 else { throw CommunicatorError.transport(operation: pending.what, rank: rank, message: mpi.message(code)) }
+        return pending
     }
 
     public func broadcast(_ buffer: inout [UInt8], root: Int) throws {
@@ -151,6 +174,41 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     /// Seconds on the monotonic clock (the profiler's).
     static func now() -> Double { Double(Profiler.nanoseconds()) * 1e-9 }
+}
+
+/// One MPI_Iallreduce in flight.
+private final class PendingMPIAllReduce: PendingAllReduce {
+    let communicator: MPICommunicator
+    let buffer: UnsafeMutableBufferPointer<Float>
+    let operation: ReduceOperation
+    var request: MPILibrary.Request = nil
+    private var done = false
+    var what: String { "all-reduce (\(operation.rawValue), \(buffer.count) values, non-blocking)" }
+
+    init(_ communicator: MPICommunicator, buffer: UnsafeMutableBufferPointer<Float>, operation: ReduceOperation) {
+        self.communicator = communicator
+        self.buffer = buffer
+        self.operation = operation
+    }
+
+    func test() throws -> Bool {
+        if !done, try communicator.test(&request, what) { finish() }
+        return done
+    }
+
+    func wait() throws {
+        guard !done else { return }
+        try communicator.poll(&request, what)
+        finish()
+    }
+
+    private func finish() {
+        done = true
+        if operation == .mean, communicator.size > 1 {
+            let scale = 1 / Float(communicator.size)
+            for i in buffer.indices { buffer[i] *= scale }
+        }
+    }
 }
 
 /// The communicator a process should use.

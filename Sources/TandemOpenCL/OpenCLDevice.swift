@@ -172,12 +172,14 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
     }
 
     public func upload(_ values: [Float], to buffer: any DeviceBuffer, offset: Int) throws {
+        try values.withUnsafeBufferPointer { try upload($0, to: buffer, offset: offset) }
+    }
+
+    public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws {
         try checkRange("upload", buffer, offset: offset, count: values.count)
         guard !values.isEmpty else { return }
         func write() -> cl_int {
-            values.withUnsafeBytes {
-                clEnqueueWriteBuffer(queue, cl(buffer).mem, cl_bool(CL_TRUE), offset * 4, $0.count, $0.baseAddress, 0, nil, nil)
-            }
+            clEnqueueWriteBuffer(queue, cl(buffer).mem, cl_bool(CL_TRUE), offset * 4, values.count * 4, values.baseAddress, 0, nil, nil)
         }
         var status = write()
         if status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES {
@@ -199,16 +201,20 @@ public final class OpenCLDevice: Device, KernelLauncher, @unchecked Sendable {
         try checkRange("download", buffer, offset: offset, count: count)
         guard count > 0 else { return [] }
         var values = [Float](repeating: 0, count: count)
-        let status = values.withUnsafeMutableBytes {
-            clEnqueueReadBuffer(queue, cl(buffer).mem, cl_bool(CL_TRUE), offset * 4, $0.count, $0.baseAddress, 0, nil, nil)
-        }
-        try checkQueue(status, "download \(count) floats")
+        try values.withUnsafeMutableBufferPointer { try download(buffer, offset: offset, into: $0) }
+        return values
+    }
+
+    public func download(_ buffer: any DeviceBuffer, offset: Int, into target: UnsafeMutableBufferPointer<Float>) throws {
+        try checkRange("download", buffer, offset: offset, count: target.count)
+        guard !target.isEmpty else { return }
+        let status = clEnqueueReadBuffer(queue, cl(buffer).mem, cl_bool(CL_TRUE), offset * 4, target.count * 4, target.baseAddress, 0, nil, nil)
+        try checkQueue(status, "download \(target.count) floats")
         collectProfile()
         transfers.withLock {
             $0.downloads += 1
-            $0.bytesDownloaded += count * 4
+            $0.bytesDownloaded += target.count * 4
         }
-        return values
     }
 
     public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {

@@ -109,4 +109,35 @@ struct AutogradTests {
         }
         #expect(device.poolStatistics.bytesInUse == before)
     }
+
+    /// Records each leaf's gradient at the moment it is reported ready.
+    final class ReadinessLog: GradientObserver, @unchecked Sendable {
+        var seen: [(name: String, values: [Float])] = []
+        func gradientReady(_ leaf: Tensor) throws { seen.append((leaf.name ?? "?", try leaf.grad?.values() ?? [])) }
+    }
+
+    @Test("a gradient observer hears of each leaf once, when its gradient is final, the last layer's before the first's",
+          arguments: allSelectors)
+    func readiness(selector: String) throws {
+        let device = try Devices.select(selector)
+        let w1 = try Tensor([0.5, -1, 2], shape: [3], on: device, requiresGrad: true)
+        let w2 = try Tensor([3, 1, -2], shape: [3], on: device, requiresGrad: true)
+        let x = try Tensor([1, 2, 3], shape: [3], on: device)
+        w1.name = "w1"
+        w2.name = "w2"
+        let log = ReadinessLog()
+        // h = w1·x is used twice (two paths to w1), y = Σ (h·w2 + h·h).
+        let h = try w1 * x
+        let y = try (h * w2 + h * h).sum()
+        try GradientReadiness.$observer.withValue(log) { try y.backward() }
+        #expect(log.seen.map(\.name) == ["w2", "w1"])
+        // dy/dw2 = h; dy/dw1 = x·(w2 + 2h): complete when reported.
+        let expected: [Float] = [4, -6, 30]  // 1·(3 + 2·0.5), 2·(1 + 2·(−2)), 3·(−2 + 2·6)
+        #expect(log.seen.first { $0.name == "w1" }?.values == expected)
+        #expect(log.seen.first { $0.name == "w2" }?.values == [0.5, -2, 6])
+        #expect(try w1.grad?.values() == log.seen.first { $0.name == "w1" }?.values)
+        // Outside the task-local scope nothing is reported.
+        try (w1 * 2).sum().backward()
+        #expect(log.seen.count == 2)
+    }
 }

@@ -112,7 +112,7 @@ struct DistributedTests {
     /// The model state after one epoch of `recipe` on `data`, trained by `devices.count` replicas
     /// (threads of this process, one per device) with parts of every batch.
     static func train(_ recipe: TrainingRecipe, data: ArrayDataset, devices: [any Device], balance: Bool = false,
-                      epochs: Int = 1) throws -> [String: [Float]] {
+                      epochs: Int = 1, bucketBytes: Int? = nil) throws -> [String: [Float]] {
         let group = LocalGroup(size: devices.count, timeoutSeconds: 120)
         let communicators = group.communicators
         let states = Locked([[String: [Float]]](repeating: [:], count: devices.count))
@@ -125,6 +125,7 @@ struct DistributedTests {
                 let group = DataParallel(communicator: communicators[rank])
                 group.balancesLoad = balance
                 group.balanceInterval = 3
+                if let bucketBytes { group.bucketBytes = bucketBytes }
                 setup.trainer.dataParallel = group
             }
             _ = try setup.trainer.fit(epochs: epochs, train: loader)
@@ -259,8 +260,104 @@ struct DistributedTests {
         if weighting == "stch" { recipe.weightingArguments = ["warmup": "0"] }
         let data = try Self.imageData(count: 96, seed: seed.value)
         let one = try Self.train(recipe, data: data, devices: [CPUDevice.shared], epochs: 2)
-        let two = try Self.train(recipe, data: data, devices: [CPUDevice.shared, CPUDevice.shared], epochs: 2)
+        // Buckets of 16 KiB: LeNet's gradients travel in about ten all-reduces, started during the
+        // backward where the method's step is one backward.
+        let two = try Self.train(recipe, data: data, devices: [CPUDevice.shared, CPUDevice.shared], epochs: 2, bucketBytes: 16 << 10)
         Self.expectSame(one, two, "\(weighting) (\(seed))")
+    }
+
+    /// Four parameters (a: 300, b: 5, c: 700 elements, and `unused`, in no loss) and rank `rank`'s
+    /// loss Σ a·xa + Σ b·xb + Σ c·xc, whose gradients are the inputs; the inputs differ by rank.
+    static func bucketProblem(rank: Int) throws -> (parameters: [Tensor], loss: Tensor, inputs: [[Float]]) {
+        let device = CPUDevice.shared
+        let sizes = [300, 5, 700]
+        let parameters = try (sizes + [4]).enumerated().map { i, n in
+            let t = try Tensor((0..<n).map { Float($0 % 7) - Float(i) }, shape: [n], on: device, requiresGrad: true)
+            t.name = ["a", "b", "c", "unused"][i]
+            return t
+        }
+        let inputs = sizes.enumerated().map { i, n in (0..<n).map { Float(($0 * 31 + i * 17 + rank * 101) % 97) / 97 - 0.5 } }
+        var loss: Tensor?
+        for i in 0..<3 {
+            let term = try (parameters[i] * Tensor(inputs[i], shape: [sizes[i]], on: device)).sum()
+            loss = try loss.map { try $0 + term } ?? term
+        }
+        return (parameters, loss!, inputs)
+    }
+
+    @Test("gradient buckets: each gradient the share-weighted sum over ranks, buckets started during the backward in order, none for a parameter without a gradient")
+    func gradientBuckets() throws {
+        for overlapping in [true, false] {
+            let group = LocalGroup(size: 2, timeoutSeconds: 60)
+            let communicators = group.communicators
+            let outcome = Locked([(grads: [[Float]?], inputs: [[Float]], buckets: Int, early: Int, finite: Bool)?](repeating: nil, count: 2))
+            let errors = runRanks(2, group: group) { rank in
+                let (parameters, loss, inputs) = try Self.bucketProblem(rank: rank)
+                let parallel = DataParallel(communicator: communicators[rank])
+                parallel.share = rank == 0 ? 0.25 : 0.75
+                parallel.bucketBytes = 256 * 4  // a alone, b alone, c alone (over the limit), unused alone
+                let finite = try parallel.backwardCombining(parameters: parameters, overlapping: overlapping) { try loss.backward() }
+                let grads = try parameters.map { try $0.grad?.values() }
+                outcome.withLock { $0[rank] = (grads, inputs, parallel.bucketCount, parallel.bucketsStartedDuringBackward, finite) }
+            }
+            #expect(errors.allSatisfy { $0 == nil }, "\(errors)")
+            let results = outcome.withLock { $0 }
+            let zero = try #require(results[0]), one = try #require(results[1])
+            for r in [zero, one] {
+                #expect(r.buckets == 4 && r.finite)
+                // Buckets start in reverse parameter order: `unused`'s comes first and never gets a
+                // gradient, so no bucket may start before the backward ends.
+                #expect(r.early == 0)
+                #expect(r.grads[3] == nil)
+                for i in 0..<3 {
+                    let expected = zip(zero.inputs[i], one.inputs[i]).map { 0.25 * $0 + 0.75 * $1 }
+                    #expect(r.grads[i].map { Self.relativeDifference($0, expected) } ?? 1 < 1e-6, "parameter \(i), overlapping \(overlapping)")
+                }
+            }
+        }
+        // Without the gradient-less parameter every bucket starts during the backward.
+        let group = LocalGroup(size: 2, timeoutSeconds: 60)
+        let communicators = group.communicators
+        let early = Locked([Int](repeating: -1, count: 2))
+        let errors = runRanks(2, group: group) { rank in
+            let (parameters, loss, _) = try Self.bucketProblem(rank: rank)
+            let parallel = DataParallel(communicator: communicators[rank])
+            parallel.share = 0.5
+            parallel.bucketBytes = 256 * 4
+            _ = try parallel.backwardCombining(parameters: Array(parameters.prefix(3)), overlapping: true) { try loss.backward() }
+            early.withLock { $0[rank] = parallel.bucketsStartedDuringBackward }
+        }
+        #expect(errors.allSatisfy { $0 == nil }, "\(errors)")
+        #expect(early.withLock { $0 } == [3, 3])
+    }
+
+    @Test("gradient buckets: ranks that disagree on which parameters have gradients are told; a gradient completed twice is refused")
+    func gradientBucketErrors() throws {
+        let group = LocalGroup(size: 2, timeoutSeconds: 60)
+        let communicators = group.communicators
+        let errors = runRanks(2, group: group) { rank in
+            let (parameters, loss, _) = try Self.bucketProblem(rank: rank)
+            let parallel = DataParallel(communicator: communicators[rank])
+            parallel.share = 0.5
+            _ = try parallel.backwardCombining(parameters: parameters, overlapping: true) {
+                try loss.backward()
+                if rank == 1 { parameters[3].grad = try Tensor.zeros([4], on: CPUDevice.shared) }
+            }
+        }
+        for error in errors {
+            #expect("\(error.map { "\($0)" } ?? "none")".contains("1 of 2 ranks have a gradient for unused"), "\(String(describing: error))")
+        }
+        let twice = runRanks(2, group: LocalGroup(size: 2, timeoutSeconds: 60)) { rank in
+            let (parameters, loss, _) = try Self.bucketProblem(rank: rank)
+            let parallel = DataParallel(communicator: SingleProcess())
+            _ = try parallel.backwardCombining(parameters: parameters, overlapping: true) {
+                try loss.backward()
+                try (parameters[0] * 2).sum().backward()
+            }
+        }
+        for error in twice {
+            #expect("\(error.map { "\($0)" } ?? "none")".contains("completed twice in one step"), "\(String(describing: error))")
+        }
     }
 
     /// One replica: sums over replicas are the values themselves.
@@ -357,9 +454,14 @@ struct DistributedTests {
         return states.withLock { $0[0] }
     }
 
-    /// The largest `relativeDifference` (floor 1e-3) over the tensors of two states.
+    /// `relativeDifference` (floor 1e-3) of each tensor of two states.
+    static func differences(_ a: [String: [Float]], _ b: [String: [Float]]) -> [String: Double] {
+        a.mapValues { _ in 0 }.merging(a.map { ($0.key, relativeDifference($0.value, b[$0.key] ?? [], floor: 1e-3)) }) { $1 }
+    }
+
+    /// The largest of `differences` (the MPI check, on fixed data).
     static func worstDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> Double {
-        a.map { relativeDifference($0.value, b[$0.key] ?? [], floor: 1e-3) }.max() ?? .infinity
+        differences(a, b).values.max() ?? .infinity
     }
 
     @Test("W4 (MTAN SegNet, small widths, 64×64) with synchronised batch norm: one step of two replicas of batch 4 gives one replica's weights with batch 8, to the rounding of another summation order")
@@ -370,18 +472,23 @@ struct DistributedTests {
         // the smallest tensors); one step keeps rounding visible as rounding.
         let data = try Self.sceneData(count: 8, seed: seed.value)
         let one = try Self.trainSegNet(replicas: 1, synchronized: false, data: data, seed: seed.value % 1000)
-        // The yardstick: one replica through the synchronised code (the same statistics, summed in
-        // another order than the fused kernel's).
-        let floor = Self.worstDifference(one, try Self.trainSegNet(replicas: 1, synchronized: false, data: data, seed: seed.value % 1000,
-                                                                   oneReplicaSync: true))
-        let synchronized = Self.worstDifference(one, try Self.trainSegNet(replicas: 2, synchronized: true, data: data, seed: seed.value % 1000))
-        let perReplica = Self.worstDifference(one, try Self.trainSegNet(replicas: 2, synchronized: false, data: data, seed: seed.value % 1000))
-        // Measured over seeds: yardstick 1e-4–1.2e-2, synchronised 8e-4–1.1e-2 (never above 17× the
-        // yardstick), per replica 1.0–1.6.
-        #expect(synchronized < Swift.max(1e-2, 4 * floor), "synchronised \(synchronized), rounding yardstick \(floor) (\(seed))")
+        // The yardstick, tensor by tensor: one replica through the synchronised code (the same
+        // statistics, summed in another order than the fused kernel's). A batch-norm bias's gradient
+        // is a sum that nearly cancels, so at some seeds its rounding alone moves it by 60% of its
+        // value after one step (seed 3439318676962426801: the yardstick is 0.6 there, and the
+        // synchronised replicas are 0.6 too): each tensor is held to its own yardstick.
+        let floor = Self.differences(one, try Self.trainSegNet(replicas: 1, synchronized: false, data: data, seed: seed.value % 1000,
+                                                               oneReplicaSync: true))
+        let synchronized = Self.differences(one, try Self.trainSegNet(replicas: 2, synchronized: true, data: data, seed: seed.value % 1000))
+        let perReplica = Self.differences(one, try Self.trainSegNet(replicas: 2, synchronized: false, data: data, seed: seed.value % 1000))
+        // Measured over seeds: synchronised within 1.1e-2 or 17× the yardstick; per replica 1.0–1.6.
+        for (name, difference) in synchronized {
+            #expect(difference < Swift.max(1e-2, 4 * floor[name]!), "\(name): synchronised \(difference), rounding yardstick \(floor[name]!) (\(seed))")
+        }
         // Each replica's own statistics (the default) are not the whole batch's: the check can tell.
-        #expect(perReplica > 20 * synchronized, "per replica \(perReplica), synchronised \(synchronized) (\(seed))")
-        print("synchronised batch norm, one step: rounding yardstick \(floor), synchronised \(synchronized), per replica \(perReplica)")
+        let separation = perReplica.map { $0.value / Swift.max(synchronized[$0.key]!, floor[$0.key]!, 1e-7) }.max() ?? 0
+        #expect(separation > 20, "per replica at most \(separation)× the synchronised difference (\(seed))")
+        print("synchronised batch norm, one step: yardstick up to \(floor.values.max() ?? 0), synchronised up to \(synchronized.values.max() ?? 0), per replica up to \(perReplica.values.max() ?? 0), separation \(separation)")
     }
 
     @Test("rep_grad is refused across ranks, with the reason")

@@ -94,12 +94,11 @@ public final class Workload {
             total = try total.map { try $0 + loss } ?? loss
         }
         guard let total else { return 0 }
-        try total.backward(releasingGraph: true)
         if let group = dataParallel, group.size > 1 {
             group.share = 1 / Double(group.size)
-            let combined = try group.combineGradients(of: optimizer.parameters, losses: total.detach().reshape([1]))
-            try optimizer.step()
-            return combined.losses[0]
+            _ = try group.backwardCombining(parameters: optimizer.parameters, overlapping: true) { try total.backward(releasingGraph: true) }
+        } else {
+            try total.backward(releasingGraph: true)
         }
         try optimizer.step()
         return try total.item()
@@ -147,7 +146,8 @@ public enum Bench {
     /// With `communicator` of several ranks, every rank runs this together: each steps on its own
     /// batch and the gradients are all-reduced; samples/s counts the whole job's samples.
     public static func run(_ name: String, on device: any Device, batch: Int? = nil, warmup: Int = 5, steps: Int = 30,
-                           communicator: (any Communicator)? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> BenchResult {
+                           communicator: (any Communicator)? = nil, bucketBytes: Int? = nil,
+                           progress: ((Int, Int) -> Void)? = nil) throws -> BenchResult {
         guard steps >= 1, warmup >= 0 else {
             throw TandemError.invalidArgument(op: "bench", message: "steps must be ≥ 1 and warm-up ≥ 0, got \(steps) and \(warmup)")
         }
@@ -155,6 +155,7 @@ public enum Bench {
         let ranks = communicator?.size ?? 1
         if let communicator, ranks > 1 {
             workload.dataParallel = DataParallel(communicator: communicator)
+            if let bucketBytes { workload.dataParallel?.bucketBytes = bucketBytes }
             try workload.dataParallel?.broadcastState(model: workload.model, weighting: EqualWeighting())
         }
         for i in 0..<warmup {

@@ -19,6 +19,11 @@ public protocol Device: AnyObject, Sendable, Primitives, FusedPrimitives {
     func upload(_ values: [Float], to buffer: any DeviceBuffer, offset: Int) throws
     /// Reads `count` elements of `buffer` starting at `offset`, waiting for queued work.
     func download(_ buffer: any DeviceBuffer, offset: Int, count: Int) throws -> [Float]
+    /// Copies `values` (host memory the caller owns) into `buffer` starting at element `offset`.
+    func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws
+    /// Reads `target.count` elements of `buffer` from `offset` into `target` (host memory the caller
+    /// owns: a staging buffer reused every step), waiting for queued work.
+    func download(_ buffer: any DeviceBuffer, offset: Int, into target: UnsafeMutableBufferPointer<Float>) throws
     /// Sets `count` elements of `buffer` starting at `offset` to `value`.
     func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws
     /// `C = alpha·op(A)·op(B) + beta·C`, row-major, possibly strided-batched.
@@ -36,6 +41,16 @@ public protocol Device: AnyObject, Sendable, Primitives, FusedPrimitives {
 extension Device {
     public func convolutionScratch(_ pass: ConvolutionScratch.Pass, geometry g: ConvGeometry) -> ConvolutionScratch {
         Composed.convolutionScratch(pass, geometry: g)
+    }
+
+    /// Through an array (devices without a direct path).
+    public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws {
+        try upload(Array(values), to: buffer, offset: offset)
+    }
+
+    /// Through an array (devices without a direct path).
+    public func download(_ buffer: any DeviceBuffer, offset: Int, into target: UnsafeMutableBufferPointer<Float>) throws {
+        _ = target.update(fromContentsOf: try download(buffer, offset: offset, count: target.count))
     }
 
     /// A buffer holding `values`.

@@ -58,6 +58,19 @@ public enum GradientMode {
     @TaskLocal public static var isEnabled = true
 }
 
+/// Told, during a backward, when a leaf's gradient for that backward is complete (every node that
+/// consumed the leaf has run). Data-parallel training starts a gradient bucket's all-reduce once all
+/// its parameters are ready, while the backward computes the rest.
+public protocol GradientObserver: AnyObject, Sendable {
+    /// `leaf.grad` holds its gradient (accumulated onto any it had before this backward).
+    func gradientReady(_ leaf: Tensor) throws
+}
+
+/// The observer of the backwards run in this task (nil: none).
+public enum GradientReadiness {
+    @TaskLocal public static var observer: (any GradientObserver)?
+}
+
 extension Tensor {
     /// Runs `body` without recording any graph (evaluation, optimizer updates).
     public static func withoutGradient<R>(_ body: () throws -> R) rethrows -> R {
@@ -105,6 +118,7 @@ extension Tensor {
                 stack.append((input, false))
             }
         }
+        let observer = GradientReadiness.observer
         try Tensor.withoutGradient {
             var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): gradient]
             for index in order.indices.reversed() {
@@ -113,7 +127,10 @@ extension Tensor {
                 if releasingGraph { order[index] = nil }
                 guard let grad = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
                 guard let node = tensor.node else {
-                    if tensor.requiresGrad { tensor.grad = try tensor.grad.map { try $0 + grad } ?? grad }
+                    if tensor.requiresGrad {
+                        tensor.grad = try tensor.grad.map { try $0 + grad } ?? grad
+                        try observer?.gradientReady(tensor)
+                    }
                     continue
                 }
                 let inputGrads: [Tensor?]

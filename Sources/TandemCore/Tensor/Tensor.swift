@@ -127,6 +127,24 @@ public final class Tensor {
     /// All elements, row-major. Waits for queued work on the device.
     public func values() throws -> [Float] { try device.download(storage, offset: 0, count: count) }
 
+    /// Reads all elements, row-major, into `target` (exactly `count` long), waiting for queued work.
+    public func copyValues(into target: UnsafeMutableBufferPointer<Float>) throws {
+        guard target.count == count else {
+            throw TandemError.invalidArgument(op: "copyValues", message: "\(self) into a host buffer of \(target.count) elements")
+        }
+        try device.download(storage, offset: 0, into: target)
+    }
+
+    /// A new tensor of `shape` on `device` holding `values` (host memory, row-major).
+    public convenience init(_ values: UnsafeBufferPointer<Float>, shape: [Int], on device: any Device) throws {
+        let tensor = try Tensor.empty(shape, on: device)
+        guard values.count == tensor.count else {
+            throw TandemError.invalidArgument(op: "Tensor", message: "\(values.count) values for shape \(shape)")
+        }
+        try device.upload(values, to: tensor.storage, offset: 0)
+        self.init(shape: shape, device: device, storage: tensor.storage)
+    }
+
     /// The single element of a one-element tensor.
     public func item() throws -> Float {
         guard count == 1 else {

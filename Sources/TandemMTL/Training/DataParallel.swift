@@ -10,9 +10,9 @@ import TandemNN
 ///   `size` contiguous parts whose lengths differ by at most one; rank r takes part r. A final batch
 ///   with fewer samples than ranks is skipped (every rank agrees, and the trainer counts it).
 /// - Gradients: rank r's gradients are of its part's mean loss; the ranks' gradients are combined
-///   weighted by their share nᵣ/b (Σᵣ nᵣ/b·gᵣ is the gradient of the whole batch's mean loss) in one
-///   all-reduce per step, together with the per-task losses (so reports and loss-driven weightings
-///   see the whole batch's).
+///   weighted by their share nᵣ/b (Σᵣ nᵣ/b·gᵣ is the gradient of the whole batch's mean loss) in
+///   buckets of about `bucketBytes`, each all-reduced as soon as the backward has completed its
+///   gradients (`GradientBuckets`).
 /// - Per-task gradient methods (PCGrad, MGDA, GradNorm, ...): the [T, P] matrix of task gradients is
 ///   combined the same way inside `TaskGradients` before any Gram matrix or projection, so every
 ///   rank combines the whole batch's task gradients and takes the same decision.
@@ -102,8 +102,8 @@ public final class DataParallel: ReplicaSums, @unchecked Sendable {
     /// Samples and seconds of computation since the last measurement (the first step, with its
     /// kernel builds, is left out).
     var measured: (samples: Int, seconds: Double, steps: Int) = (0, 0, 0)
-    /// Seconds in `combineGradients` so far: the gradients' download, their all-reduce (with any
-    /// wait for slower ranks) and upload (the cost a step pays for data parallelism).
+    /// Seconds in `backwardCombining`'s buckets so far: the gradients' download, their all-reduce
+    /// (with any wait for slower ranks) and upload (the cost a step pays for data parallelism).
     public var communicationSeconds = 0.0
     /// Seconds spent in collectives within the current step's backward (waiting for slower ranks is
     /// not computation).
@@ -170,40 +170,45 @@ public final class DataParallel: ReplicaSums, @unchecked Sendable {
         return try Tensor(values, shape: matrix.shape, on: matrix.device)
     }
 
-    /// Combines the gradients of `parameters` (those that have one; the same on every rank) and the
-    /// stacked per-task `losses` across ranks, weighted by share, in one all-reduce. Returns the
-    /// combined losses and whether every combined value is finite.
-    public func combineGradients(of parameters: [Tensor], losses: Tensor) throws -> (losses: [Float], finite: Bool) {
-        let started = Self.now()
-        defer { communicationSeconds += Self.now() - started }
-        let withGradient = parameters.filter { $0.grad != nil }
-        let device = losses.device
-        let total = withGradient.reduce(0) { $0 + $1.count } + losses.count
-        // The element count rides along as two last values, each below 4096 · ranks (exact in
-        // float): every rank must send the same count, or the ranks disagree about which
-        // parameters have gradients. The share is applied on the host, in place.
-        var buffer = try Tensor.withoutGradient { () -> [Float] in
-            let pieces = try withGradient.map { try $0.grad!.reshape([$0.count]) } + [losses.reshape([losses.count]),
-                try Tensor([Float(total % 4096), Float(total / 4096)], shape: [2], on: device)]
-            return try Tensor.concat(pieces, axis: 0).values()
+    /// Bytes of gradients per all-reduce bucket (`GradientBuckets`): about 25 MiB by default, as
+    /// PyTorch's DDP. Smaller buckets start earlier in the backward and overlap more of it, at one
+    /// collective's latency each.
+    public var bucketBytes = 25 << 20 {
+        didSet { buckets = nil }
+    }
+    /// The buckets of the parameters last combined (rebuilt when the parameters change).
+    private var buckets: GradientBuckets?
+    /// Buckets started while the backward was still running, in the last step.
+    public private(set) var bucketsStartedDuringBackward = 0
+    /// The number of buckets in the last step.
+    public var bucketCount: Int { buckets?.count ?? 0 }
+
+    /// Runs `backward`, which leaves this rank's gradients of `parameters` (the same list on every
+    /// rank) in `.grad`, and replaces them with the share-weighted sum over the ranks. With
+    /// `overlapping` (the step's gradients come from one backward, each leaf's complete when the
+    /// backward reaches it), each bucket's all-reduce starts as soon as its gradients are ready;
+    /// otherwise all buckets are reduced after `backward`. Returns whether every combined gradient
+    /// is finite.
+    public func backwardCombining(parameters: [Tensor], overlapping: Bool, _ backward: () throws -> Void) throws -> Bool {
+        let buckets: GradientBuckets
+        if let cached = self.buckets, cached.fits(parameters) {
+            buckets = cached
+        } else {
+            buckets = GradientBuckets(parameters: parameters, bucketBytes: bucketBytes)
+            self.buckets = buckets
         }
-        let weight = Float(share)
-        buffer.withUnsafeMutableBufferPointer { values in
-            for i in 0..<total { values[i] *= weight }
+        buckets.begin(share: share, communicator: communicator)
+        defer {
+            communicationSeconds += buckets.seconds
+            waited += buckets.seconds
+            bucketsStartedDuringBackward = buckets.startedDuringBackward
         }
-        try communicator.allReduce(&buffer, .sum)
-        let high = buffer.removeLast(), low = buffer.removeLast()
-        guard low == Float(total % 4096 * size), high == Float(total / 4096 * size) else {
-            throw CommunicatorError.mismatch(operation: "gradient all-reduce", message: "rank \(rank) has \(total) gradient values and losses, others differ (parameters with and without gradients)")
+        if overlapping {
+            try GradientReadiness.$observer.withValue(buckets, operation: backward)
+        } else {
+            try GradientReadiness.$observer.withValue(nil, operation: backward)
         }
-        var offset = 0
-        for parameter in withGradient {
-            let values = Array(buffer[offset..<(offset + parameter.count)])
-            parameter.grad = try Tensor(values, shape: parameter.shape, on: parameter.device)
-            offset += parameter.count
-        }
-        let combined = Array(buffer[offset...])
-        return (combined, buffer.allSatisfy(\.isFinite))
+        return try buckets.finish()
     }
 
     /// Makes every rank's model state (parameters and buffers) and the weighting's parameters equal

@@ -172,15 +172,15 @@ public final class Trainer {
         }
         let started = group == nil ? 0 : DataParallel.now()
         let pass = { try DataParallel.$active.withValue(group) { try self.backwardPass(batch) } }
-        let (losses, sampled) = try group?.synchronizesBatchNorm == true
+        let (losses, sampled, finite) = try group?.synchronizesBatchNorm == true
             ? SynchronizedBatchNorm.$replicas.withValue(group, operation: pass) : pass()
         let stacked = try Tensor.withoutGradient { try Tensor.stack(losses.map { try $0.detach().reshape([]) }) }
         var combined: (losses: [Float], finite: Bool)?
         if let group {
-            // Balancing times this rank's computation: wait for its device's queue first.
-            if group.balancesLoad { _ = try stacked.values() }
+            // The losses already hold the global batch's values (`DataParallel.globalLosses`).
+            let global = try stacked.values()
+            combined = (global, finite ?? true && global.allSatisfy(\.isFinite))
             try group.recordStep(samples: batch.sampleCount, seconds: DataParallel.now() - started, step: step)
-            combined = try group.combineGradients(of: optimizer.parameters, losses: stacked)
         }
         if let gradientClipNorm { try Tensor.clipGradientNorm(optimizer.parameters, maxNorm: gradientClipNorm) }
         var values: [Float]
@@ -228,7 +228,7 @@ public final class Trainer {
 
     /// The forward and the backward of a step: the per-task losses (graph attached) and the task
     /// trained alone under `.oneTaskPerStep`. Leaves the gradients, with the regularisation's, in `.grad`.
-    private func backwardPass(_ batch: TrainingBatch) throws -> (losses: [Tensor], sampled: Int?) {
+    private func backwardPass(_ batch: TrainingBatch) throws -> (losses: [Tensor], sampled: Int?, finite: Bool?) {
         model.train()
         try (model as? any EpochScheduledModel)?.schedule(epoch: epoch)
         optimizer.zeroGrad()
@@ -248,23 +248,39 @@ public final class Trainer {
         } else {
             losses = try self.losses(of: batch)
         }
-        if let group = DataParallel.active, group.size > 1 { losses = try group.globalLosses(losses) }
+        let group = DataParallel.active.flatMap { $0.size > 1 ? $0 : nil }
+        if let group { losses = try group.globalLosses(losses) }
         var sampled: Int?
+        let backward: () throws -> Void
+        let oneBackward: Bool
         switch sampling {
         case .all:
-            if let cut {
-                try weighting.backward(losses: losses, model: try RepresentationCut(model, leaf: cut.leaf))
-            } else {
-                try weighting.backward(losses: losses, model: model)
+            oneBackward = cut == nil && weighting.completesGradientsInOneBackward
+            backward = { [self] in
+                if let cut {
+                    try weighting.backward(losses: losses, model: try RepresentationCut(model, leaf: cut.leaf))
+                } else {
+                    try weighting.backward(losses: losses, model: model)
+                }
             }
         case .oneTaskPerStep(let seed):
             let t = Self.sampledTask(seed: seed, step: step, tasks: taskCount)
             sampled = t
-            try losses[t].backward(releasingGraph: true)
+            oneBackward = true
+            backward = { try losses[t].backward(releasingGraph: true) }
+        }
+        var finite: Bool?
+        if let group {
+            // Gradients combined across ranks in buckets, overlapping the backward where it is one.
+            finite = try group.backwardCombining(parameters: optimizer.parameters, overlapping: oneBackward, backward)
+        } else {
+            try backward()
         }
         if let cut, let gradient = cut.leaf.grad { try cut.representation.backward(gradient: gradient, releasingGraph: true) }
+        // The penalty depends on the parameters alone, the same on every rank: its gradient is added
+        // after the combination.
         if let penalty = try model.regularization() { try penalty.backward() }
-        return (losses, sampled)
+        return (losses, sampled, finite)
     }
 
     /// The name of the first model parameter, buffer or weighting parameter holding a NaN or an

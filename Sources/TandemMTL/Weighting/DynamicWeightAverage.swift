@@ -31,6 +31,9 @@ public final class DynamicWeightAverage: LossWeighting {
         return e.map { Float(Double(ratios.count) * $0 / total) }
     }
 
+    /// One backward of the combined objective.
+    public var completesGradientsInOneBackward: Bool { true }
+
     /// Accumulates the gradient of this method's combined objective (see the type's documentation) into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)

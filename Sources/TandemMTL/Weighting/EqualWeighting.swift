@@ -11,6 +11,9 @@ public final class EqualWeighting: LossWeighting {
     /// Makes the method; it has no state besides the number of tasks seen last.
     public init() {}
 
+    /// One backward of the combined objective.
+    public var completesGradientsInOneBackward: Bool { true }
+
     /// Accumulates the gradient of this method's combined objective (see the type's documentation) into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)

@@ -46,6 +46,9 @@ public final class FAMO: LossWeighting {
     /// z = softmax(ξ).
     public var taskWeights: [Double] { SmallLinearAlgebra.softmax(logits) }
 
+    /// One backward of the combined objective.
+    public var completesGradientsInOneBackward: Bool { true }
+
     /// Updates ξ from the losses' change since the last step, then accumulates Σᵢ wᵢ∇Lᵢ.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)

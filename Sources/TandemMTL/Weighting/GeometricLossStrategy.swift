@@ -17,6 +17,9 @@ public final class GeometricLossStrategy: LossWeighting {
 
     public init() {}
 
+    /// One backward of the combined objective.
+    public var completesGradientsInOneBackward: Bool { true }
+
     /// Accumulates the gradient of (Πᵢ Lᵢ)^{1/T} into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)

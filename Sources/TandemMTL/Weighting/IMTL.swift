@@ -57,6 +57,9 @@ public final class IMTL: LossWeighting, ProvidesTaskGram {
     /// s, for the optimizer (none for IMTL-G).
     public var parameters: [Tensor] { logScales.map { [$0] } ?? [] }
 
+    /// One backward of the weighted losses (IMTL-L; the gradient modes take per-task gradients).
+    public var completesGradientsInOneBackward: Bool { mode == .loss }
+
     /// Accumulates the gradient of this method's objective (see the type's documentation) into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)

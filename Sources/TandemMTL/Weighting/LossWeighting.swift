@@ -19,11 +19,18 @@ public protocol LossWeighting: AnyObject {
     func endEpoch(meanLosses: [Float]) throws
     /// The task weights of the last step, for reports (host values; read at most once per epoch).
     func currentWeights() throws -> [Float]
+    /// Whether `backward` is one backward pass that completes each parameter's gradient when it
+    /// reaches it (a weighted sum of the losses), so data-parallel training may start a gradient
+    /// bucket's all-reduce before the backward ends. False for methods that take per-task gradients
+    /// first.
+    var completesGradientsInOneBackward: Bool { get }
 }
 
 extension LossWeighting {
     /// No learnable parameters by default.
     public var parameters: [Tensor] { [] }
+    /// False unless a method says otherwise.
+    public var completesGradientsInOneBackward: Bool { false }
     /// Records the epoch-mean training losses; the last two decide the next epoch's weights.
     public func endEpoch(meanLosses: [Float]) throws {}
 }

@@ -22,6 +22,9 @@ public final class RandomLossWeighting: LossWeighting {
     /// `seed` fixes the draws (the same seed gives the same run).
     public init(seed: UInt64 = 0) { self.seed = seed }
 
+    /// One backward of the combined objective.
+    public var completesGradientsInOneBackward: Bool { true }
+
     /// Accumulates the gradient of Σ λᵢLᵢ, with fresh random λ, into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)

@@ -42,6 +42,9 @@ public final class STCH: LossWeighting {
         self.warmup = warmup
     }
 
+    /// One backward of the combined objective.
+    public var completesGradientsInOneBackward: Bool { true }
+
     /// Accumulates the gradient of Σᵢ log Lᵢ (before the nadir point is known) or of the smooth
     /// Tchebycheff objective into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {

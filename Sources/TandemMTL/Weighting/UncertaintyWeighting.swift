@@ -33,6 +33,9 @@ public final class UncertaintyWeighting: LossWeighting {
     /// The log-variances, for the optimizer.
     public var parameters: [Tensor] { [logVariances] }
 
+    /// One backward of the combined objective.
+    public var completesGradientsInOneBackward: Bool { true }
+
     /// Accumulates the gradient of this method's combined objective (see the type's documentation) into `.grad`.
     public func backward(losses: [Tensor], model: any MultiTaskModel) throws {
         try WeightingChecks.losses(losses, model: model, method: name)
