@@ -250,6 +250,14 @@ struct DistributedTests {
         #expect((parallel["relative_speeds"] as? [Double])?.count == 2, "\(parallel)")
         let both = try runTandem(common + ["--device", "cpu", "--devices", "cpu,cpu"])
         #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.stderr)")
+        for bad in ["0", "-1", "nan", "2000000"] {
+            let refused = try runTandem(common + ["--devices", "cpu,cpu", "--bucket-mb", bad])
+            // "-1" reads as an option, so the parser says the value is missing.
+            let message = bad == "-1" ? "--bucket-mb" : "--bucket-mb must be a positive number"
+            #expect(refused.status == 64 && refused.stderr.contains(message), "\(bad): \(refused.stderr)")
+        }
+        let benchRefused = try runTandem(["bench", "--devices", "cpu,cpu", "--data-parallel", "--bucket-mb", "0"])
+        #expect(benchRefused.status == 64 && benchRefused.stderr.contains("--bucket-mb"), "\(benchRefused.stderr)")
     }
 
     @Test("every weighting over two epochs: two replicas give one replica's weights (losses seen at their global values)",
