@@ -29,4 +29,25 @@ struct TransferTests {
         #expect(after.uploads == before.uploads, "no uploads inside a step")
         #expect(losses[2] < losses[0])
     }
+
+    @Test("staging memory (page-locked on OpenCL): zeroed, read into and written from without arrays, at odd sizes; a wrong length is an error",
+          arguments: allSelectors)
+    func staging(selector: String) throws {
+        let device = try Devices.select(selector)
+        let seed = TestSeed()
+        var random = SplitMix64(seed: seed.value)
+        for count in [1, 7, 1023, 65_537] {
+            let staging = try device.makeStaging(count)
+            #expect(staging.values.count == count && staging.values.allSatisfy { $0 == 0 }, "\(seed)")
+            let values = random.uniform(count)
+            let tensor = try Tensor(values, shape: [count], on: device)
+            try tensor.copyValues(into: staging.values)
+            #expect(Array(staging.values) == values, "\(count) (\(seed))")
+            for i in staging.values.indices { staging.values[i] *= -2 }
+            let back = try Tensor(UnsafeBufferPointer(staging.values), shape: [count], on: device)
+            #expect(try back.values() == values.map { $0 * -2 }, "\(count) (\(seed))")
+            #expect(throws: TandemError.self) { try tensor.copyValues(into: UnsafeMutableBufferPointer(rebasing: staging.values.dropLast())) }
+            #expect(throws: TandemError.self) { _ = try Tensor(UnsafeBufferPointer(staging.values), shape: [count + 1], on: device) }
+        }
+    }
 }

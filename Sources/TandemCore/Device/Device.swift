@@ -24,6 +24,8 @@ public protocol Device: AnyObject, Sendable, Primitives, FusedPrimitives {
     /// Reads `target.count` elements of `buffer` from `offset` into `target` (host memory the caller
     /// owns: a staging buffer reused every step), waiting for queued work.
     func download(_ buffer: any DeviceBuffer, offset: Int, into target: UnsafeMutableBufferPointer<Float>) throws
+    /// `count` floats of host memory for staging this device's transfers (zeroed).
+    func makeStaging(_ count: Int) throws -> HostStaging
     /// Sets `count` elements of `buffer` starting at `offset` to `value`.
     func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws
     /// `C = alpha·op(A)·op(B) + beta·C`, row-major, possibly strided-batched.
@@ -42,6 +44,9 @@ extension Device {
     public func convolutionScratch(_ pass: ConvolutionScratch.Pass, geometry g: ConvGeometry) -> ConvolutionScratch {
         Composed.convolutionScratch(pass, geometry: g)
     }
+
+    /// Ordinary aligned host memory.
+    public func makeStaging(_ count: Int) throws -> HostStaging { HostStaging.allocated(count) }
 
     /// Through an array (devices without a direct path).
     public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws {

@@ -194,7 +194,7 @@ public final class DataParallel: ReplicaSums, @unchecked Sendable {
         if let cached = self.buckets, cached.fits(parameters) {
             buckets = cached
         } else {
-            buckets = GradientBuckets(parameters: parameters, bucketBytes: bucketBytes)
+            buckets = try GradientBuckets(parameters: parameters, bucketBytes: bucketBytes)
             self.buckets = buckets
         }
         buckets.begin(share: share, communicator: communicator)

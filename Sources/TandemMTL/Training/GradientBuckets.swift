@@ -9,7 +9,8 @@ import TandemDistributed
 /// starts its all-reduce when its parameters are ready and every earlier bucket has started, so all
 /// ranks start and finish the same collectives in the same order. Each bucket owns a host staging
 /// buffer, allocated once and reused every step: gradients are read into it (scaled by the rank's
-/// share), reduced in place, and written back into fresh gradient tensors. A bucket also carries one
+/// share), reduced in place, and written back into fresh gradient tensors. The buffer comes from the
+/// parameters' device (`Device.makeStaging`): page-locked, mapped memory on OpenCL. A bucket also carries one
 /// value per parameter, 1 when this rank has the parameter's gradient and 0 when not: after the sum,
 /// 0 leaves the parameter without a gradient, the number of ranks gives it the combined one, and
 /// anything else means the ranks took different paths (an error, not a silent mix).
@@ -25,7 +26,9 @@ final class GradientBuckets: GradientObserver, @unchecked Sendable {
         var offsets: [Int]
         /// Gradient elements (the flags follow them).
         var elements: Int
-        var staging: UnsafeMutableBufferPointer<Float>
+        /// Host memory of the parameters' device (`Device.makeStaging`: page-locked on OpenCL).
+        var memory: HostStaging
+        var staging: UnsafeMutableBufferPointer<Float> { memory.values }
         var ready = 0
         var pending: (any PendingAllReduce)?
         var started = false
@@ -49,34 +52,29 @@ final class GradientBuckets: GradientObserver, @unchecked Sendable {
 
     /// Buckets over `parameters` (those of the optimizer, the same on every rank), about
     /// `bucketBytes` of gradients each (a parameter larger than that is a bucket of its own).
-    init(parameters: [Tensor], bucketBytes: Int) {
+    init(parameters: [Tensor], bucketBytes: Int) throws {
         self.parameters = parameters
         identities = parameters.map(ObjectIdentifier.init)
         isReady = Array(repeating: false, count: parameters.count)
         let limit = Swift.max(bucketBytes / MemoryLayout<Float>.stride, 1)
         var members: [Int] = []
         var elements = 0
-        func close() {
-            guard !members.isEmpty else { return }
+        func close() throws {
+            guard let first = members.first else { return }
             var offsets: [Int] = [], offset = 0
             for i in members { offsets.append(offset); offset += parameters[i].count }
-            let staging = UnsafeMutableBufferPointer<Float>.allocate(capacity: elements + members.count)
-            staging.initialize(repeating: 0)
+            let memory = try parameters[first].device.makeStaging(elements + members.count)
             for (m, i) in members.enumerated() { place[identities[i]] = (buckets.count, m) }
-            buckets.append(Bucket(members: members, offsets: offsets, elements: elements, staging: staging))
+            buckets.append(Bucket(members: members, offsets: offsets, elements: elements, memory: memory))
             members = []
             elements = 0
         }
         for i in parameters.indices.reversed() {
-            if !members.isEmpty, elements + parameters[i].count > limit { close() }
+            if !members.isEmpty, elements + parameters[i].count > limit || parameters[i].device !== parameters[members[0]].device { try close() }
             members.append(i)
             elements += parameters[i].count
         }
-        close()
-    }
-
-    deinit {
-        for bucket in buckets { bucket.staging.deallocate() }
+        try close()
     }
 
     /// The number of buckets.
