@@ -163,7 +163,7 @@ struct TrainCommand: ParsableCommand {
     var syncBatchNorm = false
     @Option(name: .customLong("bucket-mb"), help: "With several ranks or devices: MiB of gradients per all-reduce bucket (default 25). Each bucket is combined as soon as the backward has completed its gradients, overlapping the rest of the backward; smaller buckets start earlier, at one collective's latency each.")
     var bucketMegabytes: Double?
-    @Option(help: "Train one model on several devices of this process: comma-separated selectors (opencl:0,cpu). Each device takes a part of every batch, in proportion to its measured speed, and all apply the update the whole batch gives on one device.")
+    @Option(help: "Train one model on several devices of this process: comma-separated selectors (opencl:0,cpu). Each device takes a part of every batch, in proportion to its measured speed, and all apply the update the whole batch gives on one device. Under mpirun every rank runs its list (the same length on every rank).")
     var devices: String?
     @Option(help: "Read the recipe from a JSON file (keys: the long option names with _ for -); options given here override it.")
     var config: String?
@@ -225,7 +225,7 @@ struct TrainCommand: ParsableCommand {
             throw usageFailure(error.message, command: Self.self)
         }
         let (recipe, batchGiven, notes) = assembled
-        let targets = try selectDevices(ranks: communicator.size)
+        let targets = try selectDevices()
         for note in notes { say("Note: \(note)") }
         var data = try RunData(recipe: recipe)
         var resolved = recipe
@@ -238,18 +238,34 @@ struct TrainCommand: ParsableCommand {
         data.warnings = []
         if communicator.isRoot { try checkOutputs() }
         let selectors = targets.map(\.info.selector)
+        // Every rank of an mpirun job must run as many devices (the ranks' collectives pair up).
+        if communicator.size > 1 { try HierarchicalCommunicator.checkSameDeviceCount(targets.count, over: communicator) }
         guard targets.count > 1 else {
             try TrainingRun(command: self, recipe: resolved, device: targets[0], data: data, communicator: communicator,
                             devices: selectors).execute()
             return
         }
-        // Several devices: a replica per device, each on its own thread, meeting in shared memory.
+        // Several devices: a replica per device, each on its own thread, meeting in shared memory;
+        // under mpirun, the threads of every rank together (ranks × devices).
         let group = LocalGroup(size: targets.count, timeoutSeconds: try Communicators.timeoutFromEnvironment() ?? 600)
-        let communicators = group.communicators
-        let command = self, shared = data, final = resolved
+        let communicators: [any Communicator]
+        if communicator.size > 1 {
+            communicators = HierarchicalCommunicator.over(communicator, group: group)
+        } else {
+            communicators = group.communicators
+        }
+        let command = self, shared = data, final = resolved, job = communicator
         let errors = runRanks(targets.count, group: group) { rank in
-            try TrainingRun(command: command, recipe: final, device: targets[rank], data: shared, communicator: communicators[rank],
-                            devices: selectors).execute()
+            do {
+                try TrainingRun(command: command, recipe: final, device: targets[rank], data: shared, communicator: communicators[rank],
+                                devices: selectors).execute()
+            } catch let error where job.size > 1 && !(error is CommunicatorError) {
+                // The other processes wait for this one in collectives: end the job now rather
+                // than after the timeout.
+                System.printError("tandem train: rank \(communicators[rank].rank) of \(communicators[rank].size): \(error)")
+                job.abort(code: 1)
+                throw error
+            }
         }
         // The first error that is not another rank being released by it.
         let failures = errors.compactMap { $0 }
@@ -257,14 +273,11 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The devices of this process: --devices' list, else --device's one.
-    func selectDevices(ranks: Int) throws -> [any Device] {
+    func selectDevices() throws -> [any Device] {
         guard let devices else { return [try Devices.select(device)] }
         let selectors = devices.split(separator: ",").map { String($0.trimmingSpaces) }
         guard !selectors.isEmpty, !selectors.contains("") else {
             throw usageFailure("--devices takes comma-separated device selectors (opencl:0,cpu), got '\(devices)'", command: Self.self)
-        }
-        guard ranks == 1 || selectors.count == 1 else {
-            throw usageFailure("--devices with several devices cannot run under mpirun (rank and device count would multiply); give each rank one --device", command: Self.self)
         }
         return try selectors.map { try Devices.select($0) }
     }

@@ -15,6 +15,12 @@ struct TrainingRun {
     let devices: [String]
     let started = Bench.now()
 
+    /// Processes of the job and devices per process.
+    var ranksAndDevices: (ranks: Int, devices: Int) {
+        if let hierarchy = communicator as? HierarchicalCommunicator { return (hierarchy.outer.size, hierarchy.local.size) }
+        return communicator is LocalCommunicator ? (1, communicator.size) : (communicator.size, 1)
+    }
+
     /// Prints `text` on rank 0 only (the replicas of --devices are threads of one process).
     func say(_ text: String = "") {
         if communicator.isRoot { TandemCLI.say(text) }
@@ -92,7 +98,7 @@ struct TrainingRun {
         if communicator.size > 1 {
             let group = DataParallel(communicator: communicator)
             // Devices of one process may differ in speed: parts follow their measured speeds.
-            group.balancesLoad = communicator is LocalCommunicator
+            group.balancesLoad = communicator is LocalCommunicator || communicator is HierarchicalCommunicator
             group.synchronizesBatchNorm = c.syncBatchNorm
             if let megabytes = c.bucketMegabytes { group.bucketBytes = Swift.max(Int(megabytes * 1_048_576), 4) }
             trainer.dataParallel = group
@@ -109,7 +115,9 @@ struct TrainingRun {
         say("Training \(recipe.model) (\(model.parameterCount) parameters) on \(on)")
         var schedule = recipe.schedule.rawValue
         if recipe.warmupSteps > 0 { schedule += " after \(recipe.warmupSteps) warm-up steps" }
-        if communicator is LocalCommunicator {
+        if let hierarchy = communicator as? HierarchicalCommunicator {
+            say("  data parallel over \(hierarchy.outer.size) ranks (\(hierarchy.outer.transport)) × \(hierarchy.local.size) devices each: each takes a part of every batch of \(recipe.batchSize), in proportion to its measured speed")
+        } else if communicator is LocalCommunicator {
             say("  data parallel over \(communicator.size) devices of this process: each takes a part of every batch of \(recipe.batchSize), in proportion to its measured speed")
         } else if communicator.size > 1 {
             say("  data parallel over \(communicator.size) ranks (\(communicator.transport)): each takes \(recipe.batchSize / communicator.size)–\((recipe.batchSize + communicator.size - 1) / communicator.size) samples of every batch of \(recipe.batchSize)")
@@ -155,8 +163,8 @@ struct TrainingRun {
                                 ("tasks", .array(tasks.map { .string($0.name) }))])),
             ("device", .string(device.info.name)),
             ("data_parallel", .object([
-                ("ranks", .int(communicator is LocalCommunicator ? 1 : communicator.size)),
-                ("devices_per_rank", .int(communicator is LocalCommunicator ? communicator.size : 1)),
+                ("ranks", .int(ranksAndDevices.ranks)),
+                ("devices_per_rank", .int(ranksAndDevices.devices)),
                 ("devices", .array(devices.map { .string($0) })),
                 ("transport", .string(communicator.transport)),
                 ("synchronized_batch_norm", .bool(communicator.size > 1 && c.syncBatchNorm)),

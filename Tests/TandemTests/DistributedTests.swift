@@ -82,6 +82,46 @@ struct DistributedTests {
         #expect("\(error)".contains("TANDEM_COLLECTIVE_TIMEOUT"))
     }
 
+    @Test("ranks × devices: 2 processes (an outer group) of 3 threads each agree on sums, means, maxima, broadcasts from every rank and gathers in global rank order")
+    func hierarchicalCollectives() throws {
+        let outer = LocalGroup(size: 2, timeoutSeconds: 60).communicators
+        let groups = [LocalGroup(size: 3, timeoutSeconds: 60), LocalGroup(size: 3, timeoutSeconds: 60)]
+        let threads = groups.indices.map { HierarchicalCommunicator.over(outer[$0], group: groups[$0]) }
+        let seen = Locked([[String]](repeating: [], count: 6))
+        let errors = runRanks(6) { thread in
+            let communicator = threads[thread / 3][thread % 3]
+            let rank = communicator.rank
+            var log: [String] = ["rank \(rank) of \(communicator.size)"]
+            var floats: [Float] = [Float(rank), 1, Float(rank) * 0.5]
+            try communicator.allReduce(&floats, .sum)
+            log.append("sum \(floats)")
+            var means: [Double] = [Double(rank), 3]
+            try communicator.allReduce(&means, .mean)
+            log.append("mean \(means)")
+            var maxima: [Float] = [Float(rank), -Float(rank)]
+            try communicator.allReduce(&maxima, .max)
+            log.append("max \(maxima)")
+            for root in 0..<6 {
+                let text = try communicator.broadcast(rank == root ? "from \(root)" : "", root: root)
+                log.append(text)
+            }
+            log.append("gather \(try communicator.allGather([Double(rank), Double(rank * rank)]))")
+            try communicator.barrier()
+            seen.withLock { $0[thread] = log }
+        }
+        #expect(errors.allSatisfy { $0 == nil }, "\(errors)")
+        let logs = seen.withLock { $0 }
+        let gathered: [[Double]] = (0..<6).map { [Double($0), Double($0 * $0)] }
+        var expected: [String] = ["sum [15.0, 6.0, 7.5]", "mean [2.5, 3.0]", "max [5.0, -0.0]"]
+        expected += (0..<6).map { "from \($0)" }
+        expected.append("gather \(gathered)")
+        for (thread, log) in logs.enumerated() {
+            #expect(log.first == "rank \(thread) of 6")
+            let rest = Array(log.dropFirst())
+            #expect(rest == expected, "thread \(thread): \(log)")
+        }
+    }
+
     @Test("parts of a global batch: contiguous, covering, lengths within one; too small a batch has none")
     func parts() {
         for size in 1...5 {

@@ -93,6 +93,28 @@ struct MPITests {
         #expect(parallel["buckets_started_during_backward"] as? Int == buckets, "\(parallel)")
     }
 
+    @Test("ranks × devices: 2 ranks with --devices cpu,cpu (four replicas of 4 samples) give 1 rank's weights; ranks with different device counts are told")
+    func ranksTimesDevices() throws {
+        let dir = Self.directory()
+        let arguments = Self.w2 + ["--epochs", "1", "--weighting", "ew"]
+        let (one, oneText) = try Self.train(ranks: 1, arguments + ["--save", dir + "/one.safetensors"], environment: Self.referenceThreads)
+        #expect(one == 0, "\(oneText)")
+        let devices = arguments.filter { $0 != "--device" && $0 != "cpu" } + ["--devices", "cpu,cpu"]
+        let (four, fourText) = try Self.train(ranks: 2, devices + ["--save", dir + "/four.safetensors", "--report", dir + "/four.json"])
+        #expect(four == 0, "\(fourText)")
+        #expect(fourText.contains("data parallel over 2 ranks (mpi (Open MPI") && fourText.contains("× 2 devices each"), "\(fourText)")
+        // Measured: 7.6e-8 of a tensor's norm at most.
+        Self.expectSame(try Self.weights(dir + "/one.safetensors"), try Self.weights(dir + "/four.safetensors"), "2 ranks × 2 devices")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/four.json"))) as? [String: Any])
+        let parallel = try #require(report["data_parallel"] as? [String: Any])
+        #expect(parallel["ranks"] as? Int == 2 && parallel["devices_per_rank"] as? Int == 2, "\(parallel)")
+        // MPMD launch: rank 0 with two devices, rank 1 with one.
+        let tandem = try tandemExecutable().path
+        let (mixed, mixedText) = try Self.run(Self.mpirun, ["--allow-run-as-root", "--oversubscribe", "-x", "TANDEM_CPU_THREADS=1",
+                                                           "-np", "1", tandem, "train"] + devices + [":", "-np", "1", tandem, "train"] + arguments)
+        #expect(mixed != 0 && mixedText.contains("same --devices list length"), "\(mixedText)")
+    }
+
     @Test("W4 (mtan on scenes) with --sync-batch-norm: a step of 2 ranks of batch 4 gives 1 rank's weights with batch 8; without, it does not")
     func synchronizedBatchNorm() throws {
         let dir = Self.directory()
