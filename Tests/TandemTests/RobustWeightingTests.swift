@@ -5,7 +5,7 @@ import Testing
 /// STCH and ExcessMTL (the 2024 weightings of the methods issue): hand-computed steps on the
 /// three-task toy (conflicting gradients, a zero gradient), their state, and one run each showing
 /// the paper's claim.
-@Suite("STCH and ExcessMTL")
+@Suite("STCH, ExcessMTL and minimax")
 struct RobustWeightingTests {
     @Test("STCH: Σ log L until the nadir epoch, then T·softmax(log(L/z)/μ)/Lᵢ; the nadir is epoch W's mean loss", arguments: allSelectors)
     func stchHand(selector: String) throws {
@@ -75,6 +75,61 @@ struct RobustWeightingTests {
         print("STCH toy, log(L/z) at the end: Σ log L \(linear), μ = 1 \(smooth), μ = 0.05 \(sharp)")
         #expect(smooth.max()! < linear.max()! && sharp.max()! < smooth.max()!,
                 "worst log(L/z): Σ log L \(linear.max()!), μ = 1 \(smooth.max()!), μ = 0.05 \(sharp.max()!)")
+    }
+
+    @Test("minimax: T on the largest loss (split on ties), or T·softmax(L/τ); the gradients by hand", arguments: allSelectors)
+    func minimaxHand(selector: String) throws {
+        let device = try Devices.select(selector)
+        for temperature in [0.0, 0.5, 4.0] {
+            let method = try Minimax(temperature: temperature)
+            // One task's gradient is zero (its loss is its head's alone).
+            let model = try ToyModel(theta: toyTheta, gradients: [toyGradients[0], [0, 0, 0], toyGradients[2]], on: device)
+            try method.backward(losses: model.losses(), model: model)
+            let l = model.lossValues
+            let w: [Double]
+            if temperature == 0 {
+                let worst = l.indices.max { l[$0] < l[$1] }!
+                w = l.indices.map { $0 == worst ? 3 : 0 }
+            } else {
+                let e = l.map { HostMath.exp($0 / temperature) }
+                w = e.map { 3 * $0 / e.reduce(0, +) }
+            }
+            expectClose(try #require(model.theta.grad).values(), combine(w, model.taskGradients))
+            for (i, h) in model.heads.enumerated() { expectClose(try #require(h.grad).values(), [w[i] * model.headValues[i]]) }
+            expectClose(try method.currentWeights(), w)
+            #expect(abs(w.reduce(0, +) - 3) < 1e-9)
+        }
+        // Ties share the weight; a huge temperature approaches equal weighting.
+        #expect(Minimax.weights(losses: [2, 1, 2], temperature: 0) == [1.5, 0, 1.5])
+        let flat = Minimax.weights(losses: [2, 1, 3], temperature: 1e6)
+        #expect(flat.allSatisfy { abs($0 - 1) < 1e-5 }, "\(flat)")
+        #expect(throws: TandemError.self) { try Minimax(temperature: -1) }
+        #expect(throws: TandemError.self) { try Minimax(temperature: .infinity) }
+    }
+
+    @Test("minimax and its smooth version: a run ends with a lower worst-task loss than equal weighting, which keeps the lower sum")
+    func minimaxWorstTask() throws {
+        // The paper's claim: minimising the largest risk avoids the worst outcome that minimising
+        // the mean accepts. Three tasks pull θ apart (the toy's conflicting gradients).
+        let cpu = CPUDevice.shared
+        func run(_ method: any LossWeighting) throws -> [Double] {
+            let model = try ToyModel(theta: toyTheta, gradients: toyGradients, on: cpu)
+            let optimizer = try SGD(model.parameters, learningRate: 0.01)
+            for _ in 0..<400 {
+                optimizer.zeroGrad()
+                try method.backward(losses: model.losses(), model: model)
+                try optimizer.step()
+            }
+            return try model.losses().map { Double(try $0.item()) }
+        }
+        let mean = try run(EqualWeighting())
+        let smooth = try run(Minimax(temperature: 0.5))
+        let hard = try run(Minimax(temperature: 0))
+        print("minimax toy, losses at the end: EW \(mean), τ 0.5 \(smooth), τ 0 \(hard)")
+        #expect(hard.max()! < mean.max()! && smooth.max()! < mean.max()!,
+                "worst loss: EW \(mean.max()!), τ 0.5 \(smooth.max()!), τ 0 \(hard.max()!)")
+        // The mean pays for it: equal weighting has the lower sum.
+        #expect(mean.reduce(0, +) <= hard.reduce(0, +) + 1e-9, "sum: EW \(mean.reduce(0, +)), minimax \(hard.reduce(0, +))")
     }
 
     @Test("STCH: state holds the epoch count and the nadir point; states that contradict the warm-up are refused")

@@ -318,7 +318,7 @@ struct WeightingTests {
     func oneDownloadPerStep(selector: String) throws {
         let device = try privateOpenCL(selector)
         let model = try ToyModel(theta: toyTheta, gradients: toyGradients, on: device)
-        for name in ["uw", "dwa", "gls", "rlw", "imtl-l", "stch"] {
+        for name in ["uw", "dwa", "gls", "rlw", "imtl-l", "stch", "minimax"] {
             let method = try WeightingMethods.make(name, tasks: model.tasks, on: device)
             model.zeroGrad()
             let losses = try model.losses()

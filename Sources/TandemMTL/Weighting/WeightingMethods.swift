@@ -33,7 +33,7 @@ public enum WeightingMethods {
     /// publication.
     public static let names = ["ew", "fixed", "uw", "dwa", "gls", "rlw", "imtl-l", "famo", "gradnorm", "pcgrad", "mgda", "imtl-g",
                                "imtl", "gradvac", "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl", "db-mtl", "moco", "graddrop",
-                               "stch", "excess-mtl"]
+                               "stch", "excess-mtl", "minimax"]
 
     /// The settings `name` takes, with the defaults of its paper (empty for most methods).
     public static func settings(of name: String) -> [WeightingSetting] {
@@ -65,6 +65,8 @@ public enum WeightingMethods {
         case "stch":
             return [WeightingSetting("mu", default: "1", .number(0.001...100), help: "μ, the smoothing of the maximum (smaller: closer to the worst task alone)"),
                     WeightingSetting("warmup", default: "4", .integer(0...1_000_000), help: "epochs on Σ log L before the epoch that records the nadir losses")]
+        case "minimax":
+            return [WeightingSetting("temperature", default: "0", .number(0...1000), help: "τ: 0 trains only the task with the largest loss; τ > 0 smooths the maximum into τ·log Σ exp(L/τ), every task weighted by softmax(L/τ)")]
         case "excess-mtl":
             return [WeightingSetting("step", default: "0.01", .number(0...100), help: "η, the step of the exponentiated update of the weights")]
         default: return []
@@ -111,6 +113,7 @@ public enum WeightingMethods {
                             gammaDecay: settings.number("gamma_decay"), rho: settings.number("rho"))
         case "graddrop": return try GradDrop(leak: Float(settings.number("leak")), seed: options.seed)
         case "stch": return try STCH(mu: settings.number("mu"), warmup: settings.integer("warmup"))
+        case "minimax": return try Minimax(temperature: settings.number("temperature"))
         case "excess-mtl": return try ExcessMTL(taskCount: tasks.count, step: settings.number("step"))
         case "db-mtl": return try DBMTL(beta: settings.number("beta"), betaDecay: settings.number("beta_decay"))
         default: fatalError("weighting '\(name)' is in WeightingMethods.names but has no constructor")
