@@ -140,4 +140,29 @@ struct AutogradTests {
         try (w1 * 2).sum().backward()
         #expect(log.seen.count == 2)
     }
+
+    @Test("gradient reversal: the forward is the identity, the gradient below it −λ times the one above; λ 0 stops it; bad λ refused",
+          arguments: allSelectors)
+    func gradientReversal(selector: String) throws {
+        let device = try Devices.select(selector)
+        let seed = TestSeed()
+        var random = SplitMix64(seed: seed.value)
+        let values = random.uniform(37)
+        let weights = random.uniform(37)
+        for lambda: Float in [1, 0.25, 0] {
+            let x = try Tensor(values, shape: [37], on: device, requiresGrad: true)
+            let w = try Tensor(weights, shape: [37], on: device, requiresGrad: true)
+            let reversed = try x.reversingGradient(lambda: lambda)
+            #expect(try reversed.values() == values, "\(seed)")
+            // y = Σ w·R(x): dy/dw = x (unchanged), dy/dx = −λ·w.
+            try (reversed * w).sum().backward()
+            #expect(try w.grad?.values() == values, "\(seed)")
+            let expected = weights.map { -lambda * $0 }
+            let got = try #require(x.grad).values()
+            #expect(zip(got, expected).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) }, "λ \(lambda): \(got) (\(seed))")
+        }
+        let x = try Tensor([1, 2], shape: [2], on: device, requiresGrad: true)
+        #expect(throws: TandemError.self) { _ = try x.reversingGradient(lambda: -1) }
+        #expect(throws: TandemError.self) { _ = try x.reversingGradient(lambda: .nan) }
+    }
 }
