@@ -352,7 +352,7 @@ struct WeightingTests {
             let x = try Tensor(random.uniform(6 * 100), shape: [6, 100], on: device)
             let targets = try (0..<2).map { _ in try Tensor(random.uniform(6), shape: [6], on: device) }
             let method = try WeightingMethods.make(name, tasks: model.tasks, on: device,
-                                                   options: WeightingOptions(fixedWeights: [0.7, 1.3], seed: 1))
+                                                   options: WeightingOptions(fixedWeights: [0.7, 1.3], seed: 1, labelledCounts: [30, 10]))
             let optimizer = try SGD([ParameterGroup(model.parameters), ParameterGroup(method.parameters)], learningRate: 0.05)
             var lossTrace: [Float] = []
             for epoch in 0..<20 {
@@ -418,12 +418,34 @@ struct WeightingTests {
         #expect(throws: TandemError.self) { try resumed.loadMethodState([:]) }
     }
 
+    @Test("labelled: a recipe's weights come from the training data's labelled counts (missing labels are NaN)")
+    func labelledFromData() throws {
+        var recipe = TrainingRecipe()
+        recipe.data = "mmoe-synth"
+        recipe.model = "mmoe-synth"
+        recipe.limit = 40
+        recipe.validationFraction = 0
+        recipe.weighting = "labelled"
+        var data = try RunData(recipe: recipe)
+        var random = SplitMix64(seed: 5)
+        let inputs = random.uniform(40 * 100)
+        let first = random.uniform(40)
+        let second = (0..<40).map { $0 < 12 ? Float.nan : Float($0) / 40 }
+        data.train = try ArrayDataset(name: "partly-labelled", inputs: inputs, inputShape: [100],
+                                      tasks: data.train.tasks, labels: [first, second])
+        let run = try RecipeTraining(recipe: recipe, data: data, tasks: [0, 1], device: CPUDevice.shared)
+        // 40 and 28 labelled samples: 2·40/68 and 2·28/68.
+        let weights = try run.setup.weighting.currentWeights()
+        #expect(run.setup.weighting.name == "labelled")
+        #expect(abs(weights[0] - Float(80.0 / 68)) < 1e-6 && abs(weights[1] - Float(56.0 / 68)) < 1e-6, "\(weights)")
+    }
+
     @Test("the factory knows every name and lists them for an unknown one; bad inputs are errors")
     func factory() throws {
         let cpu = CPUDevice.shared
         let tasks = [TaskSpec("a", .regression), TaskSpec("b", .classification(classes: 2))]
         for name in WeightingMethods.names {
-            let method = try WeightingMethods.make(name, tasks: tasks, on: cpu, options: WeightingOptions(fixedWeights: [1, 2]))
+            let method = try WeightingMethods.make(name, tasks: tasks, on: cpu, options: WeightingOptions(fixedWeights: [1, 2], labelledCounts: [5, 15]))
             #expect(method.name == name)
         }
         do {
@@ -434,6 +456,15 @@ struct WeightingTests {
         }
         #expect(throws: TandemError.self) { try WeightingMethods.make("fixed", tasks: tasks, on: cpu) }
         #expect(throws: TandemError.self) { try WeightingMethods.make("fixed", tasks: tasks, on: cpu, options: WeightingOptions(fixedWeights: [1])) }
+        // Labelled-count weights: T·nᵢ/Σn; without the data's counts, or with counts that do not fit, an error.
+        let labelled = try WeightingMethods.make("labelled", tasks: tasks, on: cpu, options: WeightingOptions(labelledCounts: [5, 15]))
+        #expect(try labelled.currentWeights() == [0.5, 1.5])
+        #expect(try WeightingMethods.make("labelled", tasks: tasks, on: cpu, options: WeightingOptions(labelledCounts: [7, 7])).currentWeights() == [1, 1])
+        for counts in [nil, [3], [0, 0], [-1, 4]] as [[Int]?] {
+            #expect(throws: TandemError.self, "\(String(describing: counts))") {
+                try WeightingMethods.make("labelled", tasks: tasks, on: cpu, options: WeightingOptions(labelledCounts: counts))
+            }
+        }
         let model = try ToyModel(theta: toyTheta, gradients: toyGradients, on: cpu)
         #expect(throws: TandemError.self) { try EqualWeighting().backward(losses: Array(model.losses().prefix(2)), model: model) }
         #expect(throws: TandemError.self) { try PCGrad().backward(losses: [model.theta, model.theta, model.theta], model: model) }

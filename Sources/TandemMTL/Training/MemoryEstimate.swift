@@ -82,8 +82,9 @@ extension TrainingSetup {
             throw TandemError.invalidArgument(op: "memory estimate", message: "a step needs at least one sample, got \(samples)")
         }
         let dry = DryRunDevice(standingFor: (device as? DryRunDevice)?.standIn ?? device)
+        // Weights from labelled counts (`labelled`) do not change what a step holds: equal counts stand in.
         let setup = try TrainingSetup(recipe: recipe, tasks: tasks, inputShape: inputShape, labelCounts: labelCounts,
-                                      stepsPerEpoch: 1, device: dry)
+                                      stepsPerEpoch: 1, device: dry, labelledCounts: tasks.map { _ in 1 })
         let parameterBytes = dry.poolStatistics.bytesInUse
         // Targets shaped as the model's outputs ask (a class index per position for classification
         // and segmentation): the estimate is about the model, and a label that does not fit it is

@@ -24,7 +24,8 @@ public struct RecipeTraining {
         loader = try DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
         setup = try TrainingSetup(recipe: recipe, tasks: train.tasks.map(TaskSpec.init), inputShape: train.inputShape,
                                   labelCounts: train.tasks.map(\.labelCount), stepsPerEpoch: loader.batchesPerEpoch, device: device,
-                                  baselines: baselines, batch: Swift.max(1, Swift.min(recipe.batchSize, train.count)))
+                                  baselines: baselines, batch: Swift.max(1, Swift.min(recipe.batchSize, train.count)),
+                                  labelledCounts: train.tasks.indices.map { train.labelledCount(task: $0) })
         setup.trainer.keepBestState = part.validation != nil
         validation = try part.validation.map { try Self.batches(of: $0, batchSize: recipe.batchSize, on: device) } ?? []
         self.data = part

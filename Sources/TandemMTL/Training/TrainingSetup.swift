@@ -75,7 +75,7 @@ public struct TrainingSetup {
     /// hold is refused with the numbers (`TandemError.trainingStepTooLarge`) before anything is
     /// allocated, instead of failing, or running for minutes, later.
     public init(recipe: TrainingRecipe, tasks: [TaskSpec], inputShape: [Int], labelCounts: [Int]?, stepsPerEpoch: Int,
-                device: any Device, baselines: [String: [String: Double]]? = nil, batch: Int? = nil) throws {
+                device: any Device, baselines: [String: [String: Double]]? = nil, batch: Int? = nil, labelledCounts: [Int]? = nil) throws {
         try recipe.validate()
         if !(device is DryRunDevice) {
             try Self.estimateMemory(recipe: recipe, tasks: tasks, inputShape: inputShape, labelCounts: labelCounts, batch: batch,
@@ -91,7 +91,7 @@ public struct TrainingSetup {
         }
         weighting = try WeightingMethods.make(recipe.weighting, tasks: tasks, on: device,
                                               options: WeightingOptions(fixedWeights: recipe.weights, seed: recipe.seed,
-                                                                        arguments: recipe.weightingArguments))
+                                                                        arguments: recipe.weightingArguments, labelledCounts: labelledCounts))
         optimizer = try Self.optimizer(recipe, model: model, extra: weighting.parameters)
         trainer = try Trainer(model: model, optimizer: optimizer, weighting: weighting, device: device, baselines: baselines)
         trainer.learningRateSchedule = recipe.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)

@@ -20,8 +20,12 @@ public struct WeightingOptions: Sendable {
     /// The method's settings as written (`--weighting-arg key=value`); see `WeightingMethods.settings(of:)`.
     public var arguments: [String: String]
 
-    public init(fixedWeights: [Float]? = nil, seed: UInt64 = 0, arguments: [String: String] = [:]) {
+    /// Each task's count of labelled training samples (required for `labelled`).
+    public var labelledCounts: [Int]?
+
+    public init(fixedWeights: [Float]? = nil, seed: UInt64 = 0, arguments: [String: String] = [:], labelledCounts: [Int]? = nil) {
         self.fixedWeights = fixedWeights
+        self.labelledCounts = labelledCounts
         self.seed = seed
         self.arguments = arguments
     }
@@ -33,7 +37,7 @@ public enum WeightingMethods {
     /// publication.
     public static let names = ["ew", "fixed", "uw", "dwa", "gls", "rlw", "imtl-l", "famo", "gradnorm", "pcgrad", "mgda", "imtl-g",
                                "imtl", "gradvac", "cagrad", "nash-mtl", "fairgrad", "upgrad", "aligned-mtl", "db-mtl", "moco", "graddrop",
-                               "stch", "excess-mtl", "minimax"]
+                               "stch", "excess-mtl", "minimax", "labelled"]
 
     /// The settings `name` takes, with the defaults of its paper (empty for most methods).
     public static func settings(of name: String) -> [WeightingSetting] {
@@ -114,6 +118,14 @@ public enum WeightingMethods {
         case "graddrop": return try GradDrop(leak: Float(settings.number("leak")), seed: options.seed)
         case "stch": return try STCH(mu: settings.number("mu"), warmup: settings.integer("warmup"))
         case "minimax": return try Minimax(temperature: settings.number("temperature"))
+        case "labelled":
+            guard let counts = options.labelledCounts else {
+                throw TandemError.invalidArgument(op: "weighting", message: "'labelled' weights tasks by their labelled training samples, which only training on a data set knows (tandem train, tandem compare); give 'fixed' weights here")
+            }
+            guard counts.count == tasks.count else {
+                throw TandemError.invalidArgument(op: "weighting", message: "'labelled' got \(counts.count) labelled counts for \(tasks.count) tasks")
+            }
+            return try FixedWeighting.labelledShares(counts)
         case "excess-mtl": return try ExcessMTL(taskCount: tasks.count, step: settings.number("step"))
         case "db-mtl": return try DBMTL(beta: settings.number("beta"), betaDecay: settings.number("beta_decay"))
         default: fatalError("weighting '\(name)' is in WeightingMethods.names but has no constructor")
