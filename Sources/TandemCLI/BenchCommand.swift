@@ -54,15 +54,13 @@ struct BenchCommand: ParsableCommand {
     var dataParallel = false
 
     /// `--bucket-mb` in bytes.
-    var bucketBytes: Int? { bucketMegabytes.map { Swift.max(Int($0 * 1_048_576), 4) } }
+    var bucketBytes: Int? { BucketSize.bytes(bucketMegabytes) }
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
         if let batch, batch < 2 { throw ValidationError("--batch must be at least 2") }
-        if let bucketMegabytes, !(bucketMegabytes > 0 && bucketMegabytes <= 1_048_576) {
-            throw ValidationError("--bucket-mb must be a positive number of MiB (at most 1048576), not \(bucketMegabytes)")
-        }
+        try BucketSize.validate(bucketMegabytes)
         if let ranks, ranks < 2 { throw ValidationError("--ranks must be at least 2") }
         if ranks != nil || dataParallel {
             guard batchSweep == nil, !profile else { throw ValidationError("--ranks and --data-parallel cannot be combined with --batch-sweep or --profile") }

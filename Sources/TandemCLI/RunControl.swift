@@ -142,3 +142,18 @@ enum OutputPaths {
         }
     }
 }
+
+/// `--bucket-mb` of `tandem train` and `tandem bench`: MiB of gradients per all-reduce bucket.
+enum BucketSize {
+    /// Throws unless `megabytes` is a positive number of MiB, at most 1 TiB.
+    static func validate(_ megabytes: Double?) throws {
+        if let megabytes, !(megabytes > 0 && megabytes <= 1_048_576) {
+            throw ValidationError("--bucket-mb must be a positive number of MiB (at most 1048576), not \(megabytes)")
+        }
+    }
+
+    /// `megabytes` in bytes (at least one float).
+    static func bytes(_ megabytes: Double?) -> Int? {
+        megabytes.map { Swift.max(Int($0 * 1_048_576), 4) }
+    }
+}

@@ -198,9 +198,7 @@ struct TrainCommand: ParsableCommand {
         if resume != nil, config != nil { throw ValidationError("--resume takes the recipe from the checkpoint; --config cannot change it") }
         if resume != nil, initWeights != nil { throw ValidationError("--resume restores the weights; --init cannot be combined with it") }
         if device != nil, devices != nil { throw ValidationError("give --device (one) or --devices (several), not both") }
-        if let bucketMegabytes, !(bucketMegabytes > 0 && bucketMegabytes <= 1_048_576) {
-            throw ValidationError("--bucket-mb must be a positive number of MiB (at most 1048576), not \(bucketMegabytes)")
-        }
+        try BucketSize.validate(bucketMegabytes)
     }
 
     func run() throws {

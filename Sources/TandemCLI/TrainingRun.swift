@@ -100,7 +100,7 @@ struct TrainingRun {
             // Devices of one process may differ in speed: parts follow their measured speeds.
             group.balancesLoad = communicator is LocalCommunicator || communicator is HierarchicalCommunicator
             group.synchronizesBatchNorm = c.syncBatchNorm
-            if let megabytes = c.bucketMegabytes { group.bucketBytes = Swift.max(Int(megabytes * 1_048_576), 4) }
+            if let bytes = BucketSize.bytes(c.bucketMegabytes) { group.bucketBytes = bytes }
             trainer.dataParallel = group
         }
         // Only rank 0 writes files; every rank trains and evaluates.

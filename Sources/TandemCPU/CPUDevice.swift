@@ -42,11 +42,7 @@ public final class CPUDevice: Device, @unchecked Sendable {
     }
 
     public func upload(_ values: [Float], to buffer: any DeviceBuffer, offset: Int) throws {
-        try checkRange("upload", buffer, offset: offset, count: values.count)
-        let target = host(buffer).pointer + offset
-        values.withUnsafeBufferPointer { source in
-            if let base = source.baseAddress { target.update(from: base, count: source.count) }
-        }
+        try values.withUnsafeBufferPointer { try upload($0, to: buffer, offset: offset) }
     }
 
     public func download(_ buffer: any DeviceBuffer, offset: Int, count: Int) throws -> [Float] {

@@ -17,7 +17,7 @@ import TandemDistributed
 ///
 /// Buckets still waiting when the backward ends (parameters without a gradient this step, or every
 /// bucket of a weighting that computes its gradients without a single backward) are reduced then,
-/// the last of them blocking (MPI's blocking all-reduce is faster when nothing is left to overlap).
+/// blocking (MPI's blocking all-reduce is faster when nothing is left to overlap).
 final class GradientBuckets: GradientObserver, @unchecked Sendable {
     private struct Bucket {
         /// Indices into `parameters`, in the order their gradients sit in `staging`.
@@ -31,7 +31,11 @@ final class GradientBuckets: GradientObserver, @unchecked Sendable {
         var staging: UnsafeMutableBufferPointer<Float> { memory.values }
         var ready = 0
         var pending: (any PendingAllReduce)?
-        var started = false
+
+        /// Member `m`'s gradient in `staging` (`count` elements).
+        func slot(_ m: Int, count: Int) -> UnsafeMutableBufferPointer<Float> {
+            UnsafeMutableBufferPointer(rebasing: staging[offsets[m]..<(offsets[m] + count)])
+        }
     }
 
     let parameters: [Tensor]
@@ -46,9 +50,8 @@ final class GradientBuckets: GradientObserver, @unchecked Sendable {
     private var share: Float = 1
     /// Buckets started while the backward was still running, this step (for tests and reports).
     private(set) var startedDuringBackward = 0
-    /// Seconds spent staging and in collectives this step; of them, waiting for results after the backward.
+    /// Seconds spent staging and in collectives this step.
     private(set) var seconds = 0.0
-    private(set) var waitedSeconds = 0.0
 
     /// Buckets over `parameters` (those of the optimizer, the same on every rank), about
     /// `bucketBytes` of gradients each (a parameter larger than that is a bucket of its own).
@@ -92,11 +95,9 @@ final class GradientBuckets: GradientObserver, @unchecked Sendable {
         next = 0
         startedDuringBackward = 0
         seconds = 0
-        waitedSeconds = 0
         for b in buckets.indices {
             buckets[b].ready = 0
             buckets[b].pending = nil
-            buckets[b].started = false
         }
         for i in isReady.indices { isReady[i] = false }
     }
@@ -126,7 +127,7 @@ final class GradientBuckets: GradientObserver, @unchecked Sendable {
         let bucket = buckets[b]
         for (m, i) in bucket.members.enumerated() {
             let parameter = parameters[i]
-            let slot = UnsafeMutableBufferPointer(rebasing: bucket.staging[bucket.offsets[m]..<(bucket.offsets[m] + parameter.count)])
+            let slot = bucket.slot(m, count: parameter.count)
             if let grad = parameter.grad {
                 try grad.copyValues(into: slot)
                 if share != 1 { for k in slot.indices { slot[k] *= share } }
@@ -137,7 +138,6 @@ final class GradientBuckets: GradientObserver, @unchecked Sendable {
             }
         }
         guard let communicator else { return }
-        buckets[b].started = true
         if blocking {
             try communicator.allReduce(bucket.staging, .sum)
         } else {
@@ -155,9 +155,7 @@ final class GradientBuckets: GradientObserver, @unchecked Sendable {
         let size = Float(communicator?.size ?? 1)
         var finite = true
         for b in buckets.indices {
-            let waitStart = DataParallel.now()
             try buckets[b].pending?.wait()
-            waitedSeconds += DataParallel.now() - waitStart
             let bucket = buckets[b]
             for (m, i) in bucket.members.enumerated() {
                 let parameter = parameters[i]
@@ -169,7 +167,7 @@ final class GradientBuckets: GradientObserver, @unchecked Sendable {
                 guard flag == size else {
                     throw CommunicatorError.mismatch(operation: "gradient all-reduce", message: "\(Int(flag)) of \(Int(size)) ranks have a gradient for \(parameter.name ?? "a parameter") \(parameter.shape) (parameters with and without gradients)")
                 }
-                let slot = UnsafeBufferPointer(rebasing: bucket.staging[bucket.offsets[m]..<(bucket.offsets[m] + parameter.count)])
+                let slot = UnsafeBufferPointer(bucket.slot(m, count: parameter.count))
                 if finite, !slot.allSatisfy(\.isFinite) { finite = false }
                 parameter.grad = try Tensor(slot, shape: parameter.shape, on: parameter.device)
             }

@@ -47,9 +47,9 @@ public final class Minimax: LossWeighting {
         if temperature == 0 {
             objective = try stacked.max(axis: 0) * t
         } else {
-            // s = L/τ; T·τ·LSE(s) = τ·Σᵢ (sᵢ − log softmax(s)ᵢ), every term being LSE(s).
+            // s = L/τ; the objective is T·τ·LSE(s).
             let s = try stacked * Float(1 / temperature)
-            objective = try (s - s.logSoftmax(axis: 0)).sum() * Float(temperature)
+            objective = try WeightingChecks.countTimesLogSumExp(s) * Float(temperature)
         }
         try objective.backward(releasingGraph: true)
     }

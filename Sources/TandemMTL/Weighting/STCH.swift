@@ -56,11 +56,11 @@ public final class STCH: LossWeighting {
         let logs = try losses.map { try $0.clamp(min: 1e-20).log().reshape([1]) }
         let objective: Tensor
         if let nadir {
-            // s_i = (log L_i − log z_i)/μ; T·μ·LSE(s) = μ·Σᵢ (sᵢ − log softmax(s)ᵢ), every term being LSE(s).
+            // s_i = (log L_i − log z_i)/μ; the objective is T·μ·LSE(s).
             let offsets = nadir.map { -Float(HostMath.log(Double(Swift.max($0, 1e-20)))) }
             let device = losses[0].device
             let s = try (Tensor.concat(logs, axis: 0) + Tensor(offsets, shape: [offsets.count], on: device)) * Float(1 / mu)
-            objective = try (s - s.logSoftmax(axis: 0)).sum() * Float(mu)
+            objective = try WeightingChecks.countTimesLogSumExp(s) * Float(mu)
         } else {
             objective = try Tensor.concat(logs, axis: 0).sum()
         }

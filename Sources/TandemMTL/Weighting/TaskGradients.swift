@@ -192,6 +192,12 @@ enum WeightingChecks {
         return Int(value[0])
     }
 
+    /// T·log Σᵢ exp(sᵢ) of a [T] vector, stably, on the device: Σᵢ (sᵢ − log softmax(s)ᵢ), every
+    /// term being the log-sum-exp (STCH's and minimax's smooth maxima).
+    static func countTimesLogSumExp(_ s: Tensor) throws -> Tensor {
+        try (s - s.logSoftmax(axis: 0)).sum()
+    }
+
     /// Σ wᵢ·Lᵢ as one graph (host weights).
     static func weightedSum(_ losses: [Tensor], weights: [Float]) throws -> Tensor {
         var total = try losses[0] * weights[0]
