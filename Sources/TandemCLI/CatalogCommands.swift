@@ -17,6 +17,11 @@ struct ModelsCommand: ParsableCommand {
         ("ple", "PLE: two CGC levels, a shared gate passing all experts to the next level", "vectors (images flattened); per-sample tasks"),
         ("dselect-k", "DSelect-k: 8 experts, smooth-step gates selecting at most 2 per task", "vectors (images flattened); per-sample tasks"),
         ("ltb", "Learning to Branch: a node per task at each of three stages, parents drawn by Gumbel-softmax", "1×28×28 images or vectors; per-sample tasks"),
+        ("cascade", "network cascade: each task's head also reads the previous task's output", "1×28×28 or other images, vectors; per-sample tasks"),
+        ("modulation", "modulation: the trunk's latter half per task, a learned C×C channel projection after each layer", "1×28×28 images or vectors; per-sample tasks"),
+        ("gated", "gated multi-head: the trunk's latter half per task, gated channel-wise by a task embedding", "1×28×28 images or vectors; per-sample tasks"),
+        ("sluice", "sluice network: columns whose channel subspaces are mixed by α, heads on a β mix of the last stages", "1×28×28 images or vectors; per-sample tasks"),
+        ("low-supervision", "low supervision: the first task's head reads a lower stage of the shared trunk", "1×28×28 images or vectors; per-sample tasks"),
         ("lenet-hps", "W2: LeNet trunk, a head per task (WORKLOADS.md)", "1×28×28 images; per-image tasks"),
         ("lenet-crossstitch", "W3: two LeNet columns with cross-stitch units", "1×28×28 images; per-image tasks"),
         ("mmoe-synth", "W1: MMoE of the MMoE paper's synthetic experiment", "100 inputs; regression tasks"),
@@ -33,7 +38,7 @@ struct ModelsCommand: ParsableCommand {
             return ([1, 28, 28], [TaskSpec("left", .classification(classes: 10)), TaskSpec("right", .classification(classes: 10))], "multifashion")
         case "mtan-segnet":
             return ([3, 288, 384], [TaskSpec("seg", .segmentation(classes: 7)), TaskSpec("depth", .depth), TaskSpec("normals", .normals)], "scenes")
-        case "mtan":
+        case "mtan", "cascade", "modulation", "gated", "sluice", "low-supervision":
             return ([1, 28, 28], [TaskSpec("left", .classification(classes: 10)), TaskSpec("right", .classification(classes: 10))], "multifashion")
         default: return ([100], two, "mmoe-synth")
         }

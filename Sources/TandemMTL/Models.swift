@@ -22,12 +22,14 @@ final class GlobalPool: Module, Layer {
 }
 
 /// Builds the model a command line names, fitted to a data set's input shape and tasks: the
-/// architectures (`hps`, `cross-stitch`, `mtan`, `mmoe`, `cgc`, `ple`, `dselect-k`, `ltb`, `soft`) with trunks that suit the input
+/// architectures (`hps`, `cross-stitch`, `mtan`, `mmoe`, `cgc`, `ple`, `dselect-k`, `ltb`, `soft`, `cascade`, `modulation`,
+/// `gated`, `sluice`, `low-supervision`) with trunks that suit the input
 /// (LeNet for 1×28×28 images, a small conv net for other images, an MLP for vectors), and the
 /// fixed presets of WORKLOADS.md (`lenet-hps`, `lenet-crossstitch`, `mmoe-synth`, `mtan-segnet`).
 public enum ModelFactory {
     /// The architecture names; presets are listed by `Presets.names`.
-    public static let architectures = ["hps", "cross-stitch", "mtan", "mmoe", "cgc", "ple", "dselect-k", "ltb", "soft"]
+    public static let architectures = ["hps", "cross-stitch", "mtan", "mmoe", "cgc", "ple", "dselect-k", "ltb", "soft",
+                                              "cascade", "modulation", "gated", "sluice", "low-supervision"]
     public static var names: [String] { architectures + Presets.names + ["shared-bottom", "gradnorm-mlp"] }
 
     /// `labelCounts[t]` is the number of regression targets of task t per sample (default 1).
@@ -143,6 +145,71 @@ public enum ModelFactory {
                 width = 64
             }
             return try LearningToBranch(tasks: tasks, stages: stages, heads: try tasks.map { try head(width, $0) }, seed: seed, on: device)
+        case "cascade":
+            // hps's trunk; each head after the first also reads the previous task's output.
+            let (shared, width) = try trunk()
+            var heads: [Sequential] = []
+            for (t, task) in tasks.enumerated() {
+                heads.append(try head(width + (t == 0 ? 0 : try outputs(tasks[t - 1])), task))
+            }
+            return try NetworkCascade(tasks: tasks, trunk: shared, heads: heads)
+        case "low-supervision":
+            // hps's LeNet or 64-unit trunk as stages; with two or more tasks the first is supervised
+            // one stage lower (LeNet's conv2 output, the first 64-unit layer).
+            let stages: [Sequential]
+            let top: Int, lowWidth: Int, width: Int
+            if isLeNetImage && inputShape[0] == 1 {
+                stages = try Presets.lenetStages(random: random, on: device)
+                (top, lowWidth, width) = (2, 320, 50)
+            } else {
+                guard isVector else { throw refuse("low-supervision supports 1×28×28 images and vectors") }
+                stages = [Sequential(try Linear(inputShape[0], 64, random: random, on: device), Activation.relu),
+                          Sequential(try Linear(64, 64, random: random, on: device), Activation.relu)]
+                (top, lowWidth, width) = (1, 64, 64)
+            }
+            let levels = tasks.indices.map { $0 == 0 && tasks.count > 1 ? top - 1 : top }
+            let heads = try zip(tasks, levels).map { task, level in
+                level == top ? try head(width, task) : Sequential([Flatten()] + (try head(lowWidth, task)).layers)
+            }
+            return try LowSupervision(tasks: tasks, stages: stages, levels: levels, heads: heads)
+        case "modulation", "gated":
+            // hps's trunk with its latter half (LeNet's conv2 and fc; the second 64-unit layer) run
+            // per task, each of those layers followed by the task's projection or gate.
+            let shared: Sequential, layers: [any Layer & Module], after: [any Layer & Module], channels: [Int]
+            if isLeNetImage && inputShape[0] == 1 {
+                shared = Sequential(try Conv2d(1, 10, kernel: 5, random: random, on: device), MaxPool2d(2), Activation.relu)
+                layers = [try Conv2d(10, 20, kernel: 5, random: random, on: device), try Linear(320, 50, random: random, on: device)]
+                after = [Sequential(MaxPool2d(2), Activation.relu, Flatten()), Sequential(Activation.relu)]
+                channels = [20, 50]
+            } else {
+                guard isVector else { throw refuse("\(name) supports 1×28×28 images and vectors") }
+                shared = Sequential(try Linear(inputShape[0], 64, random: random, on: device), Activation.relu)
+                layers = [try Linear(64, 64, random: random, on: device)]
+                after = [Sequential(Activation.relu)]
+                channels = [64]
+            }
+            return try TaskModulation(tasks: tasks, transform: name == "modulation" ? .projection : .gate, shared: shared, layers: layers,
+                                      channels: channels, after: after, heads: try tasks.map { try head(channels.last!, $0) }, on: device)
+        case "sluice":
+            // Cross-stitch's columns (LeNet's three stages plus a 50-unit layer; three 64-unit layers)
+            // in two subspaces; β mixes the stages of the head's width (LeNet's last two; all three).
+            let stages: [[any Layer & Module]]
+            let channels: [Int], skip: Int
+            if isLeNetImage && inputShape[0] == 1 {
+                let columns = try tasks.map { _ in
+                    try Presets.lenetStages(random: random, on: device) + [Sequential(try Linear(50, 50, random: random, on: device), Activation.relu)]
+                }
+                stages = (0..<4).map { s in columns.map { $0[s] } }
+                (channels, skip) = ([10, 20, 50, 50], 2)
+            } else {
+                guard isVector else { throw refuse("sluice supports 1×28×28 images and vectors") }
+                stages = try [inputShape[0], 64, 64].map { inputs in
+                    try tasks.map { _ in Sequential(try Linear(inputs, 64, random: random, on: device), Activation.relu) }
+                }
+                (channels, skip) = ([64, 64, 64], 3)
+            }
+            return try SluiceNetwork(tasks: tasks, stages: stages, channels: channels, skipStages: skip,
+                                     heads: try tasks.map { try head(channels.last!, $0) }, on: device)
         case "mtan":
             guard isImage, inputShape[1] >= 8, inputShape[2] >= 8 else { throw refuse("MTAN needs images of at least 8×8") }
             // Widths 8, 16, 32: a fifth of the work of 16, 32, 64, which keeps the default run a few

@@ -146,7 +146,9 @@ struct ModelFactoryTests {
 
     @Test("every architecture builds for vectors or images and trains a step on every device",
           arguments: [("hps", [12]), ("soft", [12]), ("cross-stitch", [12]), ("mmoe", [12]), ("mtan", [1, 12, 12]),
-                      ("hps", [2, 12, 12]), ("mmoe", [1, 8, 8]), ("cgc", [12]), ("ple", [12]), ("ple", [1, 8, 8]), ("dselect-k", [12])], allSelectors)
+                      ("hps", [2, 12, 12]), ("mmoe", [1, 8, 8]), ("cgc", [12]), ("ple", [12]), ("ple", [1, 8, 8]), ("dselect-k", [12]),
+                      ("cascade", [12]), ("cascade", [2, 12, 12]), ("modulation", [12]), ("gated", [12]), ("sluice", [12]),
+                      ("low-supervision", [12])], allSelectors)
     func architectures(spec: (String, [Int]), selector: String) throws {
         let (name, shape) = spec
         let device = try Devices.select(selector)
