@@ -156,7 +156,7 @@ struct CompareCommand: ParsableCommand {
                 single.weighting = "ew"
                 single.weights = nil
                 var values: [String: [String: Double]] = [:]
-                for (index, task) in data.train.tasks.enumerated() {
+                for (index, task) in data.train.tasks.enumerated() where !resolved.isAuxiliary(task.name) {
                     let outcome = try Self.trainAndTest(single, data: data, tasks: [index], device: target, saved: saved)
                     values[task.name] = Dictionary(uniqueKeysWithValues: (outcome.test[task.name]?.metrics ?? []).map { ($0.name, $0.value) })
                     say("seed \(seed): single-task \(task.name): \(Self.metricsLine(outcome.test))")
@@ -261,7 +261,7 @@ struct CompareCommand: ParsableCommand {
     /// The summary table: method, each task's metrics (mean ± sd), Δm %, mean rank, ms/step, × EW.
     static func summaryTable(comparison: MethodComparison, summaries: [MethodComparison.Summary]) -> String {
         let columns = comparison.columns
-        var header = ["method"] + columns.map { "\($0.task) \($0.metric) \($0.higherIsBetter ? "↑" : "↓")" }
+        var header = ["method"] + columns.map { "\($0.task)\($0.auxiliary ? " (aux)" : "") \($0.metric) \($0.higherIsBetter ? "↑" : "↓")" }
         header += ["Δm %", "rank", "ms/step", "× ew"]
         let rows = summaries.map { s -> [String] in
             var row = [s.name] + s.metrics.map { "\(fixed($0.mean, 4)) ± \(fixed($0.standardDeviation, 4))" }
@@ -313,7 +313,8 @@ struct CompareCommand: ParsableCommand {
             methodObjects.append(.object(fields))
         }
         let columnObjects: [JSON] = columns.map { column in
-            .object([("task", .string(column.task)), ("metric", .string(column.metric)), ("higher_is_better", .bool(column.higherIsBetter))])
+            .object([("task", .string(column.task)), ("metric", .string(column.metric)), ("higher_is_better", .bool(column.higherIsBetter))]
+                    + (column.auxiliary ? [("auxiliary", .bool(true))] : []))
         }
         let fields: [(String, JSON)] = [
             ("recipe", recipe), ("device", .string(device)), ("device_name", .string(deviceName)),

@@ -40,7 +40,12 @@ struct ComparisonFile {
                   case let .bool(higher)? = item["higher_is_better"] else {
                 throw fail("a column needs task, metric and higher_is_better")
             }
-            return MethodComparison.Column(task: task, metric: metric, higherIsBetter: higher)
+            var auxiliary = false
+            if let flag = item["auxiliary"] {
+                guard case let .bool(value) = flag else { throw fail("a column's auxiliary must be true or false") }
+                auxiliary = value
+            }
+            return MethodComparison.Column(task: task, metric: metric, higherIsBetter: higher, auxiliary: auxiliary)
         }
         func seed(_ value: JSON?, _ what: String) throws -> UInt64 {
             guard let n = value?.exactInteger, n >= 0 else { throw fail("\(what) is not a seed (a whole number ≥ 0)") }
@@ -87,7 +92,8 @@ struct ComparisonFile {
                     let metrics = columns.filter { $0.task == task }.map { column in
                         Metric(name: column.metric, value: taskValues[column.metric] ?? .nan, higherIsBetter: column.higherIsBetter)
                     }
-                    return TaskMetrics(task: task, loss: taskValues["loss"] ?? .nan, metrics: metrics)
+                    return TaskMetrics(task: task, loss: taskValues["loss"] ?? .nan, metrics: metrics,
+                                       auxiliary: columns.contains { $0.task == task && $0.auxiliary })
                 })
                 return MethodComparison.Run(seed: s, test: result, deltaM: number(run["delta_m"]).flatMap { $0.isNaN ? nil : $0 },
                                             secondsPerStep: seconds)

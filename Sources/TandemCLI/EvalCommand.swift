@@ -59,7 +59,8 @@ struct EvalCommand: ParsableCommand {
         options.correlation = recipe.correlation
         var test = try DatasetCatalog.load(recipe.data, options: options).test
         if let limit = recipe.limit { test = try test.prefix(limit) }
-        let tasks = test.tasks.map(TaskSpec.init)
+        if recipe.reconstruction { test = ReconstructionTask(test, name: TrainingRecipe.reconstructionTask) }
+        let tasks = recipe.taskSpecs(test.tasks)
         let net = try ModelFactory.make(recipe.model, tasks: tasks, inputShape: test.inputShape, labelCounts: test.tasks.map(\.labelCount),
                                         seed: recipe.seed, on: target)
         try Checkpoint.load(checkpoint, into: net)

@@ -118,7 +118,7 @@ final class ProgressReporter {
     static func metricsTable(_ result: EvaluationResult) -> String {
         let names = result.tasks.flatMap { $0.metrics.map(\.name) }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         let rows = result.tasks.map { task in
-            [task.task, fixed(task.loss, 4)] + names.map { name in task[name].map { fixed($0, 4) } ?? "" }
+            [task.task + (task.auxiliary ? " (aux)" : ""), fixed(task.loss, 4)] + names.map { name in task[name].map { fixed($0, 4) } ?? "" }
         }
         return table(["task", "loss"] + names, rows)
     }

@@ -58,6 +58,20 @@ struct RecipeOptions: ParsableArguments {
     var affinityBatches: Int?
     @Flag(name: .customLong("single-task"), help: "First train one model per task with the same recipe, then report Δm of the multi-task model against them.")
     var singleTask = false
+    @Option(help: "Comma-separated tasks of the data to train as auxiliary: trained, but left out of Δm, the best-epoch score, ranks and single-task baselines.")
+    var auxiliary: String?
+    @Option(help: "Comma-separated tasks of the data to train adversarially (auxiliary, each head behind a gradient reversal layer: the shared layers learn to hide the task).")
+    var adversarial: String?
+    @Option(name: .customLong("adversarial-lambda"), help: "λ of the adversarial tasks' gradient reversal (default 1).")
+    var adversarialLambda: Float?
+    @Flag(help: "Add the auxiliary task 'reconstruction': the input itself as regression targets (an autoencoder through the shared layers).")
+    var reconstruct = false
+    @Flag(name: .customLong("stop-auxiliary"), help: "Stop each auxiliary task on its own by TCDCN's criterion (Zhang et al. 2014) on its training and validation loss.")
+    var stopAuxiliary = false
+    @Option(name: .customLong("stop-auxiliary-strip"), help: "TCDCN's training strip k, in epochs (default 3).")
+    var stopAuxiliaryStrip: Int?
+    @Option(name: .customLong("stop-auxiliary-threshold"), help: "TCDCN's threshold ε (default 1).")
+    var stopAuxiliaryThreshold: Double?
 
     /// Whether any recipe option was given (none: the quick default run).
     var anyGiven: Bool { !given.isEmpty }
@@ -91,6 +105,16 @@ struct RecipeOptions: ParsableArguments {
         add("stitch_lr_multiplier", stitchLearningRateMultiplier.map(JSON.float))
         add("affinity_batches", affinityBatches.map(JSON.int))
         if singleTask { add("single_task", .bool(true)) }
+        func names(_ text: String?) -> JSON? {
+            text.map { .array($0.split(separator: ",").map { .string($0.trimmingSpaces) }) }
+        }
+        add("auxiliary", names(auxiliary))
+        add("adversarial", names(adversarial))
+        add("adversarial_lambda", adversarialLambda.map(JSON.float))
+        if reconstruct { add("reconstruct", .bool(true)) }
+        if stopAuxiliary { add("stop_auxiliary", .bool(true)) }
+        add("stop_auxiliary_strip", stopAuxiliaryStrip.map(JSON.int))
+        add("stop_auxiliary_threshold", stopAuxiliaryThreshold.map(JSON.number))
         return out
     }
 
@@ -118,6 +142,18 @@ struct RecipeOptions: ParsableArguments {
             _ = try WeightingSettings.parse(weightingArg)
         } catch {
             throw ValidationError("--weighting-arg: \(error)")
+        }
+        for (option, text) in [("--auxiliary", auxiliary), ("--adversarial", adversarial)] {
+            if let text, text.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.trimmingSpaces.isEmpty }) {
+                throw ValidationError("\(option) takes comma-separated task names, got '\(text)'")
+            }
+        }
+        if let adversarialLambda, !(adversarialLambda > 0 && adversarialLambda.isFinite) {
+            throw ValidationError("--adversarial-lambda must be a positive number, got \(adversarialLambda)")
+        }
+        if let stopAuxiliaryStrip, stopAuxiliaryStrip < 3 { throw ValidationError("--stop-auxiliary-strip must be at least 3 epochs, got \(stopAuxiliaryStrip)") }
+        if let stopAuxiliaryThreshold, !(stopAuxiliaryThreshold > 0 && stopAuxiliaryThreshold.isFinite) {
+            throw ValidationError("--stop-auxiliary-threshold must be a positive number, got \(stopAuxiliaryThreshold)")
         }
         if let weights, weights.split(separator: ",").contains(where: { Float($0.trimmingSpaces) == nil }) {
             throw ValidationError("--weights must be comma-separated numbers, got '\(weights)'")

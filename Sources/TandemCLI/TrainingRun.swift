@@ -40,7 +40,7 @@ struct TrainingRun {
         var baselines: [String: [String: Double]]?
         var singleTaskResults: [(String, EvaluationResult)] = []
         if recipe.singleTaskBaselines {
-            for (index, task) in data.train.tasks.enumerated() {
+            for (index, task) in data.train.tasks.enumerated() where !recipe.isAuxiliary(task.name) {
                 say("Single-task baseline: \(task.name)")
                 let outcome = try train(taskIndices: [index], baselines: nil, main: false)
                 if let signal = outcome.interrupted {
@@ -92,7 +92,7 @@ struct TrainingRun {
         let c = command
         let run = try RecipeTraining(recipe: recipe, data: data, tasks: taskIndices, device: device, baselines: baselines)
         let part = run.data, train = part.train, loader = run.loader, setup = run.setup, validation = run.validation
-        let tasks = train.tasks.map(TaskSpec.init)
+        let tasks = recipe.taskSpecs(train.tasks)
         let trainer = setup.trainer, model = setup.model
         trainer.checkpointMetadata["recipe"] = recipe.json.compact()
         if communicator.size > 1 {
@@ -189,6 +189,9 @@ struct TrainingRun {
             ("samples_per_second", .number(progress.samplesPerSecond)),
             ("skipped_steps", .int(trainer.skippedSteps)),
             ("stopped_early", .bool(trainer.stoppedEarly)),
+            ("auxiliary_stopped", .object(trainer.stoppedAuxiliaryTasks.keys.sorted().map { t in
+                (tasks[t].name, .int((trainer.stoppedAuxiliaryTasks[t] ?? 0) + 1))
+            })),
         ]
         if let last = affinityReports.last {
             fields.append(("affinity", .object([
@@ -210,6 +213,9 @@ struct TrainingRun {
             fields.append(("interrupted", .bool(true)))
             fields.append(("checkpoint", .string(path)))
             return Outcome(fields: fields, test: nil, interrupted: signal)
+        }
+        for t in trainer.stoppedAuxiliaryTasks.keys.sorted() {
+            say("Auxiliary task '\(tasks[t].name)' stopped training after epoch \((trainer.stoppedAuxiliaryTasks[t] ?? 0) + 1) (TCDCN's criterion above \(recipe.auxiliaryStoppingThreshold)).")
         }
         if trainer.stoppedEarly, let best = trainer.best {
             say("Stopped early: validation has not improved for \(recipe.earlyStoppingPatience ?? 0) epochs since epoch \(best.epoch + 1).")

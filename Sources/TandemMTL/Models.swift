@@ -52,10 +52,25 @@ public enum ModelFactory {
             default: throw refuse("task '\(task.name)' is per pixel; use mtan (SegNet-MTAN) for dense tasks")
             }
         }
+        /// `layers` as a task's head: behind a gradient reversal layer when the task is adversarial.
+        func taskHead(_ task: TaskSpec, _ layers: [any Layer]) throws -> Sequential {
+            guard let lambda = task.adversarialLambda else { return Sequential(layers) }
+            return Sequential([try GradientReversal(lambda: lambda)] + layers)
+        }
         func head(_ features: Int, _ task: TaskSpec) throws -> Sequential {
             let out = try outputs(task)
-            return Sequential(try Linear(features, 32, random: random, on: device), Activation.relu,
-                              try Linear(32, out, random: random, on: device))
+            return try taskHead(task, [try Linear(features, 32, random: random, on: device), Activation.relu,
+                                       try Linear(32, out, random: random, on: device)])
+        }
+        /// The towers of the mixtures of experts: 16 → 8 → the task's outputs.
+        func tower(_ task: TaskSpec) throws -> any Layer & Module {
+            try taskHead(task, [try Linear(16, 8, random: random, on: device), Activation.relu,
+                                try Linear(8, try outputs(task), random: random, on: device)])
+        }
+        // Presets build their own heads, without a place for a gradient reversal layer.
+        if let adversarial = tasks.first(where: { $0.adversarialLambda != nil }),
+           !architectures.contains(name) || (name == "cross-stitch" && isLeNetImage) {
+            throw refuse("adversarial task '\(adversarial.name)' needs an architecture that builds its heads from the tasks (\(architectures.joined(separator: ", ")), not the presets)")
         }
         switch name {
         case "lenet-hps", "lenet-crossstitch":
@@ -169,7 +184,7 @@ public enum ModelFactory {
             }
             let levels = tasks.indices.map { $0 == 0 && tasks.count > 1 ? top - 1 : top }
             let heads = try zip(tasks, levels).map { task, level in
-                level == top ? try head(width, task) : Sequential([Flatten()] + (try head(lowWidth, task)).layers)
+                level == top ? try head(width, task) : Sequential([Flatten(), try head(lowWidth, task)])
             }
             return try LowSupervision(tasks: tasks, stages: stages, levels: levels, heads: heads)
         case "modulation", "gated":
@@ -220,25 +235,19 @@ public enum ModelFactory {
             // The same 8 experts of 16 units as mmoe's: 4 shared and 2 per task (for two tasks);
             // ple stacks two extraction levels.
             let inputs = inputShape.reduce(1, *)
-            let towers: [any Layer & Module] = try tasks.map { task in
-                Sequential(try Linear(16, 8, random: random, on: device), Activation.relu, try Linear(8, try outputs(task), random: random, on: device))
-            }
+            let towers = try tasks.map(tower)
             let model = try PLE(tasks: tasks, inputs: inputs, levels: name == "ple" ? 2 : 1, sharedExperts: 4, taskExperts: 2, units: 16,
                                 towers: towers, random: random, on: device)
             return isVector ? model : try FlattenedInput(model)
         case "dselect-k":
             // mmoe's 8 experts of 16 units, each task's gate selecting at most 2 of them.
             let inputs = inputShape.reduce(1, *)
-            let towers: [any Layer & Module] = try tasks.map { task in
-                Sequential(try Linear(16, 8, random: random, on: device), Activation.relu, try Linear(8, try outputs(task), random: random, on: device))
-            }
+            let towers = try tasks.map(tower)
             let model = try DSelectK(tasks: tasks, inputs: inputs, experts: 8, units: 16, k: 2, towers: towers, random: random, on: device)
             return isVector ? model : try FlattenedInput(model)
         default:  // mmoe
             let inputs = inputShape.reduce(1, *)
-            let towers: [any Layer & Module] = try tasks.map { task in
-                Sequential(try Linear(16, 8, random: random, on: device), Activation.relu, try Linear(8, try outputs(task), random: random, on: device))
-            }
+            let towers = try tasks.map(tower)
             let model = try MMoE(tasks: tasks, inputs: inputs, experts: 8, expertUnits: 16, towers: towers, random: random, on: device)
             return isVector ? model : try FlattenedInput(model)
         }

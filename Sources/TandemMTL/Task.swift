@@ -19,6 +19,14 @@ public enum TaskKind: Sendable, Equatable {
 public struct TaskSpec: Sendable, Equatable {
     public var name: String
     public var kind: TaskKind
+    /// An auxiliary task is trained like any other but serves the others: it is left out of Δm,
+    /// of the best-epoch score, of `tandem compare`'s ranks and single-task baselines, and may be
+    /// stopped early on its own (`AuxiliaryStopping`).
+    public var auxiliary = false
+    /// An adversarial task (always auxiliary): its head reads the shared features through a gradient
+    /// reversal layer of this λ (Ganin and Lempitsky 2015), so the head learns to predict the task
+    /// while the shared layers learn to hide it. Nil for an ordinary task.
+    public var adversarialLambda: Float?
 
     public init(_ name: String, _ kind: TaskKind) {
         self.name = name

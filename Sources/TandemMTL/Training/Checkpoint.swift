@@ -163,7 +163,9 @@ extension Trainer {
         var reference: [Double]?
         if let text = meta["reference_metrics"] {
             let values = text.split(separator: ",").compactMap { Double(String($0)) }
-            guard values.count == taskCount else { throw fail("metadata 'reference_metrics' does not hold \(taskCount) numbers") }
+            // One per primary task (the score leaves auxiliary tasks out).
+            let primary = model.tasks.filter { !$0.auxiliary }.count
+            guard values.count == primary else { throw fail("metadata 'reference_metrics' does not hold \(primary) numbers") }
             reference = values
         }
         let byName = Dictionary(contents.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -260,6 +262,7 @@ extension Trainer {
         if let text = meta["history"], case let .array(items)? = try? JSON.parse(text) {
             history = items.compactMap(EpochReport.init(json:))
         }
+        updateAuxiliaryStops()
         skippedSteps = skipped
         bestState = savedBestState.isEmpty ? nil : savedBestState
     }

@@ -9,17 +9,19 @@ import TandemCore
 /// the single-task models. Returned as a fraction (multiply by 100 for percent).
 public enum DeltaM {
     /// Δm of `result` against `baselines` (task name → metric name → single-task value). Each task's
-    /// K_t metrics are the ones its baseline names; every task of `result` needs a baseline, every
-    /// named metric must exist in `result`, and no baseline value may be 0.
+    /// K_t metrics are the ones its baseline names; every primary task of `result` needs a baseline
+    /// (auxiliary tasks are left out of T), every named metric must exist in `result`, and no
+    /// baseline value may be 0.
     public static func compute(_ result: EvaluationResult, baselines: [String: [String: Double]]) throws -> Double {
         func fail(_ message: String) -> TandemError { TandemError.invalidArgument(op: "DeltaM", message: message) }
-        guard !result.tasks.isEmpty else { throw fail("no tasks to compare") }
+        let primary = result.primary
+        guard !primary.isEmpty else { throw fail(result.tasks.isEmpty ? "no tasks to compare" : "every task is auxiliary; Δm compares the primary tasks") }
         let names = Set(result.tasks.map(\.task))
         if let extra = baselines.keys.sorted().first(where: { !names.contains($0) }) {
             throw fail("baseline for unknown task '\(extra)'; tasks are \(result.tasks.map(\.task))")
         }
         var total = 0.0
-        for task in result.tasks {
+        for task in primary {
             guard let baseline = baselines[task.task], !baseline.isEmpty else {
                 throw fail("no baseline for task '\(task.task)'")
             }
@@ -34,6 +36,6 @@ public enum DeltaM {
             }
             total += sum / Double(baseline.count)
         }
-        return total / Double(result.tasks.count)
+        return total / Double(primary.count)
     }
 }

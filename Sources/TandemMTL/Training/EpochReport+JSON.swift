@@ -8,7 +8,7 @@ extension EpochReport {
         func evaluation(_ result: EvaluationResult) -> JSON {
             .array(result.tasks.map { task in
                 .object([("task", .string(task.task)), ("loss", .number(task.loss.isFinite ? task.loss : 0)),
-                         ("loss_finite", .bool(task.loss.isFinite)),
+                         ("loss_finite", .bool(task.loss.isFinite)), ("auxiliary", .bool(task.auxiliary)),
                          ("metrics", .array(task.metrics.map { metric in
                              .object([("name", .string(metric.name)), ("value", metric.value.isFinite ? .number(metric.value) : .null),
                                       ("higher_is_better", .bool(metric.higherIsBetter))])
@@ -46,7 +46,7 @@ extension EpochReport {
                     items.append(Metric(name: metricName, value: value, higherIsBetter: higher))
                 }
                 let finite = task["loss_finite"] != .bool(false)
-                parsed.append(TaskMetrics(task: name, loss: finite ? loss : .nan, metrics: items))
+                parsed.append(TaskMetrics(task: name, loss: finite ? loss : .nan, metrics: items, auxiliary: task["auxiliary"] == .bool(true)))
             }
             validation = EvaluationResult(tasks: parsed)
         }

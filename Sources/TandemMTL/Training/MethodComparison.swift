@@ -59,11 +59,14 @@ public struct MethodComparison: Sendable {
         public var task: String
         public var metric: String
         public var higherIsBetter: Bool
+        /// The column of an auxiliary task: shown, but not ranked.
+        public var auxiliary: Bool
 
-        public init(task: String, metric: String, higherIsBetter: Bool) {
+        public init(task: String, metric: String, higherIsBetter: Bool, auxiliary: Bool = false) {
             self.task = task
             self.metric = metric
             self.higherIsBetter = higherIsBetter
+            self.auxiliary = auxiliary
         }
     }
 
@@ -95,7 +98,9 @@ public struct MethodComparison: Sendable {
     /// Every (task, metric) of the first run, in its order; all runs must have the same ones.
     public var columns: [Column] {
         guard let first = methods.first?.runs.first else { return [] }
-        return first.test.tasks.flatMap { task in task.metrics.map { Column(task: task.task, metric: $0.name, higherIsBetter: $0.higherIsBetter) } }
+        return first.test.tasks.flatMap { task in task.metrics.map {
+            Column(task: task.task, metric: $0.name, higherIsBetter: $0.higherIsBetter, auxiliary: task.auxiliary)
+        } }
     }
 
     /// Means, deviations, ranks and costs; an error when runs disagree on their tasks or metrics.
@@ -115,7 +120,8 @@ public struct MethodComparison: Sendable {
             columns.map { column in Statistic(method.runs.map { $0.test[column.task, column.metric] ?? .nan }) }
         }
         var rankSums = [Double](repeating: 0, count: methods.count)
-        for (c, column) in columns.enumerated() {
+        let ranked = columns.filter { !$0.auxiliary }.count
+        for (c, column) in columns.enumerated() where !column.auxiliary {
             let ranks = Self.ranks(metrics.map { $0[c].mean }, higherIsBetter: column.higherIsBetter)
             for m in methods.indices { rankSums[m] += ranks[m] }
         }
@@ -125,7 +131,7 @@ public struct MethodComparison: Sendable {
             let deltas = method.runs.compactMap(\.deltaM)
             return Summary(name: method.label, metrics: metrics[m],
                            deltaM: deltas.count == method.runs.count ? Statistic(deltas) : nil,
-                           meanRank: columns.isEmpty ? .nan : rankSums[m] / Double(columns.count),
+                           meanRank: ranked == 0 ? .nan : rankSums[m] / Double(ranked),
                            secondsPerStep: times[m],
                            relativeCost: referenceTime.map { times[m].mean / $0 })
         }

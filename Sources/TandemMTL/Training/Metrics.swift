@@ -28,12 +28,15 @@ public struct TaskMetrics: Sendable, Equatable {
     public var loss: Double
     /// The metrics, main one first.
     public var metrics: [Metric]
+    /// Whether the task is auxiliary (left out of Δm, the best-epoch score and ranks).
+    public var auxiliary: Bool
 
     /// Metrics of `task`.
-    public init(task: String, loss: Double, metrics: [Metric]) {
+    public init(task: String, loss: Double, metrics: [Metric], auxiliary: Bool = false) {
         self.task = task
         self.loss = loss
         self.metrics = metrics
+        self.auxiliary = auxiliary
     }
 
     /// The value of the metric named `name`, or nil.
@@ -50,6 +53,9 @@ public struct EvaluationResult: Sendable, Equatable {
 
     /// A result of `tasks`.
     public init(tasks: [TaskMetrics]) { self.tasks = tasks }
+
+    /// The tasks that are not auxiliary: what Δm, the best-epoch score and ranks are made of.
+    public var primary: [TaskMetrics] { tasks.filter { !$0.auxiliary } }
 
     /// The metrics of the task named `task`, or nil.
     public subscript(task: String) -> TaskMetrics? { tasks.first { $0.task == task } }

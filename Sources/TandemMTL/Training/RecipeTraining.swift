@@ -22,7 +22,7 @@ public struct RecipeTraining {
         let part = data.tasks(indices)
         let train = part.train
         loader = try DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
-        setup = try TrainingSetup(recipe: recipe, tasks: train.tasks.map(TaskSpec.init), inputShape: train.inputShape,
+        setup = try TrainingSetup(recipe: recipe, tasks: recipe.taskSpecs(train.tasks), inputShape: train.inputShape,
                                   labelCounts: train.tasks.map(\.labelCount), stepsPerEpoch: loader.batchesPerEpoch, device: device,
                                   baselines: baselines, batch: Swift.max(1, Swift.min(recipe.batchSize, train.count)),
                                   labelledCounts: train.tasks.indices.map { train.labelledCount(task: $0) })

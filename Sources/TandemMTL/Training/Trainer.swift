@@ -62,6 +62,12 @@ public final class Trainer {
     /// Extra checkpoint metadata (the CLI stores its recipe here); saved and restored with the
     /// trainer's own.
     public var checkpointMetadata: [String: String] = [:]
+    /// Stop auxiliary tasks on their own by TCDCN's criterion (nil: never). Needs validation data and
+    /// a weighting whose step is one backward (a stopped task's gradient is zero from then on).
+    public var auxiliaryStopping: AuxiliaryStopping?
+    /// The auxiliary tasks stopped so far: task index → the epoch after which it stopped. Derived from
+    /// `history`, so a resumed run has the same.
+    public internal(set) var stoppedAuxiliaryTasks: [Int: Int] = [:]
     /// Data-parallel training over ranks (nil, or a group of one: this process alone). Every rank
     /// runs the same trainer; `fit` over a loader gives each its part of every global batch.
     public var dataParallel: DataParallel?
@@ -248,6 +254,8 @@ public final class Trainer {
         } else {
             losses = try self.losses(of: batch)
         }
+        // A stopped auxiliary task keeps its loss (reported as before) but trains nothing.
+        for t in stoppedAuxiliaryTasks.keys { losses[t] = try losses[t].reversingGradient(lambda: 0) }
         let group = DataParallel.active.flatMap { $0.size > 1 ? $0 : nil }
         if let group { losses = try group.globalLosses(losses) }
         var sampled: Int?
@@ -333,7 +341,8 @@ public final class Trainer {
             }
         }
         return EvaluationResult(tasks: model.tasks.indices.map { t in
-            TaskMetrics(task: model.tasks[t].name, loss: samples == 0 ? 0 : lossSums[t] / Double(samples), metrics: accumulators[t].result())
+            TaskMetrics(task: model.tasks[t].name, loss: samples == 0 ? 0 : lossSums[t] / Double(samples), metrics: accumulators[t].result(),
+                        auxiliary: model.tasks[t].auxiliary)
         })
     }
 
@@ -344,15 +353,16 @@ public final class Trainer {
             let deltaM = try DeltaM.compute(result, baselines: baselines)
             return (deltaM, deltaM)
         }
-        let mains = result.tasks.map { $0.main?.value ?? 0 }
+        let primary = result.primary
+        let mains = primary.map { $0.main?.value ?? 0 }
         let reference = referenceMetrics ?? mains
         referenceMetrics = reference
         var total = 0.0
-        for (t, task) in result.tasks.enumerated() {
+        for (t, task) in primary.enumerated() {
             let relative = (mains[t] - reference[t]) / Swift.max(Swift.abs(reference[t]), 1e-12)
             total += (task.main?.higherIsBetter ?? true) ? relative : -relative
         }
-        return (total / Double(result.tasks.count), nil)
+        return (total / Double(Swift.max(1, primary.count)), nil)
     }
 
     /// Ends the current epoch: passes the epoch-mean losses to the weighting, validates on
@@ -389,12 +399,19 @@ public final class Trainer {
         let report = EpochReport(epoch: epoch, trainLosses: means, validation: result, deltaM: deltaM, score: score,
                                  isBest: isBest, weights: try weighting.currentWeights())
         history.append(report)
+        updateAuxiliaryStops()
         epoch += 1
         stepInEpoch = 0
         epochLossSums = [Double](repeating: 0, count: taskCount)
         epochLossCount = 0
         for callback in callbacks { try callback.trainer(self, didEndEpoch: report) }
         return report
+    }
+
+    /// Recomputes `stoppedAuxiliaryTasks` from `history`: each auxiliary task stops at the first
+    /// validated epoch where `auxiliaryStopping` says so.
+    func updateAuxiliaryStops() {
+        stoppedAuxiliaryTasks = auxiliaryStopping?.stops(history: history, auxiliary: model.tasks.map(\.auxiliary)) ?? [:]
     }
 
     /// Trains until `epochs` epochs are complete (a resumed trainer continues where it stopped: the

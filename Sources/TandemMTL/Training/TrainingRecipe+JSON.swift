@@ -9,7 +9,8 @@ extension TrainingRecipe {
     public static let keys = ["model", "data", "weighting", "weights", "weighting_args", "rep_grad", "optimizer", "lr", "momentum", "weight_decay",
                               "lr_schedule", "warmup", "lr_decay_epochs", "lr_decay_factor", "grad_clip", "batch_size",
                               "epochs", "seed", "limit", "val_fraction", "correlation", "stitch_lr_multiplier",
-                              "affinity_batches", "early_stopping", "on_nan", "single_task"]
+                              "affinity_batches", "early_stopping", "on_nan", "single_task", "auxiliary", "adversarial",
+                              "adversarial_lambda", "reconstruct", "stop_auxiliary", "stop_auxiliary_strip", "stop_auxiliary_threshold"]
 
     /// The recipe as a JSON object (unset optional settings are `null`).
     public var json: JSON {
@@ -29,6 +30,10 @@ extension TrainingRecipe {
             ("stitch_lr_multiplier", .float(stitchLearningRateMultiplier)), ("affinity_batches", .int(affinityBatches)),
             ("early_stopping", optional(earlyStoppingPatience, JSON.int)), ("on_nan", .string(onNonFinite.rawValue)),
             ("single_task", .bool(singleTaskBaselines)),
+            ("auxiliary", .array(auxiliaryTasks.map(JSON.string))), ("adversarial", .array(adversarialTasks.map(JSON.string))),
+            ("adversarial_lambda", .float(adversarialLambda)), ("reconstruct", .bool(reconstruction)),
+            ("stop_auxiliary", .bool(auxiliaryStopping)), ("stop_auxiliary_strip", .int(auxiliaryStoppingStrip)),
+            ("stop_auxiliary_threshold", .number(auxiliaryStoppingThreshold)),
         ])
     }
 
@@ -106,6 +111,19 @@ extension TrainingRecipe {
             case "single_task":
                 guard case let .bool(flag) = value else { throw fail("'single_task' must be true or false, got \(value.typeName)") }
                 recipe.singleTaskBaselines = flag
+            case "auxiliary", "adversarial":
+                guard case let .array(items) = value else { throw fail("'\(key)' must be an array of task names, got \(value.typeName)") }
+                let names = try items.map { item in
+                    guard case let .string(name) = item, !name.isEmpty else { throw fail("'\(key)' must be an array of task names") }
+                    return name
+                }
+                if key == "auxiliary" { recipe.auxiliaryTasks = names } else { recipe.adversarialTasks = names }
+            case "adversarial_lambda": recipe.adversarialLambda = try float()
+            case "reconstruct", "stop_auxiliary":
+                guard case let .bool(flag) = value else { throw fail("'\(key)' must be true or false, got \(value.typeName)") }
+                if key == "reconstruct" { recipe.reconstruction = flag } else { recipe.auxiliaryStopping = flag }
+            case "stop_auxiliary_strip": recipe.auxiliaryStoppingStrip = try integer()
+            case "stop_auxiliary_threshold": recipe.auxiliaryStoppingThreshold = try number()
             default:
                 throw fail("unknown setting '\(key)'; known: \(Self.keys.joined(separator: ", "))")
             }

@@ -68,6 +68,23 @@ public struct TrainingRecipe: Sendable, Equatable {
     public var onNonFinite: NonFinitePolicy = .stop
     /// Train one model per task first and report Δm against them.
     public var singleTaskBaselines = false
+    /// Tasks of the data marked auxiliary: trained, but left out of Δm, the best-epoch score, ranks
+    /// and single-task baselines (`TaskSpec.auxiliary`).
+    public var auxiliaryTasks: [String] = []
+    /// Tasks of the data trained adversarially (auxiliary, their heads behind a gradient reversal
+    /// layer of `adversarialLambda`).
+    public var adversarialTasks: [String] = []
+    /// λ of the adversarial tasks' gradient reversal.
+    public var adversarialLambda: Float = 1
+    /// Add the auxiliary task `reconstruction`: the input itself as regression targets (an
+    /// autoencoder through the shared layers).
+    public var reconstruction = false
+    /// Stop each auxiliary task on its own by TCDCN's criterion (`AuxiliaryStopping`).
+    public var auxiliaryStopping = false
+    /// TCDCN's training strip k, in epochs.
+    public var auxiliaryStoppingStrip = 3
+    /// TCDCN's threshold ε.
+    public var auxiliaryStoppingThreshold = 1.0
 
     /// The defaults (the quick run of `tandem train` with no options: MTAN on a 2,000-sample
     /// multifashion subset, batch 32, 2 epochs).
@@ -131,6 +148,14 @@ public struct TrainingRecipe: Sendable, Equatable {
         guard correlation.isFinite, (-1...1).contains(correlation) else { throw fail("correlation must be in [-1, 1], got \(correlation)") }
         guard stitchLearningRateMultiplier.isFinite, stitchLearningRateMultiplier > 0 else {
             throw fail("the mixing parameters' learning-rate multiplier must be positive, got \(stitchLearningRateMultiplier)")
+        }
+        guard adversarialLambda.isFinite, adversarialLambda > 0 else { throw fail("adversarial λ must be finite and positive, got \(adversarialLambda)") }
+        guard auxiliaryStoppingStrip >= 3 else { throw fail("the auxiliary-stopping strip must be at least 3 epochs, got \(auxiliaryStoppingStrip)") }
+        guard auxiliaryStoppingThreshold.isFinite, auxiliaryStoppingThreshold > 0 else {
+            throw fail("the auxiliary-stopping threshold must be finite and positive, got \(auxiliaryStoppingThreshold)")
+        }
+        if auxiliaryStopping, validationFraction == 0, DatasetCatalog.names.contains(data) {
+            throw fail("stopping auxiliary tasks reads their validation loss; it needs a validation fraction above 0")
         }
         guard affinityBatches >= 0 else { throw fail("affinity batches must not be negative, got \(affinityBatches)") }
         if let earlyStoppingPatience {

@@ -35,6 +35,16 @@ public struct RunData: Sendable {
             (train, validation) = try train.holdOut(fraction: recipe.validationFraction, seed: recipe.seed,
                                                     names: (base + "/train", base + "/val"))
         }
+        if recipe.reconstruction {
+            guard !train.tasks.contains(where: { $0.name == TrainingRecipe.reconstructionTask }) else {
+                throw TandemError.invalidArgument(
+                    op: "recipe", message: "reconstruct adds the task '\(TrainingRecipe.reconstructionTask)', but \(recipe.data) already has a task of that name")
+            }
+            train = ReconstructionTask(train, name: TrainingRecipe.reconstructionTask)
+            validation = validation.map { ReconstructionTask($0, name: TrainingRecipe.reconstructionTask) }
+            test = ReconstructionTask(test, name: TrainingRecipe.reconstructionTask)
+        }
+        try recipe.checkTaskRoles(train.tasks)
         self.train = train
         self.validation = validation
         self.test = test
@@ -104,6 +114,13 @@ public struct TrainingSetup {
         }
         trainer.nonFinitePolicy = recipe.onNonFinite
         trainer.earlyStoppingPatience = recipe.earlyStoppingPatience
+        if recipe.auxiliaryStopping {
+            guard weighting.completesGradientsInOneBackward else {
+                throw TandemError.invalidArgument(
+                    op: "recipe", message: "stopping auxiliary tasks zeroes a stopped task's gradient, which \(recipe.weighting) cannot take (it combines per-task gradients); use a loss weighting such as ew, uw, dwa or famo")
+            }
+            trainer.auxiliaryStopping = try AuxiliaryStopping(strip: recipe.auxiliaryStoppingStrip, threshold: recipe.auxiliaryStoppingThreshold)
+        }
         trainer.shuffleSeed = recipe.seed
     }
 
