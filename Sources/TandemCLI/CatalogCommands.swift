@@ -96,5 +96,6 @@ struct DatasetsCommand: ParsableCommand {
         say(table(["data", "input", "train / test", "tasks"], rows))
         say("\nValidation: --val-fraction (10%) of the training samples, held out with the seed.")
         say("\nYour own data (--data PATH): \(UserData.formatHelp)")
+        say("\nMulti-input data (--data task=source[:label],...): each task trains on its own data, a path or a built-in name (':label' picks one of its tasks); every sample carries its own task's label only. Each step draws --tasks-per-step tasks (default all) by --task-sampling (uniform, proportional or temperature=τ) and batch ÷ K samples of each. fashion-split is the built-in example.")
     }
 }

@@ -72,6 +72,10 @@ struct RecipeOptions: ParsableArguments {
     var stopAuxiliaryStrip: Int?
     @Option(name: .customLong("stop-auxiliary-threshold"), help: "TCDCN's threshold ε (default 1).")
     var stopAuxiliaryThreshold: Double?
+    @Option(name: .customLong("task-sampling"), help: "Multi-input data (--data task=source,... or fashion-split): how each step's tasks are drawn: uniform, proportional (to each task's samples) or temperature=τ (∝ n^(1/τ)). Default uniform.")
+    var taskSampling: String?
+    @Option(name: .customLong("tasks-per-step"), help: "Multi-input data: tasks drawn per step, each with batch ÷ K of its own samples (default: every task every step).")
+    var tasksPerStep: Int?
 
     /// Whether any recipe option was given (none: the quick default run).
     var anyGiven: Bool { !given.isEmpty }
@@ -115,6 +119,8 @@ struct RecipeOptions: ParsableArguments {
         if stopAuxiliary { add("stop_auxiliary", .bool(true)) }
         add("stop_auxiliary_strip", stopAuxiliaryStrip.map(JSON.int))
         add("stop_auxiliary_threshold", stopAuxiliaryThreshold.map(JSON.number))
+        add("task_sampling", taskSampling.map(JSON.string))
+        add("tasks_per_step", tasksPerStep.map(JSON.int))
         return out
     }
 
@@ -155,6 +161,14 @@ struct RecipeOptions: ParsableArguments {
         if let stopAuxiliaryThreshold, !(stopAuxiliaryThreshold > 0 && stopAuxiliaryThreshold.isFinite) {
             throw ValidationError("--stop-auxiliary-threshold must be a positive number, got \(stopAuxiliaryThreshold)")
         }
+        if let taskSampling {
+            do {
+                _ = try TaskBatchSampling(parsing: taskSampling)
+            } catch {
+                throw ValidationError("--task-sampling: \(error)")
+            }
+        }
+        if let tasksPerStep, tasksPerStep < 1 { throw ValidationError("--tasks-per-step must be at least 1, got \(tasksPerStep)") }
         if let weights, weights.split(separator: ",").contains(where: { Float($0.trimmingSpaces) == nil }) {
             throw ValidationError("--weights must be comma-separated numbers, got '\(weights)'")
         }

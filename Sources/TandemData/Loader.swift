@@ -20,10 +20,15 @@ public struct DataLoader: Sendable {
     /// How many batches the background producer may prepare ahead; 0 makes batches on the caller's
     /// thread.
     public let prefetch: Int
+    /// Multi-input data: each step's tasks drawn by this rule, each task's samples from its own
+    /// (`TaskBatchSampling`); nil: plain batches of the shuffled order.
+    public let taskSampling: TaskBatchSampling?
+    /// With `taskSampling`: each task's samples (those its label is present for).
+    let groups: [[Int]]
 
     /// A loader over `dataset`. Throws when `batchSize` is not positive or `prefetch` is negative.
     public init(_ dataset: any MultiTaskDataset, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false,
-                seed: UInt64 = 0, prefetch: Int = 2) throws {
+                seed: UInt64 = 0, prefetch: Int = 2, taskSampling: TaskBatchSampling? = nil) throws {
         guard batchSize > 0 else {
             throw TandemError.invalidArgument(op: "data loader", message: "batch size \(batchSize) must be positive")
         }
@@ -36,11 +41,22 @@ public struct DataLoader: Sendable {
         self.dropLast = dropLast
         self.seed = seed
         self.prefetch = prefetch
+        self.taskSampling = taskSampling
+        groups = taskSampling == nil ? [] : dataset.tasks.indices.map { t in
+            dataset.labelledMask(task: t).map { mask in mask.indices.filter { mask[$0] } } ?? Array(0..<dataset.count)
+        }
     }
 
     /// Batches in one epoch.
     public var batchesPerEpoch: Int {
-        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+        if let taskSampling {
+            let active = groups.filter { !$0.isEmpty }
+            guard !active.isEmpty else { return 0 }
+            let k = Swift.min(taskSampling.tasksPerStep ?? active.count, active.count)
+            let per = Swift.max(1, batchSize / k)
+            return Swift.max(1, (active.reduce(0) { $0 + $1.count } + k * per - 1) / (k * per))
+        }
+        return dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
     }
 
     /// The order in which epoch `epoch` visits the samples.
@@ -52,6 +68,7 @@ public struct DataLoader: Sendable {
 
     /// The sample indices of each batch of epoch `epoch`.
     public func batchIndices(epoch: Int) -> [[Int]] {
+        if let taskSampling { return taskSampling.batches(groups: groups, batchSize: batchSize, seed: seed, epoch: epoch) }
         let order = order(epoch: epoch)
         return stride(from: 0, to: order.count, by: batchSize).compactMap { start in
             let end = min(start + batchSize, order.count)

@@ -21,7 +21,8 @@ public struct RecipeTraining {
                 baselines: [String: [String: Double]]? = nil) throws {
         let part = data.tasks(indices)
         let train = part.train
-        loader = try DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
+        loader = try DataLoader(train, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed,
+                                taskSampling: data.multiInput ? try recipe.taskBatchSampling : nil)
         setup = try TrainingSetup(recipe: recipe, tasks: recipe.taskSpecs(train.tasks), inputShape: train.inputShape,
                                   labelCounts: train.tasks.map(\.labelCount), stepsPerEpoch: loader.batchesPerEpoch, device: device,
                                   baselines: baselines, batch: Swift.max(1, Swift.min(recipe.batchSize, train.count)),

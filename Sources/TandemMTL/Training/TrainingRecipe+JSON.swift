@@ -10,7 +10,8 @@ extension TrainingRecipe {
                               "lr_schedule", "warmup", "lr_decay_epochs", "lr_decay_factor", "grad_clip", "batch_size",
                               "epochs", "seed", "limit", "val_fraction", "correlation", "stitch_lr_multiplier",
                               "affinity_batches", "early_stopping", "on_nan", "single_task", "auxiliary", "adversarial",
-                              "adversarial_lambda", "reconstruct", "stop_auxiliary", "stop_auxiliary_strip", "stop_auxiliary_threshold"]
+                              "adversarial_lambda", "reconstruct", "stop_auxiliary", "stop_auxiliary_strip", "stop_auxiliary_threshold",
+                              "task_sampling", "tasks_per_step"]
 
     /// The recipe as a JSON object (unset optional settings are `null`).
     public var json: JSON {
@@ -34,6 +35,7 @@ extension TrainingRecipe {
             ("adversarial_lambda", .float(adversarialLambda)), ("reconstruct", .bool(reconstruction)),
             ("stop_auxiliary", .bool(auxiliaryStopping)), ("stop_auxiliary_strip", .int(auxiliaryStoppingStrip)),
             ("stop_auxiliary_threshold", .number(auxiliaryStoppingThreshold)),
+            ("task_sampling", .string(taskSampling)), ("tasks_per_step", optional(tasksPerStep, JSON.int)),
         ])
     }
 
@@ -124,6 +126,8 @@ extension TrainingRecipe {
                 if key == "reconstruct" { recipe.reconstruction = flag } else { recipe.auxiliaryStopping = flag }
             case "stop_auxiliary_strip": recipe.auxiliaryStoppingStrip = try integer()
             case "stop_auxiliary_threshold": recipe.auxiliaryStoppingThreshold = try number()
+            case "task_sampling": recipe.taskSampling = try string()
+            case "tasks_per_step": recipe.tasksPerStep = isNull ? nil : try integer()
             default:
                 throw fail("unknown setting '\(key)'; known: \(Self.keys.joined(separator: ", "))")
             }

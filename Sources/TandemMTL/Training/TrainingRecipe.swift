@@ -85,6 +85,16 @@ public struct TrainingRecipe: Sendable, Equatable {
     public var auxiliaryStoppingStrip = 3
     /// TCDCN's threshold ε.
     public var auxiliaryStoppingThreshold = 1.0
+    /// Multi-input data: how each step's tasks are drawn (`uniform`, `proportional` or
+    /// `temperature=τ`; `TaskBatchSampling`).
+    public var taskSampling = "uniform"
+    /// Multi-input data: tasks per step (nil: all of them).
+    public var tasksPerStep: Int?
+
+    /// The loader's task sampling for multi-input data.
+    public var taskBatchSampling: TaskBatchSampling {
+        get throws { try TaskBatchSampling(parsing: taskSampling, tasksPerStep: tasksPerStep) }
+    }
 
     /// The defaults (the quick run of `tandem train` with no options: MTAN on a 2,000-sample
     /// multifashion subset, batch 32, 2 epochs).
@@ -156,6 +166,15 @@ public struct TrainingRecipe: Sendable, Equatable {
         }
         if auxiliaryStopping, validationFraction == 0, DatasetCatalog.names.contains(data) {
             throw fail("stopping auxiliary tasks reads their validation loss; it needs a validation fraction above 0")
+        }
+        do {
+            _ = try taskBatchSampling
+        } catch TandemError.invalidArgument(_, let message) {
+            throw fail(message)
+        }
+        let multiInput = DatasetCatalog.isMultiInput(data) || data == "fashion-split"
+        if !multiInput, taskSampling != "uniform" || tasksPerStep != nil {
+            throw fail("task sampling and tasks per step are for multi-input data (--data task=source,... or fashion-split), not \(data)")
         }
         guard affinityBatches >= 0 else { throw fail("affinity batches must not be negative, got \(affinityBatches)") }
         if let earlyStoppingPatience {

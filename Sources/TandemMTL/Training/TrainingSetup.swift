@@ -13,6 +13,9 @@ public struct RunData: Sendable {
     public var test: any MultiTaskDataset
     /// From the data loader (see `DatasetSplits.warnings`).
     public var warnings: [String]
+    /// Whether each task has its own samples (multi-input data): the loader then draws each step's
+    /// tasks by the recipe's task sampling.
+    public var multiInput: Bool
 
     /// The splits `recipe` names: its data set (built with its seed and correlation), the first
     /// `limit` samples of the training and test data (a generated set makes `limit` training samples
@@ -24,6 +27,7 @@ public struct RunData: Sendable {
         options.correlation = recipe.correlation
         if let limit = recipe.limit, let count = DatasetCatalog.defaultTrainCount(recipe.data), limit > count { options.trainCount = limit }
         let splits = try DatasetCatalog.load(recipe.data, options: options)
+        multiInput = splits.train is MultiInputDataset
         var train = splits.train, test = splits.test, validation = splits.validation
         if let limit = recipe.limit {
             train = try train.prefix(limit)
