@@ -215,4 +215,32 @@ struct AuxiliaryTaskTests {
         #expect(resumed.stoppedAuxiliaryTasks == trainer.stoppedAuxiliaryTasks)
         #expect(resumed.history.map { $0.validation?.tasks[1].auxiliary } == trainer.history.map { _ in true })
     }
+
+    @Test("a recipe with an adversarial task, reconstruction and auxiliary stopping on multi-input data trains on the CPU and OpenCL alike")
+    func recipeOnEveryDevice() throws {
+        var recipe = TrainingRecipe()
+        recipe.model = "hps"
+        recipe.data = "fashion-split"
+        recipe.limit = 400
+        recipe.epochs = 3
+        recipe.batchSize = 32
+        recipe.adversarialTasks = ["others"]
+        recipe.reconstruction = true
+        recipe.auxiliaryStopping = true
+        recipe.affinityBatches = 0
+        let data = try RunData(recipe: recipe)
+        #expect(data.multiInput && data.train.tasks.map(\.name) == ["clothes", "others", "reconstruction"])
+        func run(_ device: any Device) throws -> [Float] {
+            let training = try RecipeTraining(recipe: recipe, data: data, tasks: Array(data.train.tasks.indices), device: device)
+            #expect(training.model.tasks.map(\.auxiliary) == [false, true, true])
+            try training.fit()
+            return training.trainer.history.flatMap(\.trainLosses)
+        }
+        let cpu = try run(CPUDevice.shared)
+        #expect(cpu.count == 9 && cpu.allSatisfy(\.isFinite))
+        for selector in openCLSelectors {
+            let other = try run(try Devices.select(selector))
+            for (a, b) in zip(other, cpu) { #expect(abs(a - b) <= 2e-3 * max(1, abs(b)), "\(selector): \(other) vs \(cpu)") }
+        }
+    }
 }
