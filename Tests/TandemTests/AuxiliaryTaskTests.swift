@@ -7,15 +7,6 @@ import Testing
 struct AuxiliaryTaskTests {
     static let data = [DatasetTask("left", .classification(classes: 10)), DatasetTask("right", .classification(classes: 10))]
 
-    static func message(_ body: () throws -> Void) -> String {
-        do {
-            try body()
-            return ""
-        } catch {
-            return "\(error)"
-        }
-    }
-
     @Test("roles by name; unknown names, an all-auxiliary run, per-pixel adversaries and stopping with nothing to stop are refused")
     func roles() throws {
         var recipe = TrainingRecipe()
@@ -33,11 +24,11 @@ struct AuxiliaryTaskTests {
 
         var unknown = recipe
         unknown.auxiliaryTasks = ["middle"]
-        let why = Self.message { try unknown.checkTaskRoles(Self.data) }
+        let why = CheckpointTests.message { try unknown.checkTaskRoles(Self.data) }
         #expect(why.contains("middle") && why.contains("left, right"), "\(why)")
         var all = recipe
         all.auxiliaryTasks = ["left"]
-        #expect(Self.message { try all.checkTaskRoles(Self.data) }.contains("primary"))
+        #expect(CheckpointTests.message { try all.checkTaskRoles(Self.data) }.contains("primary"))
         var dense = TrainingRecipe()
         dense.adversarialTasks = ["depth"]
         #expect(throws: TandemError.self) {
@@ -45,7 +36,7 @@ struct AuxiliaryTaskTests {
         }
         var nothing = TrainingRecipe()
         nothing.auxiliaryStopping = true
-        #expect(Self.message { try nothing.checkTaskRoles(Self.data) }.contains("--auxiliary"))
+        #expect(CheckpointTests.message { try nothing.checkTaskRoles(Self.data) }.contains("--auxiliary"))
         var reconstructing = TrainingRecipe()
         reconstructing.reconstruction = true
         #expect(reconstructing.isAuxiliary("reconstruction") && !reconstructing.isAuxiliary("left"))
@@ -68,7 +59,7 @@ struct AuxiliaryTaskTests {
         var gradientMethod = recipe
         gradientMethod.weighting = "pcgrad"
         gradientMethod.model = "hps"
-        let why2 = Self.message {
+        let why2 = CheckpointTests.message {
             _ = try TrainingSetup(recipe: gradientMethod, tasks: gradientMethod.taskSpecs(Self.data), inputShape: [6], labelCounts: nil,
                                   stepsPerEpoch: 1, device: CPUDevice.shared)
         }

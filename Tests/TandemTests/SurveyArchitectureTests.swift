@@ -57,20 +57,28 @@ struct SurveyArchitectureTests {
         let bias = try #require(head0.last)
         Self.clearGradients(model)
         try Self.tasks[1].loss(try model.forward(x)[1], targets[1]).backward()
-        let analytic = try #require(bias.grad).values()
-        let base = try bias.values()
-        for i in [0, 4, 9] {
+        try Self.checkCentralDifferences(bias, at: [0, 4, 9], absolute: 2e-3) {
+            try Self.tasks[1].loss(try model.forward(x)[1], targets[1]).item()
+        }
+    }
+
+    /// `parameter`'s gradient (already in `.grad`) at `indices` against central differences (step
+    /// 10⁻²) of `loss`, within `absolute` + 2% of the gradient.
+    static func checkCentralDifferences(_ parameter: Tensor, at indices: [Int], absolute: Float, loss: () throws -> Float) throws {
+        let analytic = try #require(parameter.grad).values()
+        let base = try parameter.values()
+        for i in indices {
             var values = base
             let h: Float = 1e-2
             values[i] = base[i] + h
-            try bias.assign(Tensor(values, shape: bias.shape, on: cpu))
-            let plus = try Self.tasks[1].loss(try model.forward(x)[1], targets[1]).item()
+            try parameter.assign(Tensor(values, shape: parameter.shape, on: parameter.device))
+            let plus = try loss()
             values[i] = base[i] - h
-            try bias.assign(Tensor(values, shape: bias.shape, on: cpu))
-            let minus = try Self.tasks[1].loss(try model.forward(x)[1], targets[1]).item()
-            try bias.assign(Tensor(base, shape: bias.shape, on: cpu))
+            try parameter.assign(Tensor(values, shape: parameter.shape, on: parameter.device))
+            let minus = try loss()
+            try parameter.assign(Tensor(base, shape: parameter.shape, on: parameter.device))
             let numeric = (plus - minus) / (2 * h)
-            #expect(abs(numeric - analytic[i]) <= 2e-3 + 0.02 * abs(analytic[i]), "element \(i): \(numeric) vs \(analytic[i])")
+            #expect(abs(numeric - analytic[i]) <= absolute + 0.02 * abs(analytic[i]), "\(parameter.shape)[\(i)]: \(numeric) vs \(analytic[i])")
         }
     }
 
@@ -209,21 +217,7 @@ struct SurveyArchitectureTests {
         }
         try loss().backward()
         for (parameter, indices) in [(model.beta, [0, 1, 2, 5]), (model.alphas[1], [0, 3, 6, 13])] {
-            let analytic = try #require(parameter.grad).values()
-            let base = try parameter.values()
-            for i in indices {
-                var values = base
-                let h: Float = 1e-2
-                values[i] = base[i] + h
-                try parameter.assign(Tensor(values, shape: parameter.shape, on: cpu))
-                let plus = try loss().item()
-                values[i] = base[i] - h
-                try parameter.assign(Tensor(values, shape: parameter.shape, on: cpu))
-                let minus = try loss().item()
-                try parameter.assign(Tensor(base, shape: parameter.shape, on: cpu))
-                let numeric = (plus - minus) / (2 * h)
-                #expect(abs(numeric - analytic[i]) <= 3e-3 + 0.02 * abs(analytic[i]), "\(parameter.shape)[\(i)]: \(numeric) vs \(analytic[i])")
-            }
+            try Self.checkCentralDifferences(parameter, at: indices, absolute: 3e-3) { try loss().item() }
         }
         // β's rows are the tasks': task a's loss leaves task b's row without gradient.
         Self.clearGradients(model)
