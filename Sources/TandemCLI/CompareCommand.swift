@@ -174,7 +174,8 @@ struct CompareCommand: ParsableCommand {
                 let deltaM = try baselines.map { try DeltaM.compute(outcome.test, baselines: $0) }
                 results[m].runs.append(MethodComparison.Run(seed: seed, test: outcome.test, deltaM: deltaM, secondsPerStep: outcome.secondsPerStep))
                 let delta = deltaM.map { "  Δm \(Self.signed(100 * $0))%" } ?? ""
-                say("seed \(seed): \(name): \(Self.metricsLine(outcome.test))\(delta)  \(fixed(1000 * outcome.secondsPerStep, 2)) ms/step")
+                let stops = outcome.auxiliaryStops.map { "  (\($0.task) stopped after epoch \($0.epoch + 1))" }.joined()
+                say("seed \(seed): \(name): \(Self.metricsLine(outcome.test))\(delta)  \(fixed(1000 * outcome.secondsPerStep, 2)) ms/step\(stops)")
                 // The runs so far, so that an interrupted or failed comparison keeps them (--merge joins them with the rest).
                 if let json {
                     let done = MethodComparison(methods: results.filter { !$0.runs.isEmpty }, reference: "ew")
@@ -221,7 +222,7 @@ struct CompareCommand: ParsableCommand {
     /// What one training run gives: the test metrics of its best epoch (by validation, else its
     /// last) and the time per training step.
     static func trainAndTest(_ recipe: TrainingRecipe, data: RunData, tasks indices: [Int], device: any Device, saved: String?) throws
-        -> (test: EvaluationResult, secondsPerStep: Double) {
+        -> (test: EvaluationResult, secondsPerStep: Double, auxiliaryStops: [(task: String, epoch: Int)]) {
         let run = try RecipeTraining(recipe: recipe, data: data, tasks: indices, device: device)
         // Steps are timed from the end of the previous step (or of the last epoch's validation).
         var mark = Bench.now(), stepSeconds = 0.0, steps = 0
@@ -235,7 +236,8 @@ struct CompareCommand: ParsableCommand {
         try run.fit()
         try checkInterrupt(saved: saved)
         try run.restoreBestEpoch()
-        return (try run.test(), steps > 0 ? stepSeconds / Double(steps) : .nan)
+        let stops = run.trainer.stoppedAuxiliaryTasks.keys.sorted().map { (run.model.tasks[$0].name, run.trainer.stoppedAuxiliaryTasks[$0] ?? 0) }
+        return (try run.test(), steps > 0 ? stepSeconds / Double(steps) : .nan, stops)
     }
 
     /// Stops the comparison at an interrupt; the runs finished so far are printed, and are in `saved`
