@@ -124,6 +124,9 @@ struct MultiInputTests {
         recipe.taskSampling = "temperature=0"
         #expect(throws: TandemError.self) { try recipe.validate() }
         recipe.taskSampling = "temperature=2"
+        var tooMany = recipe
+        tooMany.tasksPerStep = 3
+        #expect(CheckpointTests.message { try tooMany.checkTaskRoles(splits.train.tasks) }.contains("exceeds"))
         let back = try TrainingRecipe(json: recipe.json, source: "test")
         #expect(back.taskSampling == "temperature=2" && back.tasksPerStep == 1)
 

@@ -26,7 +26,8 @@ extension TrainingRecipe {
 
     /// Checks the roles against the data's tasks (`tasks`, with the reconstruction task when it is
     /// on): every named task exists, one task at least stays primary, an adversarial task is a
-    /// per-sample one, and auxiliary stopping has an auxiliary task to stop.
+    /// per-sample one, auxiliary stopping has an auxiliary task to stop, and no more tasks are drawn
+    /// per step than there are.
     public func checkTaskRoles(_ tasks: [DatasetTask]) throws {
         func fail(_ message: String) -> TandemError { .invalidArgument(op: "recipe", message: message) }
         let names = tasks.map(\.name)
@@ -43,6 +44,9 @@ extension TrainingRecipe {
             case .classification, .regression: break
             default: throw fail("adversarial task '\(task.name)' is per pixel; a gradient reversal head is built for per-sample tasks")
             }
+        }
+        if let k = tasksPerStep, k > names.count {
+            throw fail("tasks per step (\(k)) exceeds the \(names.count) tasks of \(data) (\(names.joined(separator: ", ")))")
         }
         if auxiliaryStopping, !names.contains(where: isAuxiliary) {
             throw fail("stopping auxiliary tasks needs one: mark tasks with --auxiliary or --adversarial, or add --reconstruct")
