@@ -234,4 +234,21 @@ struct AuxiliaryTaskTests {
             for (a, b) in zip(other, cpu) { #expect(abs(a - b) <= 2e-3 * max(1, abs(b)), "\(selector): \(other) vs \(cpu)") }
         }
     }
+
+    @Test("the C API's configuration marks tasks auxiliary or adversarial; bad values are refused")
+    func configuration() throws {
+        func config(_ extra: String, _ extraA: String = "") -> String {
+            #"{"model": "hps", "input_shape": [6], "tasks": [{"name": "a", "kind": "classification", "classes": 3"# + extraA
+                + #"}, {"name": "b", "kind": "classification", "classes": 3"# + extra + "}]}"
+        }
+        let adversarial = try ModelConfiguration(parsing: config(#", "adversarial_lambda": 0.5"#))
+        #expect(adversarial.taskSpecs.map(\.auxiliary) == [false, true] && adversarial.taskSpecs[1].adversarialLambda == 0.5)
+        #expect(try ModelConfiguration(parsing: config(#", "auxiliary": true"#)).taskSpecs[1].adversarialLambda == nil)
+        for bad in [config(#", "adversarial_lambda": -1"#), config(#", "auxiliary": "yes""#),
+                    config(#", "auxiliary": true"#, #", "auxiliary": true"#)] {
+            #expect(throws: TandemError.self, "\(bad)") { try ModelConfiguration(parsing: bad) }
+        }
+        let model = try ModelFactory.make("hps", tasks: adversarial.taskSpecs, inputShape: [6], on: CPUDevice.shared)
+        #expect(model.tasks.map(\.auxiliary) == [false, true])
+    }
 }

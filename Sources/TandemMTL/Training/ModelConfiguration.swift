@@ -11,6 +11,10 @@ public struct ModelConfiguration: Sendable {
         public var kind: TaskKind
         /// Regression targets per sample (1 for the other kinds).
         public var outputs: Int
+        /// Trained but left out of Δm and the best-epoch score (`TaskSpec.auxiliary`).
+        public var auxiliary = false
+        /// Its head behind a gradient reversal layer of this λ (an adversarial, auxiliary task).
+        public var adversarialLambda: Float?
         /// The kind as the data layer names it (for `LabelCheck`).
         public var labelKind: LabelKind {
             switch kind {
@@ -107,8 +111,8 @@ public struct ModelConfiguration: Sendable {
         var tasks: [Task] = []
         for (i, value) in taskValues.enumerated() {
             guard case let .object(taskFields) = value else { throw fail("task \(i) must be an object, got \(value.typeName)") }
-            for (key, _) in taskFields where !["name", "kind", "classes", "outputs"].contains(key) {
-                throw fail("task \(i): unknown key '\(key)'; known keys: name, kind, classes, outputs")
+            for (key, _) in taskFields where !["name", "kind", "classes", "outputs", "auxiliary", "adversarial_lambda"].contains(key) {
+                throw fail("task \(i): unknown key '\(key)'; known keys: name, kind, classes, outputs, auxiliary, adversarial_lambda")
             }
             guard let nameValue = value["name"] else { throw fail("task \(i) needs a 'name'") }
             let name = try string("name", nameValue)
@@ -133,8 +137,22 @@ public struct ModelConfiguration: Sendable {
                 throw fail("task '\(name)': 'classes' applies to classification and segmentation only")
             }
             if outputs != nil, kindName != "regression" { throw fail("task '\(name)': 'outputs' applies to regression only") }
-            tasks.append(Task(name: name, kind: kind, outputs: outputs ?? 1))
+            var task = Task(name: name, kind: kind, outputs: outputs ?? 1)
+            if let flag = value["auxiliary"] {
+                guard case let .bool(on) = flag else { throw fail("task '\(name)': 'auxiliary' must be true or false") }
+                task.auxiliary = on
+            }
+            if let lambda = value["adversarial_lambda"] {
+                let strength = try float("adversarial_lambda", lambda)
+                guard strength.isFinite, strength > 0 else {
+                    throw fail("task '\(name)': 'adversarial_lambda' must be finite and positive, got \(strength)")
+                }
+                task.adversarialLambda = strength
+                task.auxiliary = true
+            }
+            tasks.append(task)
         }
+        guard tasks.contains(where: { !$0.auxiliary }) else { throw fail("every task is auxiliary; one at least must stay primary") }
         self.tasks = tasks
 
         if let value = json["weighting"] {
@@ -186,7 +204,14 @@ public struct ModelConfiguration: Sendable {
         }
     }
 
-    public var taskSpecs: [TaskSpec] { tasks.map { TaskSpec($0.name, $0.kind) } }
+    public var taskSpecs: [TaskSpec] {
+        tasks.map { task in
+            var spec = TaskSpec(task.name, task.kind)
+            spec.auxiliary = task.auxiliary
+            spec.adversarialLambda = task.adversarialLambda
+            return spec
+        }
+    }
 
     /// Each task's label shape per sample (the sample dimension excluded).
     public var labelShapes: [[Int]] {
