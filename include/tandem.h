@@ -47,7 +47,7 @@
  *                  segmentation (needs classes), depth, normals (the last three: mtan on images).
  *                  "auxiliary": true trains a task but leaves it out of Δm and the best-epoch score;
  *                  "adversarial_lambda": λ > 0 makes it adversarial (auxiliary, its head behind a
- *                  gradient reversal layer; architectures, not presets). Multi-input training: pass
+ *                  gradient reversal layer, λ constant; architectures, not presets). Multi-input training: pass
  *                  each task's samples with the other tasks' masks 0.
  *   "weighting"    "ew" (default), "fixed" (with "weights": [w per task]), "uw", "dwa", "gls", "rlw",
  *                  "imtl-l", "famo", "gradnorm", "pcgrad", "mgda", "imtl-g", "imtl", "gradvac",

@@ -64,6 +64,8 @@ struct RecipeOptions: ParsableArguments {
     var adversarial: String?
     @Option(name: .customLong("adversarial-lambda"), help: "λ of the adversarial tasks' gradient reversal (default 1).")
     var adversarialLambda: Float?
+    @Flag(name: .customLong("adversarial-constant"), help: "Keep the adversarial λ constant instead of ramping it up over training as Ganin and Lempitsky do (2/(1 + e^(-10p)) - 1 at progress p).")
+    var adversarialConstant = false
     @Flag(help: "Add the auxiliary task 'reconstruction': the input itself as regression targets (an autoencoder through the shared layers).")
     var reconstruct = false
     @Flag(name: .customLong("stop-auxiliary"), help: "Stop each auxiliary task on its own by TCDCN's criterion (Zhang et al. 2014) on its training and validation loss.")
@@ -116,6 +118,7 @@ struct RecipeOptions: ParsableArguments {
         add("adversarial", names(adversarial))
         add("adversarial_lambda", adversarialLambda.map(JSON.float))
         if reconstruct { add("reconstruct", .bool(true)) }
+        if adversarialConstant { add("adversarial_ramp", .bool(false)) }
         if stopAuxiliary { add("stop_auxiliary", .bool(true)) }
         add("stop_auxiliary_strip", stopAuxiliaryStrip.map(JSON.int))
         add("stop_auxiliary_threshold", stopAuxiliaryThreshold.map(JSON.number))

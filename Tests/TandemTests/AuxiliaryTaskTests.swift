@@ -251,4 +251,38 @@ struct AuxiliaryTaskTests {
         let model = try ModelFactory.make("hps", tasks: adversarial.taskSpecs, inputShape: [6], on: CPUDevice.shared)
         #expect(model.tasks.map(\.auxiliary) == [false, true])
     }
+
+    @Test("Ganin's ramp: λ's factor 2/(1 + e^{−10p}) − 1 follows the run's progress, from 0 at the first step")
+    func ramp() throws {
+        #expect(GradientReversal.rampScale(progress: 0) == 0)
+        #expect(abs(GradientReversal.rampScale(progress: 0.5) - 0.986614) < 1e-5)
+        #expect(GradientReversal.rampScale(progress: 2) == GradientReversal.rampScale(progress: 1))
+        let cpu = CPUDevice.shared
+        var tasks = [TaskSpec("main", .regression), TaskSpec("adversary", .regression)]
+        tasks[1].auxiliary = true
+        tasks[1].adversarialLambda = 0.7
+        let model = try ModelFactory.make("hps", tasks: tasks, inputShape: [4], seed: 2, on: cpu)
+        let layers = GradientReversal.all(in: model)
+        #expect(layers.count == 1 && layers[0].lambda == 0.7)
+        let trainer = try Trainer(model: model, optimizer: try Adam(model.parameters, learningRate: 0.01), weighting: EqualWeighting(), device: cpu)
+        trainer.adversarialRamp = true
+        let random = RandomSource(seed: 4)
+        let batch = try TrainingBatch(input: Tensor(random.normal(16 * 4, std: 1), shape: [16, 4], on: cpu),
+                                      targets: (0..<2).map { _ in try Tensor(random.normal(16, std: 1), shape: [16], on: cpu) })
+        var scales: [Float] = []
+        trainer.callbacks.append(ClosureCallback(step: { _, _ in scales.append(layers[0].scale) }, epoch: { _, _ in }))
+        try trainer.fit(epochs: 2, train: [batch, batch, batch])
+        #expect(trainer.plannedSteps == 6)
+        #expect(scales == (0..<6).map { GradientReversal.rampScale(progress: Double($0) / 6) })
+        #expect(scales[0] == 0 && scales[5] > 0.99)
+        // The recipe ramps only where there is an adversary, and --adversarial-constant keeps λ.
+        var recipe = TrainingRecipe()
+        recipe.model = "hps"
+        let plain = try TrainingSetup(recipe: recipe, tasks: [tasks[0], TaskSpec("b", .regression)], inputShape: [4], labelCounts: nil,
+                                      stepsPerEpoch: 1, device: cpu)
+        #expect(!plain.trainer.adversarialRamp)
+        recipe.adversarialRamp = false
+        let constant = try TrainingSetup(recipe: recipe, tasks: tasks, inputShape: [4], labelCounts: nil, stepsPerEpoch: 1, device: cpu)
+        #expect(!constant.trainer.adversarialRamp)
+    }
 }

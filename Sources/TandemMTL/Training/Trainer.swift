@@ -68,6 +68,14 @@ public final class Trainer {
     /// The auxiliary tasks stopped so far: task index → the epoch after which it stopped. Derived from
     /// `history`, so a resumed run has the same.
     public internal(set) var stoppedAuxiliaryTasks: [Int: Int] = [:]
+    /// Ramp the adversarial heads' gradient reversal up over training (Ganin and Lempitsky 2015):
+    /// before each step every `GradientReversal` of the model gets `rampScale(progress:)` at progress
+    /// step ÷ `plannedSteps` (1 when no plan is known: a step outside `fit`).
+    public var adversarialRamp = false
+    /// The steps of the whole run, set by `fit` (epochs × batches per epoch).
+    public internal(set) var plannedSteps: Int?
+    /// The model's gradient reversal layers, found once.
+    private var reversalLayers: [GradientReversal]?
     /// Data-parallel training over ranks (nil, or a group of one: this process alone). Every rank
     /// runs the same trainer; `fit` over a loader gives each its part of every global batch.
     public var dataParallel: DataParallel?
@@ -237,6 +245,12 @@ public final class Trainer {
     private func backwardPass(_ batch: TrainingBatch) throws -> (losses: [Tensor], sampled: Int?, finite: Bool?) {
         model.train()
         try (model as? any EpochScheduledModel)?.schedule(epoch: epoch)
+        if adversarialRamp {
+            let layers = reversalLayers ?? GradientReversal.all(in: model)
+            reversalLayers = layers
+            let scale = GradientReversal.rampScale(progress: plannedSteps.map { Double(step) / Double(Swift.max(1, $0)) } ?? 1)
+            for layer in layers { layer.scale = scale }
+        }
         optimizer.zeroGrad()
         for parameter in weighting.parameters { parameter.grad = nil }
         if let schedule = learningRateSchedule { optimizer.learningRate = schedule.learningRate(at: step) }
@@ -424,6 +438,7 @@ public final class Trainer {
                     batch: (_ epoch: Int, _ index: Int) throws -> TrainingBatch,
                     validation: [TrainingBatch] = []) throws -> [EpochReport] {
         stopRequested = stoppedEarly
+        plannedSteps = try (0..<epochs).reduce(0) { $0 + (try batchCount($1)) }
         var reports: [EpochReport] = []
         while epoch < epochs, try !agreedStop() {
             let count = try batchCount(epoch)

@@ -11,7 +11,7 @@ extension TrainingRecipe {
                               "epochs", "seed", "limit", "val_fraction", "correlation", "stitch_lr_multiplier",
                               "affinity_batches", "early_stopping", "on_nan", "single_task", "auxiliary", "adversarial",
                               "adversarial_lambda", "reconstruct", "stop_auxiliary", "stop_auxiliary_strip", "stop_auxiliary_threshold",
-                              "task_sampling", "tasks_per_step"]
+                              "task_sampling", "tasks_per_step", "adversarial_ramp"]
 
     /// The recipe as a JSON object (unset optional settings are `null`).
     public var json: JSON {
@@ -36,6 +36,7 @@ extension TrainingRecipe {
             ("stop_auxiliary", .bool(auxiliaryStopping)), ("stop_auxiliary_strip", .int(auxiliaryStoppingStrip)),
             ("stop_auxiliary_threshold", .number(auxiliaryStoppingThreshold)),
             ("task_sampling", .string(taskSampling)), ("tasks_per_step", optional(tasksPerStep, JSON.int)),
+            ("adversarial_ramp", .bool(adversarialRamp)),
         ])
     }
 
@@ -121,9 +122,13 @@ extension TrainingRecipe {
                 }
                 if key == "auxiliary" { recipe.auxiliaryTasks = names } else { recipe.adversarialTasks = names }
             case "adversarial_lambda": recipe.adversarialLambda = try float()
-            case "reconstruct", "stop_auxiliary":
+            case "reconstruct", "stop_auxiliary", "adversarial_ramp":
                 guard case let .bool(flag) = value else { throw fail("'\(key)' must be true or false, got \(value.typeName)") }
-                if key == "reconstruct" { recipe.reconstruction = flag } else { recipe.auxiliaryStopping = flag }
+                switch key {
+                case "reconstruct": recipe.reconstruction = flag
+                case "stop_auxiliary": recipe.auxiliaryStopping = flag
+                default: recipe.adversarialRamp = flag
+                }
             case "stop_auxiliary_strip": recipe.auxiliaryStoppingStrip = try integer()
             case "stop_auxiliary_threshold": recipe.auxiliaryStoppingThreshold = try number()
             case "task_sampling": recipe.taskSampling = try string()

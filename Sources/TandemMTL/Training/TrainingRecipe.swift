@@ -76,6 +76,9 @@ public struct TrainingRecipe: Sendable, Equatable {
     public var adversarialTasks: [String] = []
     /// λ of the adversarial tasks' gradient reversal.
     public var adversarialLambda: Float = 1
+    /// Ramp λ up over training as Ganin and Lempitsky do (2/(1 + e^{−10p}) − 1 at progress p), or
+    /// keep it constant.
+    public var adversarialRamp = true
     /// Add the auxiliary task `reconstruction`: the input itself as regression targets (an
     /// autoencoder through the shared layers).
     public var reconstruction = false

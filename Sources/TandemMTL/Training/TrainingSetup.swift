@@ -118,6 +118,7 @@ public struct TrainingSetup {
         }
         trainer.nonFinitePolicy = recipe.onNonFinite
         trainer.earlyStoppingPatience = recipe.earlyStoppingPatience
+        trainer.adversarialRamp = recipe.adversarialRamp && tasks.contains { $0.adversarialLambda != nil }
         if recipe.auxiliaryStopping {
             guard weighting.completesGradientsInOneBackward else {
                 throw TandemError.invalidArgument(
