@@ -9,7 +9,7 @@ import Darwin
 /// The standard data sets by name (what `tandem train --data` accepts), and user data by path.
 public enum DatasetCatalog {
     /// The built-in data set names.
-    public static let names = ["multifashion", "mmoe-synth", "gradnorm-toy", "scenes", "fashion-split"]
+    public static let names = ["multifashion", "mmoe-synth", "gradnorm-toy", "scenes", "fashion-split", "mmoe-pairs", "mmoe-pairs-neg"]
 
     /// Knobs of the built-in data sets; nil counts mean each set's default.
     public struct Options: Sendable {
@@ -37,7 +37,7 @@ public enum DatasetCatalog {
     /// The training samples a generated set makes by default (nil for sets read from files).
     public static func defaultTrainCount(_ name: String) -> Int? {
         switch name {
-        case "mmoe-synth", "gradnorm-toy": return 10_000
+        case "mmoe-synth", "gradnorm-toy", "mmoe-pairs", "mmoe-pairs-neg": return 10_000
         case "scenes": return 2_000
         default: return nil
         }
@@ -101,6 +101,10 @@ public enum DatasetCatalog {
         case "mmoe-synth":
             return try MMoESynthetic.splits(correlation: options.correlation, trainCount: options.trainCount ?? defaultTrainCount(name)!,
                                             testCount: options.testCount ?? 2_000, seed: options.seed)
+        case "mmoe-pairs", "mmoe-pairs-neg":
+            return try MMoESynthetic.splits(correlations: MMoESynthetic.pairs(within: name == "mmoe-pairs" ? 0.9 : -0.9),
+                                            trainCount: options.trainCount ?? defaultTrainCount(name)!, testCount: options.testCount ?? 2_000,
+                                            seed: options.seed, name: name)
         case "gradnorm-toy":
             return try GradNormToy.splits(sigmas: options.sigmas, trainCount: options.trainCount ?? defaultTrainCount(name)!,
                                           testCount: options.testCount ?? 1_000, seed: options.seed)

@@ -79,6 +79,92 @@ public enum MMoESynthetic {
                                 tasks: taskNames.map { DatasetTask($0, .regression) }, labels: [y1, y2])
     }
 
+    /// T orthonormal vectors u₁…u_T drawn from `seed` (Gram–Schmidt of seeded Gaussian vectors, in
+    /// the order `basis(seed:)` draws its two, so its u₁, u₂ are the first two here).
+    public static func basis(count: Int, seed: UInt64) -> [[Double]] {
+        var random = DataRandom(seed: seed, stream: 0xB0A5)
+        let d = dimension
+        let raw = (0..<count).map { _ in (0..<d).map { _ in random.normal() } }
+        func dot(_ x: [Double], _ y: [Double]) -> Double { zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
+        var out: [[Double]] = []
+        for var v in raw {
+            for u in out {
+                let projection = dot(u, v)
+                v = zip(v, u).map { $0 - projection * $1 }
+            }
+            let norm = dot(v, v).squareRoot()
+            out.append(v.map { $0 / norm })
+        }
+        return out
+    }
+
+    /// Task weight vectors whose cosines are `correlations` (a symmetric positive semi-definite T×T
+    /// matrix with a unit diagonal): wᵢ = Σⱼ Lᵢⱼ uⱼ with L its Cholesky factor, so wᵢᵀw_k = Σᵢₖ. For
+    /// T = 2 and [[1, p], [p, 1]] these are `weights(correlation: p, seed:)`.
+    public static func weights(correlations: [[Double]], seed: UInt64) throws -> [[Double]] {
+        let t = correlations.count
+        func fail(_ message: String) -> TandemError { .invalidArgument(op: "mmoe-synth", message: message) }
+        guard t >= 1, t <= dimension, correlations.allSatisfy({ $0.count == t }) else { throw fail("the task correlations must be a square matrix of 1...\(dimension) tasks") }
+        for i in 0..<t {
+            guard correlations[i][i] == 1 else { throw fail("task \(i + 1)'s correlation with itself must be 1, got \(correlations[i][i])") }
+            for k in 0..<t where correlations[i][k] != correlations[k][i] || !(-1...1).contains(correlations[i][k]) {
+                throw fail("the task correlations must be symmetric and within [-1, 1]; entry (\(i + 1), \(k + 1)) is \(correlations[i][k])")
+            }
+        }
+        var l = [[Double]](repeating: [Double](repeating: 0, count: t), count: t)
+        for i in 0..<t {
+            for k in 0...i {
+                var sum = correlations[i][k]
+                for j in 0..<k { sum -= l[i][j] * l[k][j] }
+                if i == k {
+                    guard sum > -1e-12 else { throw fail("the task correlations are not positive semi-definite") }
+                    l[i][i] = max(0, sum).squareRoot()
+                } else {
+                    l[i][k] = l[k][k] > 1e-12 ? sum / l[k][k] : 0
+                }
+            }
+        }
+        let u = basis(count: t, seed: seed)
+        return (0..<t).map { i in (0..<dimension).map { j in (0...i).reduce(0) { $0 + l[i][$1] * u[$1][j] } } }
+    }
+
+    /// `count` samples of T tasks whose weight vectors have cosines `correlations` (tasks
+    /// `task1`…`taskT`), each label built as in the two-task set.
+    public static func make(count: Int, correlations: [[Double]], seed: UInt64, sampleSeed: UInt64, name: String) throws -> ArrayDataset {
+        guard count > 0 else { throw TandemError.invalidArgument(op: "mmoe-synth", message: "sample count \(count) must be positive") }
+        let w = try weights(correlations: correlations, seed: seed)
+        var random = DataRandom(seed: sampleSeed, stream: 0xDA7A)
+        let d = dimension, t = w.count
+        var inputs = [Float](repeating: 0, count: count * d)
+        var labels = [[Float]](repeating: [Float](repeating: 0, count: count), count: t)
+        var x = [Double](repeating: 0, count: d)
+        for i in 0..<count {
+            for j in 0..<d {
+                x[j] = random.normal()
+                inputs[i * d + j] = Float(x[j])
+            }
+            for task in 0..<t {
+                let s = zip(w[task], x).reduce(0) { $0 + $1.0 * $1.1 }
+                labels[task][i] = Float(target(s) + 0.01 * random.normal())
+            }
+        }
+        return try ArrayDataset(name: name, inputs: inputs, inputShape: [d],
+                                tasks: (1...t).map { DatasetTask("task\($0)", .regression) }, labels: labels)
+    }
+
+    /// Four tasks in two pairs whose weights have cosine `within` inside a pair and 0 across: the
+    /// planted grouping {task1, task2}, {task3, task4} (`mmoe-pairs`: 0.9; `mmoe-pairs-neg`: −0.9).
+    public static func pairs(within: Double) -> [[Double]] {
+        (0..<4).map { i in (0..<4).map { k in i == k ? 1 : (i / 2 == k / 2 ? within : 0) } }
+    }
+
+    /// Training and test splits of T tasks with `correlations`, sharing the weights of `seed`.
+    public static func splits(correlations: [[Double]], trainCount: Int = 10_000, testCount: Int = 2_000, seed: UInt64 = 0,
+                              name: String) throws -> DatasetSplits {
+        DatasetSplits(train: try make(count: trainCount, correlations: correlations, seed: seed, sampleSeed: seed &+ 1, name: "\(name)/train"),
+                      test: try make(count: testCount, correlations: correlations, seed: seed, sampleSeed: seed &+ 2, name: "\(name)/test"))
+    }
+
     /// Training and test splits for correlation `p`, sharing the weights of `seed`.
     public static func splits(correlation p: Double = 0.5, trainCount: Int = 10_000, testCount: Int = 2_000,
                               seed: UInt64 = 0) throws -> DatasetSplits {
