@@ -236,8 +236,7 @@ struct CompareCommand: ParsableCommand {
         try run.fit()
         try checkInterrupt(saved: saved)
         try run.restoreBestEpoch()
-        let stops = run.trainer.stoppedAuxiliaryTasks.keys.sorted().map { (run.model.tasks[$0].name, run.trainer.stoppedAuxiliaryTasks[$0] ?? 0) }
-        return (try run.test(), steps > 0 ? stepSeconds / Double(steps) : .nan, stops)
+        return (try run.test(), steps > 0 ? stepSeconds / Double(steps) : .nan, run.trainer.auxiliaryStops)
     }
 
     /// Stops the comparison at an interrupt; the runs finished so far are printed, and are in `saved`

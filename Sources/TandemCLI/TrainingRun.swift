@@ -189,9 +189,7 @@ struct TrainingRun {
             ("samples_per_second", .number(progress.samplesPerSecond)),
             ("skipped_steps", .int(trainer.skippedSteps)),
             ("stopped_early", .bool(trainer.stoppedEarly)),
-            ("auxiliary_stopped", .object(trainer.stoppedAuxiliaryTasks.keys.sorted().map { t in
-                (tasks[t].name, .int((trainer.stoppedAuxiliaryTasks[t] ?? 0) + 1))
-            })),
+            ("auxiliary_stopped", .object(trainer.auxiliaryStops.map { ($0.task, .int($0.epoch + 1)) })),
         ]
         if let last = affinityReports.last {
             fields.append(("affinity", .object([
@@ -214,8 +212,8 @@ struct TrainingRun {
             fields.append(("checkpoint", .string(path)))
             return Outcome(fields: fields, test: nil, interrupted: signal)
         }
-        for t in trainer.stoppedAuxiliaryTasks.keys.sorted() {
-            say("Auxiliary task '\(tasks[t].name)' stopped training after epoch \((trainer.stoppedAuxiliaryTasks[t] ?? 0) + 1) (TCDCN's criterion above \(recipe.auxiliaryStoppingThreshold)).")
+        for stop in trainer.auxiliaryStops {
+            say("Auxiliary task '\(stop.task)' stopped training after epoch \(stop.epoch + 1) (TCDCN's criterion above \(recipe.auxiliaryStoppingThreshold)).")
         }
         if trainer.stoppedEarly, let best = trainer.best {
             say("Stopped early: validation has not improved for \(recipe.earlyStoppingPatience ?? 0) epochs since epoch \(best.epoch + 1).")

@@ -113,7 +113,7 @@ public enum DatasetCatalog {
         case "scenes":
             return try Scenes.splits(trainCount: options.trainCount ?? defaultTrainCount(name)!, testCount: options.testCount ?? 500, seed: options.seed)
         default:
-            if name.contains("=") { return try multiInput(name, options: options) }
+            if isMultiInput(name) { return try multiInput(name, options: options) }
             if isPath(name) { return try UserData.load(name, testFraction: options.testFraction, seed: options.seed) }
             throw TandemError.invalidArgument(
                 op: "data", message: "unknown data set '\(name)'; available: \(names.joined(separator: ", ")), or a path to an .npz file")

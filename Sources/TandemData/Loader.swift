@@ -49,13 +49,7 @@ public struct DataLoader: Sendable {
 
     /// Batches in one epoch.
     public var batchesPerEpoch: Int {
-        if let taskSampling {
-            let active = groups.filter { !$0.isEmpty }
-            guard !active.isEmpty else { return 0 }
-            let k = Swift.min(taskSampling.tasksPerStep ?? active.count, active.count)
-            let per = Swift.max(1, batchSize / k)
-            return Swift.max(1, (active.reduce(0) { $0 + $1.count } + k * per - 1) / (k * per))
-        }
+        if let taskSampling { return taskSampling.layout(groups: groups, batchSize: batchSize).steps }
         return dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
     }
 

@@ -20,20 +20,10 @@ public enum MMoESynthetic {
     /// The task names.
     public static let taskNames = ["task1", "task2"]
 
-    /// The orthonormal pair u₁, u₂ drawn from `seed`.
+    /// The orthonormal pair u₁, u₂ drawn from `seed` (the first two of `basis(count:seed:)`).
     public static func basis(seed: UInt64) -> (u1: [Double], u2: [Double]) {
-        var random = DataRandom(seed: seed, stream: 0xB0A5)
-        let d = dimension
-        var a = (0..<d).map { _ in random.normal() }
-        var b = (0..<d).map { _ in random.normal() }
-        func dot(_ x: [Double], _ y: [Double]) -> Double { zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
-        let na = dot(a, a).squareRoot()
-        a = a.map { $0 / na }
-        let projection = dot(a, b)
-        b = zip(b, a).map { $0 - projection * $1 }
-        let nb = dot(b, b).squareRoot()
-        b = b.map { $0 / nb }
-        return (a, b)
+        let u = basis(count: 2, seed: seed)
+        return (u[0], u[1])
     }
 
     /// The task weight vectors w₁, w₂ for correlation `p` (c = 1).
@@ -50,37 +40,22 @@ public enum MMoESynthetic {
         return y
     }
 
-    /// `count` samples for correlation `p`; `sampleSeed` draws the inputs and noise, `seed` the
-    /// weights.
-    public static func make(count: Int, correlation p: Double, seed: UInt64, sampleSeed: UInt64, name: String) throws -> ArrayDataset {
+    /// The correlation matrix of two tasks with correlation `p`, which must lie in [−1, 1].
+    static func twoTasks(_ p: Double) throws -> [[Double]] {
         guard (-1...1).contains(p) else {
             throw TandemError.invalidArgument(op: "mmoe-synth", message: "correlation \(p) is outside [-1, 1]")
         }
-        guard count > 0 else { throw TandemError.invalidArgument(op: "mmoe-synth", message: "sample count \(count) must be positive") }
-        let (w1, w2) = weights(correlation: p, seed: seed)
-        var random = DataRandom(seed: sampleSeed, stream: 0xDA7A)
-        let d = dimension
-        var inputs = [Float](repeating: 0, count: count * d)
-        var y1 = [Float](repeating: 0, count: count)
-        var y2 = [Float](repeating: 0, count: count)
-        var x = [Double](repeating: 0, count: d)
-        for i in 0..<count {
-            var s1 = 0.0, s2 = 0.0
-            for j in 0..<d {
-                x[j] = random.normal()
-                inputs[i * d + j] = Float(x[j])
-                s1 += w1[j] * x[j]
-                s2 += w2[j] * x[j]
-            }
-            y1[i] = Float(target(s1) + 0.01 * random.normal())
-            y2[i] = Float(target(s2) + 0.01 * random.normal())
-        }
-        return try ArrayDataset(name: name, inputs: inputs, inputShape: [d],
-                                tasks: taskNames.map { DatasetTask($0, .regression) }, labels: [y1, y2])
+        return [[1, p], [p, 1]]
     }
 
-    /// T orthonormal vectors u₁…u_T drawn from `seed` (Gram–Schmidt of seeded Gaussian vectors, in
-    /// the order `basis(seed:)` draws its two, so its u₁, u₂ are the first two here).
+    /// `count` samples for correlation `p`; `sampleSeed` draws the inputs and noise, `seed` the
+    /// weights (the T-task generator with [[1, p], [p, 1]]).
+    public static func make(count: Int, correlation p: Double, seed: UInt64, sampleSeed: UInt64, name: String) throws -> ArrayDataset {
+        try make(count: count, correlations: twoTasks(p), seed: seed, sampleSeed: sampleSeed, name: name)
+    }
+
+    /// T orthonormal vectors u₁…u_T drawn from `seed` (Gram–Schmidt of seeded Gaussian vectors drawn
+    /// in turn, so the first two are the same for every T).
     public static func basis(count: Int, seed: UInt64) -> [[Double]] {
         var random = DataRandom(seed: seed, stream: 0xB0A5)
         let d = dimension
@@ -168,7 +143,6 @@ public enum MMoESynthetic {
     /// Training and test splits for correlation `p`, sharing the weights of `seed`.
     public static func splits(correlation p: Double = 0.5, trainCount: Int = 10_000, testCount: Int = 2_000,
                               seed: UInt64 = 0) throws -> DatasetSplits {
-        DatasetSplits(train: try make(count: trainCount, correlation: p, seed: seed, sampleSeed: seed &+ 1, name: "mmoe-synth/train"),
-                      test: try make(count: testCount, correlation: p, seed: seed, sampleSeed: seed &+ 2, name: "mmoe-synth/test"))
+        try splits(correlations: twoTasks(p), trainCount: trainCount, testCount: testCount, seed: seed, name: "mmoe-synth")
     }
 }

@@ -72,15 +72,23 @@ public struct TaskBatchSampling: Sendable, Equatable {
         return weights.map { total > 0 ? $0 / total : 0 }
     }
 
-    /// The sample indices of each step of epoch `epoch` over `groups` (each task's samples), with
-    /// `batchSize` samples per step; a pure function of `seed` and `epoch`.
-    func batches(groups: [[Int]], batchSize: Int, seed: UInt64, epoch: Int) -> [[Int]] {
+    /// How an epoch over `groups` (each task's samples) is laid out with `batchSize` samples per
+    /// step: the tasks that have samples, K tasks per step, b samples of each, and the steps
+    /// (⌈Σ nₜ ÷ (K·b)⌉, at least 1; 0 without samples).
+    func layout(groups: [[Int]], batchSize: Int) -> (active: [Int], tasks: Int, samples: Int, steps: Int) {
         let active = groups.indices.filter { !groups[$0].isEmpty }
-        guard !active.isEmpty else { return [] }
+        guard !active.isEmpty else { return ([], 0, 0, 0) }
         let k = Swift.min(tasksPerStep ?? active.count, active.count)
         let per = Swift.max(1, batchSize / k)
         let total = active.reduce(0) { $0 + groups[$1].count }
-        let steps = Swift.max(1, (total + k * per - 1) / (k * per))
+        return (active, k, per, Swift.max(1, (total + k * per - 1) / (k * per)))
+    }
+
+    /// The sample indices of each step of epoch `epoch` over `groups` (each task's samples), with
+    /// `batchSize` samples per step; a pure function of `seed` and `epoch`.
+    func batches(groups: [[Int]], batchSize: Int, seed: UInt64, epoch: Int) -> [[Int]] {
+        let (active, k, per, steps) = layout(groups: groups, batchSize: batchSize)
+        guard steps > 0 else { return [] }
         let p = probabilities(counts: groups.map(\.count))
         var random = DataRandom(seed: seed, stream: 0x5A3D_0000 &+ UInt64(truncatingIfNeeded: epoch))
         var orders = groups.map { random.permutation($0.count) }

@@ -92,9 +92,4 @@ public final class TaskModulation: Module, MultiTaskModel {
     public var sharedParameters: [Tensor] {
         ([shared] + layers + after).flatMap { ($0 as? Module)?.parameters ?? [] }
     }
-
-    /// The last shared layer's weight (GradNorm's W).
-    public var lastSharedWeight: Tensor? {
-        layers.reversed().lazy.compactMap { ($0 as? Module)?.parameters.last { $0.rank >= 2 } }.first
-    }
 }

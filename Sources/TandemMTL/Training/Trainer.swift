@@ -68,6 +68,11 @@ public final class Trainer {
     /// The auxiliary tasks stopped so far: task index → the epoch after which it stopped. Derived from
     /// `history`, so a resumed run has the same.
     public internal(set) var stoppedAuxiliaryTasks: [Int: Int] = [:]
+    /// `stoppedAuxiliaryTasks` by name, in task order: each stopped task and the epoch after which
+    /// it stopped (0-based).
+    public var auxiliaryStops: [(task: String, epoch: Int)] {
+        stoppedAuxiliaryTasks.sorted { $0.key < $1.key }.map { (model.tasks[$0.key].name, $0.value) }
+    }
     /// Ramp the adversarial heads' gradient reversal up over training (Ganin and Lempitsky 2015):
     /// before each step every `GradientReversal` of the model gets `rampScale(progress:)` at progress
     /// step ÷ `plannedSteps` (1 when no plan is known: a step outside `fit`).
