@@ -8,15 +8,19 @@ struct AffinityPanel {
     let cosine: [[Float]]
 
     /// The panel's heading.
-    static let title = "Task affinity (gradient cosine)"
+    var title = "Task affinity (gradient cosine)"
+    /// The magnitude drawn at full colour (values beyond it are clamped): 1 for cosines.
+    var scale = 1.0
+    /// What the printed values are multiplied by (100 prints fractions as percentages).
+    var unit = 1.0
     /// Colours at −1 and +1.
     static let negative = (r: 178.0, g: 24.0, b: 43.0), positive = (r: 33.0, g: 102.0, b: 172.0)
 
     /// The panel's SVG in a `LinePanel`-sized box at (`x`, `y`).
     func render(x: Double, y: Double) -> String {
-        var out = "<g class=\"panel\" data-title=\"\(SVG.escape(Self.title))\">\n"
+        var out = "<g class=\"panel\" data-title=\"\(SVG.escape(title))\">\n"
         out += "<text x=\"\(SVG.coordinate(x + LinePanel.width / 2))\" y=\"\(SVG.coordinate(y + 20))\" text-anchor=\"middle\" "
-            + "font-size=\"14\" font-weight=\"bold\">\(SVG.escape(Self.title))</text>\n"
+            + "font-size=\"14\" font-weight=\"bold\">\(SVG.escape(title))</text>\n"
         let n = tasks.count
         guard n > 0, cosine.count == n, cosine.allSatisfy({ $0.count == n }) else {
             out += "<text x=\"\(SVG.coordinate(x + LinePanel.width / 2))\" y=\"\(SVG.coordinate(y + LinePanel.height / 2))\" "
@@ -39,10 +43,10 @@ struct AffinityPanel {
             out += "<text x=\"\(SVG.coordinate(left - 6))\" y=\"\(rowMiddle)\" dy=\"0.35em\" text-anchor=\"end\" font-size=\"11\">"
                 + "\(SVG.escape(SVG.truncated(name, to: 14)))<title>\(SVG.escape(name))</title></text>\n"
             for j in 0..<n {
-                let value = Double(cosine[i][j])
+                let value = Double(cosine[i][j]) * unit
                 let cellX = SVG.coordinate(left + Double(j) * side), cellY = SVG.coordinate(top + Double(i) * side)
                 let middleX = SVG.coordinate(left + (Double(j) + 0.5) * side)
-                let (fill, ink) = Self.colours(value)
+                let (fill, ink) = Self.colours(value / (scale * unit))
                 out += "<rect x=\"\(cellX)\" y=\"\(cellY)\" width=\"\(SVG.coordinate(side))\" height=\"\(SVG.coordinate(side))\" "
                     + "fill=\"\(fill)\" stroke=\"#ffffff\"><title>\(SVG.escape(name)) · \(SVG.escape(tasks[j])): "
                     + "\(value.isFinite ? SVG.fixed(value, 3) : "not measured")</title></rect>\n"
@@ -66,9 +70,11 @@ struct AffinityPanel {
         let barX = left + Double(n) * side + 20, barHeight = Double(n) * side
         out += "<rect x=\"\(SVG.coordinate(barX))\" y=\"\(SVG.coordinate(top))\" width=\"12\" height=\"\(SVG.coordinate(barHeight))\" "
             + "fill=\"url(#affinity-key)\" stroke=\"#333333\"/>\n"
+        let end = scale * unit
+        let endText = end == 1 ? "1" : SVG.fixed(end, end >= 10 ? 0 : (end >= 1 ? 1 : 2))
         for (value, position) in [(1.0, top), (0.0, top + barHeight / 2), (-1.0, top + barHeight)] {
             out += "<text x=\"\(SVG.coordinate(barX + 16))\" y=\"\(SVG.coordinate(position))\" dy=\"0.35em\" font-size=\"10\">"
-                + "\(value > 0 ? "+1" : value < 0 ? "-1" : "0")</text>\n"
+                + "\(value > 0 ? "+" + endText : value < 0 ? "-" + endText : "0")</text>\n"
         }
         return out + "</g>\n"
     }
