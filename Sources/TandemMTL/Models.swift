@@ -103,10 +103,13 @@ public enum ModelFactory {
                 throw refuse("SegNet-MTAN needs 3×H×W images with H and W multiples of 32")
             }
             let classes = tasks.compactMap { if case let .segmentation(c) = $0.kind { return c } else { return nil } }.first ?? 7
-            guard tasks.map(\.kind) == [.segmentation(classes: classes), .depth, .normals] else {
-                throw refuse("SegNet-MTAN predicts segmentation, depth and normals, in that order")
+            let order: [TaskKind] = [.segmentation(classes: classes), .depth, .normals]
+            let positions = tasks.map { task in order.firstIndex(of: task.kind) }
+            guard !tasks.isEmpty, positions.allSatisfy({ $0 != nil }), zip(positions, positions.dropFirst()).allSatisfy({ $0! < $1! }) else {
+                throw refuse("SegNet-MTAN predicts segmentation, depth and normals, or some of them, in that order")
             }
-            return try SegNetMTAN(classes: classes, random: random, on: device)
+            if tasks.map(\.kind) == order { return try SegNetMTAN(classes: classes, random: random, on: device) }
+            return try SegNetMTAN(classes: classes, tasks: tasks, random: random, on: device)
         }
         /// A trunk and the width of its output features.
         func trunk() throws -> (Sequential, Int) {

@@ -142,6 +142,28 @@ struct TaskGroupingTests {
         #expect(run.values(within: 3) == [2] && run.values() == [1] && run.selectedEpoch(within: 10) == 3)
     }
 
+    @Test("SegNet-MTAN of some of its tasks: only their branches and heads; all three as before; out of order refused")
+    func segNetSubsets() throws {
+        let widths = Workload.tinySegNetWidths
+        let full = try SegNetMTAN(widths: widths, random: RandomSource(seed: 3), on: CPUDevice.shared)
+        let explicit = try SegNetMTAN(widths: widths, tasks: full.tasks, random: RandomSource(seed: 3), on: CPUDevice.shared)
+        let a = full.namedTensors(), b = explicit.namedTensors()
+        #expect(a.map(\.0) == b.map(\.0) && a.contains { $0.0 == "pred_task1.1.bias" })
+        for ((name, x), (_, y)) in zip(a, b) { #expect(try x.values() == y.values(), "\(name)") }
+        let pair = try ModelFactory.make("mtan", tasks: [TaskSpec("depth", .depth), TaskSpec("normal", .normals)], inputShape: [3, 64, 64],
+                                         seed: 3, on: CPUDevice.shared)
+        let names = (pair as! SegNetMTAN).namedTensors().map(\.0)
+        #expect(!names.contains { $0.hasPrefix("pred_task1") } && names.contains("pred_task2.1.bias") && names.contains("decoder_att.1.4.0.weight"))
+        let three = try SegNetMTAN(random: RandomSource(seed: 3), on: CPUDevice.shared)
+        #expect(!names.contains { $0.hasPrefix("decoder_att.2") } && pair.parameterCount < three.parameterCount)
+        let x = try Tensor((0..<(2 * 3 * 64 * 64)).map { Float($0 % 17) / 17 }, shape: [2, 3, 64, 64], on: CPUDevice.shared)
+        let outputs = try pair.forward(x)
+        #expect(outputs.map(\.shape) == [[2, 1, 64, 64], [2, 3, 64, 64]])
+        #expect(throws: TandemError.self) {
+            try ModelFactory.make("mtan", tasks: [TaskSpec("normal", .normals), TaskSpec("depth", .depth)], inputShape: [3, 64, 64], on: CPUDevice.shared)
+        }
+    }
+
     /// A small recipe on mmoe-pairs.
     static func recipe() -> TrainingRecipe {
         var recipe = TrainingRecipe()

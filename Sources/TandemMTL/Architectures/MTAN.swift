@@ -124,6 +124,10 @@ public final class MTAN: Module, MultiTaskModel {
 /// SegNet-MTAN (W4 of WORKLOADS.md; the structure of the authors' `model_segnet_mtan.py`): the
 /// attention encoder above, a SegNet decoder that unpools with the encoder's indices, decoder
 /// attention per task, and heads for 7-class segmentation (log-probabilities), depth and unit normals.
+///
+/// Any of the three tasks may be left out (a network of one group for `tandem group`): the
+/// attention branches and heads of the others are not built. With all three the parameters, their
+/// names and their initial values are those of the three-task model.
 public final class SegNetMTAN: Module, MultiTaskModel {
     public let tasks: [TaskSpec]
     public let encoder: MTANEncoder
@@ -131,25 +135,37 @@ public final class SegNetMTAN: Module, MultiTaskModel {
     public let convBlockDec: [Sequential]
     public let decoderAtt: [[Sequential]]
     public let decoderBlockAtt: [Sequential]
-    public let predTask1: Sequential
-    public let predTask2: Sequential
-    public let predTask3: Sequential
+    public let predTask1: Sequential?
+    public let predTask2: Sequential?
+    public let predTask3: Sequential?
 
-    public init(widths f: [Int] = [16, 32, 64, 128, 128], classes: Int = 7, random: RandomSource, on device: any Device) throws {
+    /// The model of `tasks`: segmentation (`classes` classes), depth and normals, or an ordered
+    /// subset of them (nil: all three, named segmentation, depth, normal).
+    public init(widths f: [Int] = [16, 32, 64, 128, 128], classes: Int = 7, tasks subset: [TaskSpec]? = nil,
+                random: RandomSource, on device: any Device) throws {
         guard f.count == 5, f[3] == f[4] else {
             throw TandemError.invalidArgument(op: "SegNetMTAN", message: "needs five widths with f3 == f4, got \(f)")
         }
-        tasks = [TaskSpec("segmentation", .segmentation(classes: classes)), TaskSpec("depth", .depth), TaskSpec("normal", .normals)]
+        let all = [TaskSpec("segmentation", .segmentation(classes: classes)), TaskSpec("depth", .depth), TaskSpec("normal", .normals)]
+        let chosen = subset ?? all
+        let kinds = chosen.map(\.kind)
+        let order = all.map(\.kind)
+        guard !kinds.isEmpty, kinds.count == Set(kinds.map { "\($0)" }).count,
+              zip(kinds, kinds.dropFirst()).allSatisfy({ a, b in order.firstIndex(of: a)! < order.firstIndex(of: b)! }),
+              kinds.allSatisfy({ order.contains($0) }) else {
+            throw TandemError.invalidArgument(op: "SegNetMTAN", message: "predicts segmentation (\(classes) classes), depth and normals, or some of them in that order; got \(kinds)")
+        }
+        tasks = chosen
         let initializer = Initializer.xavierNormal
         func conv(_ a: Int, _ b: Int) throws -> Sequential { try convLayer(a, b, initializer: initializer, random: random, on: device) }
-        encoder = try MTANEncoder(inputChannels: 3, widths: f, tasks: 3, initializer: initializer, random: random, on: device)
+        encoder = try MTANEncoder(inputChannels: 3, widths: f, tasks: chosen.count, initializer: initializer, random: random, on: device)
         // decoder_block[k]: conv(f_{k+1} → f_k), with decoder_block[0] = conv(f0 → f0); used from the bottom up.
         decoderBlock = try (0..<5).map { k in try k == 0 ? conv(f[0], f[0]) : conv(f[k], f[k - 1]) }
         // conv_block_dec[k] refines decoder_block[k]'s output (f_{k−1}; f0 for k ≤ 1): once for k ≤ 1, twice after.
         convBlockDec = try (0..<5).map { k in
             try k < 2 ? conv(f[0], f[0]) : Sequential(conv(f[k - 1], f[k - 1]), conv(f[k - 1], f[k - 1]))
         }
-        decoderAtt = try (0..<3).map { _ in
+        decoderAtt = try chosen.indices.map { _ in
             try (0..<5).map { k in
                 try attentionLayer(k == 0 ? 2 * f[0] : f[k] + f[k - 1], f[max(k - 1, 0)], f[max(k - 1, 0)],
                                    initializer: initializer, random: random, on: device)
@@ -160,9 +176,9 @@ public final class SegNetMTAN: Module, MultiTaskModel {
             Sequential(try Conv2d(f[0], f[0], kernel: 3, padding: 1, initializer: initializer, random: random, on: device),
                        try Conv2d(f[0], out, kernel: 1, initializer: initializer, random: random, on: device))
         }
-        predTask1 = try head(classes)
-        predTask2 = try head(1)
-        predTask3 = try head(3)
+        predTask1 = kinds.contains(order[0]) ? try head(classes) : nil
+        predTask2 = kinds.contains(.depth) ? try head(1) : nil
+        predTask3 = kinds.contains(.normals) ? try head(3) : nil
     }
 
     public func forward(_ x: Tensor) throws -> [Tensor] {
@@ -183,17 +199,22 @@ public final class SegNetMTAN: Module, MultiTaskModel {
             current = d
         }
         var outputs: [Tensor] = []
-        for t in 0..<3 {
+        for t in tasks.indices {
             var previous = try encoder.attended(task: t, s)
             for i in 0..<5 {
                 let k = 4 - i
                 let up = try decoderBlockAtt[k](previous.upsampleBilinear(scale: (2, 2), alignCorners: true))
                 previous = try attend(decoderAtt[t][k], Tensor.concat([upsampled[i], up], axis: 1), features: decoded[i])
             }
-            outputs.append(previous)
+            let output: Tensor
+            switch tasks[t].kind {
+            case .segmentation: output = try predTask1!(previous).logSoftmax(axis: 1)
+            case .depth: output = try predTask2!(previous)
+            default: output = try predTask3!(previous).l2Normalize(axis: 1)
+            }
+            outputs.append(output)
         }
-        return [try predTask1(outputs[0]).logSoftmax(axis: 1), try predTask2(outputs[1]),
-                try predTask3(outputs[2]).l2Normalize(axis: 1)]
+        return outputs
     }
 
     public var sharedParameters: [Tensor] {
