@@ -242,6 +242,16 @@ struct TrainingRun {
             say("\nLearned branching (the most likely tree; tasks in one brace share that stage's node):\n\(text)")
             fields.append(("branching", .array(try tree.branching().map { .array($0.map { .int($0) }) })))
         }
+        if let adaShare = model as? AdaShare {
+            let used = try adaShare.activeParameterCount()
+            say("\nAdaShare policy after \(adaShare.phase.rawValue) (x: the task runs the block, .: it skips it; the select probability in brackets):\n\(try adaShare.describePolicy())")
+            say("Parameters the policy uses: \(used) of \(adaShare.parameterCount - adaShare.logits.count) (warm-up \(adaShare.phases.warmup), policy learning \(adaShare.phases.policy) epochs, then re-training)")
+            fields.append(("adashare", .object([
+                ("policy", .array(try adaShare.policy().map { .array($0.map(JSON.bool)) })),
+                ("select_probability", .array(try adaShare.selectProbabilities().map { .array($0.map { .float($0) }) })),
+                ("phase", .string(adaShare.phase.rawValue)), ("parameters_used", .int(used)),
+            ])))
+        }
         fields.append(("best_epoch", trainer.best.map { .int($0.epoch + 1) } ?? .null))
         // Validation of the tested model (re-evaluated: a resumed run has no history of earlier epochs).
         let bestValidation = validation.isEmpty ? nil : try trainer.evaluate(validation)

@@ -29,7 +29,7 @@ final class GlobalPool: Module, Layer {
 public enum ModelFactory {
     /// The architecture names; presets are listed by `Presets.names`.
     public static let architectures = ["hps", "cross-stitch", "mtan", "mmoe", "cgc", "ple", "dselect-k", "ltb", "soft",
-                                              "cascade", "modulation", "gated", "sluice", "low-supervision"]
+                                              "cascade", "modulation", "gated", "sluice", "low-supervision", "adashare"]
     public static var names: [String] { architectures + Presets.names + ["shared-bottom", "gradnorm-mlp"] }
 
     /// `labelCounts[t]` is the number of regression targets of task t per sample (default 1).
@@ -97,8 +97,24 @@ public enum ModelFactory {
         guard architectures.contains(name) else {
             throw TandemError.invalidArgument(op: "model", message: "unknown model '\(name)'; available: \(names.joined(separator: ", "))")
         }
+        if name == "adashare" {
+            guard inputShape.count == 3 else { throw refuse("AdaShare's residual backbone needs [C, H, W] images") }
+            if let adversarial = tasks.first(where: { $0.adversarialLambda != nil }) {
+                throw refuse("adversarial task '\(adversarial.name)': AdaShare's heads have no gradient reversal")
+            }
+            let outputs = tasks.enumerated().map { t, task -> Int in
+                switch task.kind {
+                case let .classification(classes): return classes
+                case .regression: return labelCounts?[t] ?? 1
+                case let .segmentation(classes): return classes
+                case .depth: return 1
+                case .normals: return 3
+                }
+            }
+            return try AdaShare(tasks: tasks, inputShape: inputShape, outputs: outputs, seed: seed, on: device)
+        }
         if dense {
-            guard name == "mtan" else { throw refuse("per-pixel tasks need the mtan model") }
+            guard name == "mtan" else { throw refuse("per-pixel tasks need the mtan or adashare model") }
             guard inputShape.count == 3, inputShape[0] == 3, inputShape[1] % 32 == 0, inputShape[2] % 32 == 0 else {
                 throw refuse("SegNet-MTAN needs 3×H×W images with H and W multiples of 32")
             }

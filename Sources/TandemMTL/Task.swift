@@ -91,6 +91,14 @@ public protocol MixingParameters: MultiTaskModel {
     var mixingParameters: [Tensor] { get }
 }
 
+/// A model that re-initialises some of its weights during training (AdaShare's re-training from
+/// scratch): after each `schedule(epoch:)` the trainer takes the tensors it re-initialised and clears
+/// the optimizer's state for them, so that they train as fresh parameters.
+public protocol ReinitializingModel: MultiTaskModel {
+    /// The parameters re-initialised since the last call (empty when none).
+    func takeReinitialized() -> [Tensor]
+}
+
 /// A model whose forward pass follows the training schedule: the trainer tells it, before each
 /// training step, which epoch is under way (Learning to Branch's warm-up and temperature).
 public protocol EpochScheduledModel: MultiTaskModel {

@@ -23,6 +23,14 @@ public class Adam: Optimizer {
     struct State { var m, v: Buffer; var step: Int }  // Internal for OptimizerState.swift.
     var states: [ObjectIdentifier: State] = [:]
 
+    /// Whether `parameter` has moments (it has taken a step since it was added or reset).
+    public func hasState(for parameter: Tensor) -> Bool { states[ObjectIdentifier(parameter)] != nil }
+
+    /// Forgets the moments and step count of `parameters`.
+    public func resetState(of parameters: [Tensor]) {
+        for parameter in parameters { states[ObjectIdentifier(parameter)] = nil }
+    }
+
     /// Adam over `groups` (set `decoupled` for AdamW's decoupled weight decay).
     public init(_ groups: [ParameterGroup], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
                 epsilon: Float = 1e-8, weightDecay: Float = 0, decoupled: Bool = false) throws {

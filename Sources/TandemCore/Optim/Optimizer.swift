@@ -28,6 +28,13 @@ public protocol Optimizer: AnyObject {
     func step() throws
 }
 
+/// An optimizer whose per-parameter state (moments, momentum) can be forgotten, for parameters a
+/// model has re-initialised.
+public protocol ResettableOptimizer: Optimizer {
+    /// Drops the state of `parameters`; their next step starts as their first.
+    func resetState(of parameters: [Tensor])
+}
+
 extension Optimizer {
     /// Every parameter of every group.
     public var parameters: [Tensor] { parameterGroups.flatMap(\.parameters) }

@@ -1,7 +1,7 @@
 /// Stochastic gradient descent with PyTorch's semantics (`torch.optim.SGD`): L2 weight decay added
 /// to the gradient, momentum buffer b = μ·b + (1 − dampening)·g (b = g on the first step), and
 /// Nesterov's variant g + μ·b. Each step's updates go to a device as one batch (`sgdUpdates`).
-public final class SGD: Optimizer {
+public final class SGD: ResettableOptimizer {
     /// The parameters, grouped by their settings.
     public private(set) var parameterGroups: [ParameterGroup]
     /// The base learning rate.
@@ -16,6 +16,11 @@ public final class SGD: Optimizer {
     public let nesterov: Bool
 
     var momentumBuffers: [ObjectIdentifier: Buffer] = [:]  // Internal for OptimizerState.swift.
+
+    /// Forgets the momentum of `parameters`.
+    public func resetState(of parameters: [Tensor]) {
+        for parameter in parameters { momentumBuffers[ObjectIdentifier(parameter)] = nil }
+    }
 
     /// SGD over `groups`. Nesterov needs momentum > 0 and no dampening, as in PyTorch.
     public init(_ groups: [ParameterGroup], learningRate: Float, momentum: Float = 0, dampening: Float = 0,

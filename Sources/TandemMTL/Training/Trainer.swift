@@ -250,6 +250,10 @@ public final class Trainer {
     private func backwardPass(_ batch: TrainingBatch) throws -> (losses: [Tensor], sampled: Int?, finite: Bool?) {
         model.train()
         try (model as? any EpochScheduledModel)?.schedule(epoch: epoch)
+        if let restarting = model as? any ReinitializingModel {
+            let fresh = restarting.takeReinitialized()
+            if !fresh.isEmpty { (optimizer as? any ResettableOptimizer)?.resetState(of: fresh) }
+        }
         if adversarialRamp {
             let layers = reversalLayers ?? GradientReversal.all(in: model)
             reversalLayers = layers

@@ -100,6 +100,7 @@ public struct TrainingSetup {
         self.labelCounts = labelCounts
         model = try ModelFactory.make(recipe.model, tasks: tasks, inputShape: inputShape, labelCounts: labelCounts,
                                       seed: recipe.seed, on: device)
+        try (model as? AdaShare)?.plan(epochs: recipe.epochs)
         if let weights = recipe.weights, weights.count != tasks.count {
             throw TandemError.invalidArgument(op: "recipe", message: "\(weights.count) weights given for \(tasks.count) tasks (\(tasks.map(\.name).joined(separator: ", ")))")
         }
