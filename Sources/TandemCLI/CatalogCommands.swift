@@ -22,6 +22,7 @@ struct ModelsCommand: ParsableCommand {
         ("gated", "gated multi-head: the trunk's latter half per task, gated channel-wise by a task embedding", "1×28×28 images or vectors; per-sample tasks"),
         ("sluice", "sluice network: columns whose channel subspaces are mixed by α, heads on a β mix of the last stages", "1×28×28 images or vectors; per-sample tasks"),
         ("low-supervision", "low supervision: the first task's head reads a lower stage of the shared trunk", "1×28×28 images or vectors; per-sample tasks"),
+        ("adashare", "AdaShare: a 6-block ResNet whose blocks each task runs or skips by a learned policy (Gumbel-softmax), then re-trained", "images; per-sample or per-pixel tasks"),
         ("lenet-hps", "W2: LeNet trunk, a head per task (WORKLOADS.md)", "1×28×28 images; per-image tasks"),
         ("lenet-crossstitch", "W3: two LeNet columns with cross-stitch units", "1×28×28 images; per-image tasks"),
         ("mmoe-synth", "W1: MMoE of the MMoE paper's synthetic experiment", "100 inputs; regression tasks"),
@@ -38,7 +39,7 @@ struct ModelsCommand: ParsableCommand {
             return ([1, 28, 28], [TaskSpec("left", .classification(classes: 10)), TaskSpec("right", .classification(classes: 10))], "multifashion")
         case "mtan-segnet":
             return ([3, 288, 384], [TaskSpec("seg", .segmentation(classes: 7)), TaskSpec("depth", .depth), TaskSpec("normals", .normals)], "scenes")
-        case "mtan", "cascade", "modulation", "gated", "sluice", "low-supervision":
+        case "mtan", "cascade", "modulation", "gated", "sluice", "low-supervision", "adashare":
             return ([1, 28, 28], [TaskSpec("left", .classification(classes: 10)), TaskSpec("right", .classification(classes: 10))], "multifashion")
         default: return ([100], two, "mmoe-synth")
         }

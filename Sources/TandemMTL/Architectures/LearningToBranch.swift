@@ -123,18 +123,7 @@ public final class LearningToBranch: Module, MultiTaskModel, EpochScheduledModel
         // Straight-through Gumbel-softmax: the hard one-hot forward, the soft sample's gradient.
         let stream = seed &+ UInt64(counters.draws) &* 0x9E37_79B9_7F4A_7C15
         counters.draws += 1
-        let noise = try Tensor.withoutGradient { () throws -> Tensor in
-            let u = try Tensor.uniform([t, t], seed: stream, on: device).clamp(min: 1e-7).clamp(max: 1 - 1e-7)
-            return try u.log().neg().log().neg()
-        }
-        let z = try (theta + noise) * (1 / temperature(epoch: counters.epoch - warmup))
-        let soft = try z.softmax(axis: -1)
-        let hard = try Tensor.withoutGradient { () throws -> Tensor in
-            let plain = z.detach()
-            return try plain.equal(plain.max(axis: -1, keepDims: true))
-        }
-        // soft − soft (exactly 0) first, so the forward value is exactly the one-hot.
-        return try hard + (soft - soft.detach())
+        return try GumbelSoftmax.sample(theta, temperature: temperature(epoch: counters.epoch - warmup), stream: stream, hard: true)
     }
 
     public func forward(_ x: Tensor) throws -> [Tensor] {
