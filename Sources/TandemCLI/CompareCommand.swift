@@ -114,16 +114,7 @@ struct CompareCommand: ParsableCommand {
             return
         }
         let target = try Devices.select(device)
-        var base = TrainingRecipe()
-        base.epochs = 10
-        var fileKeys: Set<String> = []
-        if let config { (base, fileKeys) = try ConfigFile.recipe(path: config, base: base) }
-        var recipe: TrainingRecipe
-        do {
-            recipe = try TrainCommand.apply(recipeOptions.given.filter { $0.key != "weighting_args" }, to: base)
-        } catch let error as ValidationError {
-            throw usageFailure(error.message, command: Self.self)
-        }
+        var (recipe, fileKeys) = try recipeOptions.resolve(config: config, excluding: ["weighting_args"], command: Self.self)
         if !recipe.weightingArguments.isEmpty {
             throw CommandError("--config sets weighting_args \(recipe.weightingArguments); compare takes each method's as --weighting-arg METHOD:key=value")
         }
@@ -141,8 +132,7 @@ struct CompareCommand: ParsableCommand {
         for seed in seedList {
             recipe.seed = seed
             var data = try RunData(recipe: recipe)
-            var resolved = recipe
-            if recipeOptions.batchSize == nil, !fileKeys.contains("batch_size") { resolved.batchSize = data.train.inputCount > 1000 ? 8 : 256 }
+            let resolved = recipeOptions.resolvedBatch(recipe, data: data, fileKeys: fileKeys)
             try resolved.validate()
             if seed == seedList[0] {
                 firstResolved = resolved

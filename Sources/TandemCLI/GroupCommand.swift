@@ -92,16 +92,7 @@ struct GroupCommand: ParsableCommand {
 
     func run() throws {
         let target = try Devices.select(device)
-        var base = TrainingRecipe()
-        base.epochs = 10
-        var fileKeys: Set<String> = []
-        if let config { (base, fileKeys) = try ConfigFile.recipe(path: config, base: base) }
-        var recipe: TrainingRecipe
-        do {
-            recipe = try TrainCommand.apply(recipeOptions.given, to: base)
-        } catch let error as ValidationError {
-            throw usageFailure(error.message, command: Self.self)
-        }
+        var (recipe, fileKeys) = try recipeOptions.resolve(config: config, command: Self.self)
         if recipe.singleTaskBaselines || !recipe.auxiliaryTasks.isEmpty || !recipe.adversarialTasks.isEmpty || recipe.reconstruction {
             throw CommandError("--config: group chooses among the data's tasks as equals; leave out single_task, auxiliary, adversarial and reconstruct")
         }
@@ -123,8 +114,7 @@ struct GroupCommand: ParsableCommand {
         for seed in seedList {
             recipe.seed = seed
             var data = try RunData(recipe: recipe)
-            var resolved = recipe
-            if recipeOptions.batchSize == nil, !fileKeys.contains("batch_size") { resolved.batchSize = data.train.inputCount > 1000 ? 8 : 256 }
+            let resolved = recipeOptions.resolvedBatch(recipe, data: data, fileKeys: fileKeys)
             try resolved.validate()
             let names = data.train.tasks.map(\.name)
             let taskCount = names.count
@@ -245,10 +235,10 @@ struct GroupCommand: ParsableCommand {
         var needed = Set(study.recommended.values.flatMap(\.choice.groups))
         needed.insert(everything)
         for seed in study.seeds {
-            var recipe = base
-            recipe.seed = seed
-            let data = try RunData(recipe: recipe)
-            if recipeOptions.batchSize == nil, !fileKeys.contains("batch_size") { recipe.batchSize = data.train.inputCount > 1000 ? 8 : 256 }
+            var seeded = base
+            seeded.seed = seed
+            let data = try RunData(recipe: seeded)
+            let recipe = recipeOptions.resolvedBatch(seeded, data: data, fileKeys: fileKeys)
             for group in needed.sorted() where study.fullRuns[seed]?[group] == nil {
                 study.fullRuns[seed, default: [:]][group] = try train(recipe, data: data, group: group, device: device, names: study.tasks, lookahead: nil).run
             }
