@@ -46,7 +46,10 @@ public enum GroupingChart {
         let gridWidth = labelWidth + cell * Double(tasks.count)
         let notesWidth = 330.0
         let affinityWidth = affinity == nil ? 0 : LinePanel.width + RunReport.gap
-        let gridHeight = 44 + cell * Double(rows.count) + 60
+        // Names longer than a cell is wide are slanted above the columns.
+        let slanted = tasks.contains { $0.count > 5 }
+        let labelSpace = slanted ? 56.0 : 0
+        let gridHeight = 44 + labelSpace + cell * Double(rows.count) + 60
         let width = margin * 2 + affinityWidth + gridWidth + notesWidth
         let height = top + Swift.max(affinity == nil ? 0 : LinePanel.height, gridHeight) + margin
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(SVG.coordinate(width))\" height=\"\(SVG.coordinate(height))\" "
@@ -67,11 +70,12 @@ public enum GroupingChart {
         out += "<g class=\"panel\" data-title=\"groupings\">\n"
         out += "<text x=\"\(SVG.coordinate(x + (gridWidth + notesWidth) / 2))\" y=\"\(SVG.coordinate(top + 20))\" text-anchor=\"middle\" "
             + "font-size=\"14\" font-weight=\"bold\">Chosen networks (same colour: trained together)</text>\n"
-        let gridTop = top + 44
+        let gridTop = top + 44 + labelSpace
         for (j, name) in tasks.enumerated() {
-            let middle = SVG.coordinate(x + labelWidth + (Double(j) + 0.5) * cell)
-            out += "<text x=\"\(middle)\" y=\"\(SVG.coordinate(gridTop - 6))\" text-anchor=\"middle\" font-size=\"11\">"
-                + "\(SVG.escape(SVG.truncated(name, to: 6)))<title>\(SVG.escape(name))</title></text>\n"
+            let middle = SVG.coordinate(x + labelWidth + (Double(j) + 0.5) * cell), labelY = SVG.coordinate(gridTop - 6)
+            let rotation = slanted ? " transform=\"rotate(-40 \(middle) \(labelY))\"" : ""
+            out += "<text x=\"\(middle)\" y=\"\(labelY)\" text-anchor=\"\(slanted ? "start" : "middle")\" font-size=\"11\"\(rotation)>"
+                + "\(SVG.escape(SVG.truncated(name, to: slanted ? 14 : 6)))<title>\(SVG.escape(name))</title></text>\n"
         }
         let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
         for (i, row) in rows.enumerated() {
