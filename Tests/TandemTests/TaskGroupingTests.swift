@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tandem
+import TandemRunLog
 
 /// Issue 19, item 1: `tandem group` — the choice of networks under a budget (Standley et al. 2020),
 /// the higher-order approximation, TAG's affinity grouping (Fifty et al. 2021), the trainings they
@@ -162,6 +163,18 @@ struct TaskGroupingTests {
         #expect(throws: TandemError.self) {
             try ModelFactory.make("mtan", tasks: [TaskSpec("normal", .normals), TaskSpec("depth", .depth)], inputShape: [3, 64, 64], on: CPUDevice.shared)
         }
+    }
+
+    @Test("the grouping picture: valid SVG with long or odd task names, a colour and letter per network, the affinity's scale")
+    func picture() throws {
+        let tasks = ["segmentation", "depth", "normal <&>"]
+        let rows = [GroupingChart.Row(name: "exact", groups: ["{segmentation}", "{depth, normal <&>}"], serving: [0, 1, 1], note: "Δm +1.29 %"),
+                    GroupingChart.Row(name: "tag", groups: ["{a}"], serving: [0, -1, 0], note: "")]
+        let affinity = GroupingChart.Affinity(title: "Z × 10^3", matrix: [[.nan, 0.002, -0.001], [0.004, .nan, 0], [0, 0, .nan]], scale: 0.004, unit: 1000)
+        let svg = GroupingChart.svg(title: "t", caption: "c", tasks: tasks, affinity: affinity, rows: rows)
+        #expect(RunReportTests.xmlProblem(svg) == nil, "\(RunReportTests.xmlProblem(svg) ?? "")")
+        #expect(svg.contains("rotate(-40") && svg.contains("normal &lt;&amp;&gt;") && svg.contains(">B<") && svg.contains(">?<"))
+        #expect(svg.contains("+4.0") && svg.contains(">4.00<") && svg.contains("n/a"))
     }
 
     /// A small recipe on mmoe-pairs.
