@@ -91,6 +91,14 @@ public protocol MixingParameters: MultiTaskModel {
     var mixingParameters: [Tensor] { get }
 }
 
+/// A model whose network changes during training (AdaShare re-trains its final network from
+/// scratch): only epochs of the final network can be the best epoch, and early stopping counts from
+/// the first of them.
+public protocol PhasedModel: MultiTaskModel {
+    /// Whether the model after epoch `epoch` (0-based) is the final network.
+    func isFinal(epoch: Int) -> Bool
+}
+
 /// A model that re-initialises some of its weights during training (AdaShare's re-training from
 /// scratch): after each `schedule(epoch:)` the trainer takes the tensors it re-initialised and clears
 /// the optimizer's state for them, so that they train as fresh parameters.

@@ -201,9 +201,17 @@ struct AdaShareTests {
         let shapes = try dense.forward(x).map(\.shape)
         #expect(shapes == [[2, 7, 32, 32], [2, 1, 32, 32]])
         #expect(throws: TandemError.self) { try ModelFactory.make("adashare", tasks: Self.tasks, inputShape: [100], on: CPUDevice.shared) }
-        let result = try runTandem(["train", "--model", "adashare", "--data", "multifashion", "--limit", "64", "--epochs", "3",
-                                    "--batch-size", "16", "--device", "cpu", "--affinity-batches", "0"])
+        let folder = temporaryDirectory("adashare")
+        let report = folder + "/run.json"
+        let result = try runTandem(["train", "--model", "adashare", "--data", "multifashion", "--limit", "64", "--epochs", "4",
+                                    "--batch-size", "16", "--device", "cpu", "--affinity-batches", "0", "--report", report])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("AdaShare policy after re-training") && result.stdout.contains("Parameters the policy uses"), "\(result.stdout)")
+        // Only the re-trained network's epochs (the last two of four: warm-up 1, policy 1) can be the best.
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any])
+        let best = try #require(object["best_epoch"] as? Int)
+        #expect(best >= 3, "best epoch \(best)")
+        let tooShort = try runTandem(["train", "--model", "adashare", "--data", "multifashion", "--limit", "64", "--epochs", "2", "--device", "cpu"])
+        #expect(tooShort.status == 1 && tooShort.stderr.contains("at least 3 epochs"), "\(tooShort.stderr)")
     }
 }

@@ -24,8 +24,10 @@ import Glibc
 /// - re-training (the rest): the final policy, each block selected where θ_select ≥ θ_skip, is fixed;
 ///   the weights are re-initialised (a fresh seed) with the optimizer's state for them, and the
 ///   network is trained from scratch, skipped blocks not computed at all.
-/// Evaluation uses the most likely policy (arg-max θ) for the unlocked blocks.
-public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, MixingParameters, StateLoadObserver, ReinitializingModel {
+/// Evaluation uses the most likely policy (arg-max θ) for the unlocked blocks. Only re-training
+/// epochs can be the best epoch (`PhasedModel`): earlier ones are other networks.
+public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, MixingParameters, StateLoadObserver, ReinitializingModel,
+                              PhasedModel {
     public let tasks: [TaskSpec]
     public let stem: Sequential
     public let blocks: [ResidualBlock]
@@ -101,10 +103,18 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
     /// Splits a run of `epochs` epochs into warm-up (a fifth, at least 1), policy learning (two
     /// fifths, at least 1) and re-training (the rest, at least 1 when there are 3 epochs or more).
     public func plan(epochs: Int) throws {
+        guard epochs >= 3 else {
+            throw TandemError.invalidArgument(op: "AdaShare", message: "needs at least 3 epochs (warm-up, policy learning, re-training), got \(epochs)")
+        }
         try syncCounters()
         counters.warmup = Swift.max(1, epochs / 5)
         counters.search = Swift.max(1, 2 * epochs / 5)
         try saveCounters()
+    }
+
+    /// Whether epoch `epoch` trains the final (re-trained) network.
+    public func isFinal(epoch: Int) -> Bool {
+        (try? syncCounters()) != nil && epoch >= counters.warmup + counters.search
     }
 
     /// The phase lengths, in epochs.

@@ -409,12 +409,14 @@ public final class Trainer {
             let scored = try self.score(evaluation)
             result = evaluation
             (score, deltaM) = (scored.score, scored.deltaM)
-            if best.map({ scored.score > $0.score }) ?? true {
+            // Epochs before a phased model's final network (AdaShare's search) cannot be chosen.
+            let final = (model as? any PhasedModel)?.isFinal(epoch: epoch) ?? true
+            if final, best.map({ scored.score > $0.score }) ?? true {
                 best = (epoch, scored.score)
                 isBest = true
                 if keepBestState { bestState = try model.stateDict() }
             }
-            if let patience = earlyStoppingPatience, let best, !isBest, epoch - best.epoch >= patience {
+            if final, let patience = earlyStoppingPatience, let best, !isBest, epoch - best.epoch >= patience {
                 stoppedEarly = true
                 stopRequested = true
             }
