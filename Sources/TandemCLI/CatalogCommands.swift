@@ -8,7 +8,7 @@ struct ModelsCommand: ParsableCommand {
 
     /// One line per model: family and what it needs.
     static let descriptions: [(String, String, String)] = [
-        ("hps", "hard parameter sharing: a shared trunk, a head per task", "vectors, images; per-sample tasks"),
+        ("hps", "hard parameter sharing: a shared trunk, a head per task (per-pixel tasks: AdaShare's ResNet, every block shared)", "vectors, images; per-sample or per-pixel tasks"),
         ("soft", "soft parameter sharing: a column per task, an L2 pull between them", "vectors, images; per-sample tasks"),
         ("cross-stitch", "cross-stitch networks: columns mixed by learned α units", "vectors, 1×28×28 images; per-sample tasks"),
         ("mtan", "MTAN: a shared network with per-task attention (SegNet-MTAN for per-pixel tasks)", "images ≥ 8×8; per-sample, or segmentation+depth+normals"),

@@ -226,6 +226,9 @@ struct CompareCommand: ParsableCommand {
         try run.fit()
         try checkInterrupt(saved: saved)
         try run.restoreBestEpoch()
+        if let adaShare = run.model as? AdaShare, adaShare.learnsPolicy {
+            say("  AdaShare policy (x runs the block, . skips it): \(try adaShare.compactPolicy()); \(try adaShare.activeParameterCount()) parameters used")
+        }
         return (try run.test(), steps > 0 ? stepSeconds / Double(steps) : .nan, run.trainer.auxiliaryStops)
     }
 

@@ -242,7 +242,7 @@ struct TrainingRun {
             say("\nLearned branching (the most likely tree; tasks in one brace share that stage's node):\n\(text)")
             fields.append(("branching", .array(try tree.branching().map { .array($0.map { .int($0) }) })))
         }
-        if let adaShare = model as? AdaShare {
+        if let adaShare = model as? AdaShare, adaShare.learnsPolicy {
             let used = try adaShare.activeParameterCount()
             say("\nAdaShare policy after \(adaShare.phase.rawValue) (x: the task runs the block, .: it skips it; the select probability in brackets):\n\(try adaShare.describePolicy())")
             say("Parameters the policy uses: \(used) of \(adaShare.parameterCount - adaShare.logits.count) (warm-up \(adaShare.phases.warmup), policy learning \(adaShare.phases.policy) epochs, then re-training)")

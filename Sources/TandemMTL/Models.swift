@@ -97,7 +97,8 @@ public enum ModelFactory {
         guard architectures.contains(name) else {
             throw TandemError.invalidArgument(op: "model", message: "unknown model '\(name)'; available: \(names.joined(separator: ", "))")
         }
-        if name == "adashare" {
+        // Per-pixel tasks under hps: AdaShare's ResNet with every block shared (hard sharing).
+        if name == "adashare" || (name == "hps" && dense) {
             guard inputShape.count == 3 else { throw refuse("AdaShare's residual backbone needs [C, H, W] images") }
             if let adversarial = tasks.first(where: { $0.adversarialLambda != nil }) {
                 throw refuse("adversarial task '\(adversarial.name)': AdaShare's heads have no gradient reversal")
@@ -111,10 +112,10 @@ public enum ModelFactory {
                 case .normals: return 3
                 }
             }
-            return try AdaShare(tasks: tasks, inputShape: inputShape, outputs: outputs, seed: seed, on: device)
+            return try AdaShare(tasks: tasks, inputShape: inputShape, outputs: outputs, learnsPolicy: name == "adashare", seed: seed, on: device)
         }
         if dense {
-            guard name == "mtan" else { throw refuse("per-pixel tasks need the mtan or adashare model") }
+            guard name == "mtan" else { throw refuse("per-pixel tasks need the mtan, hps or adashare model") }
             guard inputShape.count == 3, inputShape[0] == 3, inputShape[1] % 32 == 0, inputShape[2] % 32 == 0 else {
                 throw refuse("SegNet-MTAN needs 3×H×W images with H and W multiples of 32")
             }

@@ -193,6 +193,28 @@ struct AdaShareTests {
         #expect(a == b)
     }
 
+    @Test("hps on per-pixel tasks: AdaShare's ResNet with every block shared, one pass for all tasks, equal to running each task's path")
+    func sharedBackbone() throws {
+        let tasks = [TaskSpec("segmentation", .segmentation(classes: 7)), TaskSpec("depth", .depth), TaskSpec("normal", .normals)]
+        let model = try #require(try ModelFactory.make("hps", tasks: tasks, inputShape: [3, 32, 32], seed: 8, on: CPUDevice.shared) as? AdaShare)
+        #expect(!model.learnsPolicy && model.isFinal(epoch: 0))
+        try model.plan(epochs: 2)
+        try model.schedule(epoch: 1)
+        let penalty = try model.regularization()
+        #expect(model.phase == .warmup && model.takeReinitialized().isEmpty && penalty == nil)
+        let random = RandomSource(seed: 9)
+        let x = try Tensor(random.uniform(2 * 3 * 32 * 32, low: 0, high: 1), shape: [2, 3, 32, 32], on: CPUDevice.shared)
+        model.eval()
+        let outputs = try model.forward(x)
+        var h = try model.stem(x)
+        for block in model.blocks { h = try block(h) }
+        let expected = [try model.heads[0](h).logSoftmax(axis: 1), try model.heads[1](h), try model.heads[2](h).l2Normalize(axis: 1)]
+        for (a, b) in zip(outputs, expected) {
+            let (u, v) = (try a.values(), try b.values())
+            #expect(u.count == v.count && zip(u, v).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+        }
+    }
+
     @Test("tandem train --model adashare prints the policy; dense tasks get dense heads; vectors are refused")
     func factory() throws {
         let dense = try ModelFactory.make("adashare", tasks: [TaskSpec("segmentation", .segmentation(classes: 7)), TaskSpec("depth", .depth)],

@@ -40,6 +40,9 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
     public let sharingWeight: Float
     /// The stream seed of the Gumbel noise and of the re-initialisation.
     public let seed: UInt64
+    /// False: every block is shared by every task for the whole run (hard parameter sharing on the
+    /// same backbone, what `hps` builds for per-pixel tasks); no policy is learned.
+    public let learnsPolicy: Bool
     /// (epoch, draws, re-initialised, warm-up epochs, policy epochs): saved with the weights.
     let progress: Tensor
     private final class Counters {
@@ -63,7 +66,7 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
     /// head; per-pixel tasks (segmentation, depth, normals) a 3×3 convolution, bilinear upsampling to
     /// the input's size and a 1×1 convolution (log-probabilities for segmentation, unit normals).
     public init(tasks: [TaskSpec], inputShape: [Int], outputs: [Int], sparsityWeight: Float = 0.01, sharingWeight: Float = 0.05,
-                seed: UInt64 = 0, on device: any Device) throws {
+                learnsPolicy: Bool = true, seed: UInt64 = 0, on device: any Device) throws {
         guard !tasks.isEmpty, inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }), outputs.count == tasks.count,
               sparsityWeight >= 0, sharingWeight >= 0 else {
             throw TandemError.invalidArgument(op: "AdaShare", message: "needs tasks with an output count each and [C, H, W] images; got \(tasks.count) tasks, \(outputs.count) outputs, input \(inputShape)")
@@ -73,6 +76,7 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
         self.sparsityWeight = sparsityWeight
         self.sharingWeight = sharingWeight
         self.seed = seed
+        self.learnsPolicy = learnsPolicy
         let widths = [(16, 16, 1), (16, 16, 1), (16, 32, 2), (32, 32, 1), (32, 64, 2), (64, 64, 1)]
         let build: (RandomSource) throws -> (stem: Sequential, blocks: [ResidualBlock], heads: [Sequential]) = { random in
             let stem = Sequential(try Conv2d(inputShape[0], 16, kernel: 3, padding: 1, bias: false, random: random, on: device),
@@ -103,18 +107,18 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
     /// Splits a run of `epochs` epochs into warm-up (a fifth, at least 1), policy learning (two
     /// fifths, at least 1) and re-training (the rest, at least 1 when there are 3 epochs or more).
     public func plan(epochs: Int) throws {
-        guard epochs >= 3 else {
+        guard epochs >= 3 || !learnsPolicy else {
             throw TandemError.invalidArgument(op: "AdaShare", message: "needs at least 3 epochs (warm-up, policy learning, re-training), got \(epochs)")
         }
         try syncCounters()
-        counters.warmup = Swift.max(1, epochs / 5)
+        counters.warmup = learnsPolicy ? Swift.max(1, epochs / 5) : epochs
         counters.search = Swift.max(1, 2 * epochs / 5)
         try saveCounters()
     }
 
     /// Whether epoch `epoch` trains the final (re-trained) network.
     public func isFinal(epoch: Int) -> Bool {
-        (try? syncCounters()) != nil && epoch >= counters.warmup + counters.search
+        !learnsPolicy || ((try? syncCounters()) != nil && epoch >= counters.warmup + counters.search)
     }
 
     /// The phase lengths, in epochs.
@@ -127,7 +131,7 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
     public func schedule(epoch: Int) throws {
         try syncCounters()
         counters.epoch = epoch
-        if epoch >= counters.warmup + counters.search, !counters.restarted {
+        if learnsPolicy, epoch >= counters.warmup + counters.search, !counters.restarted {
             try reinitialize()
             counters.restarted = true
         }
@@ -178,6 +182,11 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
         return tasks.indices.map { t in (0..<blocks.count).map { l in values[(t * blocks.count + l) * 2] } }
     }
 
+    /// The policy in one line: per task, `x` or `.` per block (`segmentation xxxx.x, depth xxxxxx`).
+    public func compactPolicy() throws -> String {
+        try zip(tasks, policy()).map { task, row in "\(task.name) " + String(row.map { $0 ? "x" : "." }) }.joined(separator: ", ")
+    }
+
     /// The policy as a table, a row per block (the first at the top) and a column per task: `x` a
     /// selected block, `.` a skipped one, with how many tasks share it.
     public func describePolicy() throws -> String {
@@ -219,7 +228,7 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
     /// The loss is λ_sparsity · L_sparsity + λ_sharing · L_sharing.
     public func regularization() throws -> Tensor? {
         try syncCounters()
-        guard phase == .policy, unlocked > 0, sparsityWeight > 0 || sharingWeight > 0 else { return nil }
+        guard learnsPolicy, phase == .policy, unlocked > 0, sparsityWeight > 0 || sharingWeight > 0 else { return nil }
         let count = blocks.count, open = unlocked, t = tasks.count
         let device = logits.device
         let alpha = try logits.softmax(axis: -1).slice(axis: 2, 0..<1).reshape([t, count])
@@ -256,18 +265,25 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
         }
         let fixed = samples == nil ? try policy() : nil
         var outputs: [Tensor] = []
+        // Under a fixed policy, tasks that run the same blocks share one pass through them.
+        var computed: [[Bool]: Tensor] = [:]
         for (t, head) in heads.enumerated() {
             var h = stemmed
-            for (l, block) in blocks.enumerated() {
-                if let samples, l >= count - open {
-                    let u = try samples.slice(axis: 0, t..<(t + 1)).slice(axis: 1, l..<(l + 1))
-                    let select = try u.slice(axis: 2, 0..<1).reshape([1, 1, 1, 1]), skip = try u.slice(axis: 2, 1..<2).reshape([1, 1, 1, 1])
-                    h = try block(h) * select + block.skip(h) * skip
-                } else if samples != nil || fixed![t][l] {
-                    h = try block(h)
-                } else {
-                    h = try block.skip(h)
+            if let fixed, let done = computed[fixed[t]] {
+                h = done
+            } else {
+                for (l, block) in blocks.enumerated() {
+                    if let samples, l >= count - open {
+                        let u = try samples.slice(axis: 0, t..<(t + 1)).slice(axis: 1, l..<(l + 1))
+                        let select = try u.slice(axis: 2, 0..<1).reshape([1, 1, 1, 1]), skip = try u.slice(axis: 2, 1..<2).reshape([1, 1, 1, 1])
+                        h = try block(h) * select + block.skip(h) * skip
+                    } else if samples != nil || fixed![t][l] {
+                        h = try block(h)
+                    } else {
+                        h = try block.skip(h)
+                    }
                 }
+                if let fixed { computed[fixed[t]] = h }
             }
             var out = try head(h)
             switch tasks[t].kind {
