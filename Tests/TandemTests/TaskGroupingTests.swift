@@ -250,6 +250,22 @@ struct TaskGroupingTests {
         // The exact method's test Δm recomputed from the runs: each task's mse from the network serving it.
         let picture = try String(contentsOfFile: svg, encoding: .utf8)
         #expect(RunReportTests.xmlProblem(picture) == nil && picture.contains("TAG lookahead") && picture.contains("{task1, task2"))
+        // A cost budget: each network costs its parameters over the all-task network's.
+        let costed = folder + "/costed.json"
+        let budget = try runTandem(["group", "--model", "hps", "--data", "mmoe-pairs", "--limit", "300", "--epochs", "2", "--batch-size", "64",
+                                    "--methods", "hoa", "--budget", "1.5", "--device", "cpu", "--json", costed])
+        #expect(budget.status == 0 && budget.stdout.contains("budget 1.50 ×"), "\(budget.stdout)\(budget.stderr)")
+        let costObject = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: costed))) as? [String: Any])
+        let costs = try #require(costObject["costs"] as? [[String: Any]])
+        // Groups of one size cost the same (each task's head is the same size).
+        let byGroup = Dictionary(costs.compactMap { entry -> (Int, Double)? in
+            guard let group = entry["group"] as? [String], let cost = entry["cost"] as? Double else { return nil }
+            return (group.count, cost)
+        }, uniquingKeysWith: { a, b in Swift.max(a, b) })
+        #expect(byGroup[4] == 1 && (byGroup[1] ?? 1) < (byGroup[2] ?? 0) && (byGroup[2] ?? 1) < 1, "\(costs)")
+        let hoa = try #require((costObject["methods"] as? [String: Any])?["hoa"] as? [String: Any])
+        let chosen = try #require((hoa["recommended"] as? [String: Any])?["cost"] as? Double)
+        #expect(chosen <= 1.5 + 1e-9)
         // Bad input: clear errors, nothing written.
         let bad = folder + "/bad.json"
         for (arguments, message) in [(["--methods", "tag,foo"], "unknown grouping method 'foo'"), (["--networks", "0"], "--networks"),
