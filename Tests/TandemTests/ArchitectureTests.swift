@@ -184,8 +184,11 @@ struct ModelFactoryTests {
         #expect(throws: TandemError.self) { try ModelFactory.make("mtan", tasks: Self.classification, inputShape: [12], on: cpu) }
         #expect(throws: TandemError.self) { try ModelFactory.make("transformer", tasks: Self.classification, inputShape: [12], on: cpu) }
         #expect(throws: TandemError.self) {
-            try ModelFactory.make("hps", tasks: [TaskSpec("depth", .depth)], inputShape: [3, 32, 32], on: cpu)
+            try ModelFactory.make("cross-stitch", tasks: [TaskSpec("depth", .depth)], inputShape: [3, 32, 32], on: cpu)
         }
+        // hps on per-pixel tasks is AdaShare's ResNet with every block shared; on vectors it has no dense head.
+        #expect(try ModelFactory.make("hps", tasks: [TaskSpec("depth", .depth)], inputShape: [3, 32, 32], on: cpu) is AdaShare)
+        #expect(throws: TandemError.self) { try ModelFactory.make("hps", tasks: [TaskSpec("depth", .depth)], inputShape: [12], on: cpu) }
     }
 
     @Test("soft sharing's penalty is λ·Σ‖θ_s − θ_t‖² and is zero for identical columns")
