@@ -258,7 +258,7 @@ struct GroupCommand: ParsableCommand {
     /// The summary: the affinity matrix, each method's recommendation with per-task predictions, and the verification.
     func report(_ study: GroupStudy, device: any Device) {
         let names = study.tasks
-        let largest = study.meanLookahead.map { z in z.indices.flatMap { i in z.indices.filter { $0 != i }.map { Swift.abs(z[i][$0]) } }.max() ?? 0 } ?? 0
+        let largest = study.meanLookahead.map(GroupStudy.largestOffDiagonal) ?? 0
         let power = GroupStudy.power(largest), unit = GroupStudy.tenTo(power)
         if let z = study.meanLookahead {
             say("\nTAG lookahead affinity Z(row → column) × 10^\(power), mean over epochs and seeds (Z: the fraction by which a step of η on the row task lowers the column task's loss):")

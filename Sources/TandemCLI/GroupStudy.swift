@@ -64,6 +64,11 @@ struct GroupStudy {
         return perSeed.isEmpty ? nil : GroupTraining.Affinities.mean(perSeed)
     }
 
+    /// The largest |m[i][j]| with i ≠ j over the finite entries (0 when there is none).
+    static func largestOffDiagonal(_ m: [[Double]]) -> Double {
+        m.indices.flatMap { i in m[i].indices.filter { $0 != i }.map { Swift.abs(m[i][$0]) } }.filter(\.isFinite).max() ?? 0
+    }
+
     /// The exponent k that brings `value` (≥ 0) into [1, 10) as value × 10^k (0 for 0 or values ≥ 1).
     static func power(_ value: Double) -> Int {
         guard value > 0, value.isFinite else { return 0 }
@@ -154,7 +159,7 @@ struct GroupStudy {
         var affinity: GroupingChart.Affinity?
         if let z = meanLookahead {
             let offDiagonal = z.indices.map { i in z[i].indices.map { j in i == j ? Float.nan : Float(z[i][j]) } }
-            let largest = offDiagonal.joined().filter(\.isFinite).map { Swift.abs(Double($0)) }.max() ?? 0
+            let largest = Self.largestOffDiagonal(z)
             let power = Self.power(largest)
             affinity = GroupingChart.Affinity(title: "TAG lookahead Z(row → column) × 10^\(power)", matrix: offDiagonal,
                                               scale: largest > 0 ? largest : 1, unit: Self.tenTo(power))

@@ -134,15 +134,8 @@ struct TrainingRun {
         }, epoch: { trainer, report in
             progress.endEpoch(report)
             if let affinity {
-                // Evaluation mode, so that measuring does not move batch-norm running statistics.
-                trainer.model.eval()
-                defer { trainer.model.train() }
-                for indices in loader.batchIndices(epoch: report.epoch).prefix(recipe.affinityBatches) {
-                    let batch = try TrainingBatch(train.batch(indices), tasks: train.tasks, on: device)
-                    let outputs = try trainer.model.forward(batch.input)
-                    let losses = try (0..<tasks.count).map { try tasks[$0].maskedLoss(outputs[$0], batch.targets[$0], mask: batch.masks[$0]) }
-                    try affinity.observe(losses: losses, model: trainer.model)
-                }
+                try affinity.observe(batches: Array(loader.batchIndices(epoch: report.epoch).prefix(recipe.affinityBatches)),
+                                     of: train, model: trainer.model, on: device)
                 let measured = affinity.endEpoch()
                 affinityReports.append(measured)
                 for line in measured.summary { say("  affinity: \(line)") }

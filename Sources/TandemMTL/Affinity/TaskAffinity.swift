@@ -1,5 +1,6 @@
 import TandemCore
 import TandemNN
+import TandemData
 
 /// What the tasks did to each other during one epoch: the mean cosine similarity of their gradients
 /// on the shared parameters and, when enabled, TAG's lookahead affinity, with a summary in words.
@@ -103,6 +104,23 @@ public final class TaskAffinity {
         add(gram: gram)
         if let eta = lookaheadLearningRate, let recompute {
             try lookahead(gradients: gradients, before: lossValues, eta: eta, recompute: recompute)
+        }
+    }
+
+    /// Measures the batches `indices` of `data` (one step each): every batch through `model` in
+    /// evaluation mode (so measuring moves no batch-norm running statistics), its per-task losses
+    /// observed, and the lookahead's losses, when on, recomputed on the same batch.
+    public func observe(batches indices: [[Int]], of data: any MultiTaskDataset, model: any MultiTaskModel, on device: any Device) throws {
+        model.eval()
+        defer { model.train() }
+        let specs = model.tasks
+        for batchIndices in indices {
+            let batch = try TrainingBatch(data.batch(batchIndices), tasks: data.tasks, on: device)
+            func losses() throws -> [Tensor] {
+                let outputs = try model.forward(batch.input)
+                return try specs.indices.map { try specs[$0].maskedLoss(outputs[$0], batch.targets[$0], mask: batch.masks[$0]) }
+            }
+            try observe(losses: try losses(), model: model, recompute: losses)
         }
     }
 

@@ -124,9 +124,6 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
     /// The phase lengths, in epochs.
     public var phases: (warmup: Int, policy: Int) { (counters.warmup, counters.search) }
 
-    /// The blocks.
-    public var blockCount: Int { blocks.count }
-
     /// The trainer's epoch; entering re-training re-initialises the weights once.
     public func schedule(epoch: Int) throws {
         try syncCounters()
@@ -313,15 +310,15 @@ public final class AdaShare: Module, MultiTaskModel, EpochScheduledModel, Mixing
 
     /// Fresh weights and batch-norm statistics from a second seed, assigned in place.
     private func reinitialize() throws {
-        let fresh = try builder(RandomSource(seed: seed &+ 0xADA5_4A4E))
-        var targets: [(String, Tensor)] = []
-        targets += stem.namedTensors().map { ("stem.\($0.0)", $0.1) }
-        for (l, block) in blocks.enumerated() { targets += block.namedTensors().map { ("blocks.\(l).\($0.0)", $0.1) } }
-        for (t, head) in heads.enumerated() { targets += head.namedTensors().map { ("heads.\(t).\($0.0)", $0.1) } }
-        var sources: [String: Tensor] = [:]
-        for (name, tensor) in fresh.stem.namedTensors() { sources["stem.\(name)"] = tensor }
-        for (l, block) in fresh.blocks.enumerated() { for (name, tensor) in block.namedTensors() { sources["blocks.\(l).\(name)"] = tensor } }
-        for (t, head) in fresh.heads.enumerated() { for (name, tensor) in head.namedTensors() { sources["heads.\(t).\(name)"] = tensor } }
+        typealias Parts = (stem: Sequential, blocks: [ResidualBlock], heads: [Sequential])
+        /// Every tensor of the stem, the blocks and the heads, named by where it sits.
+        func named(_ parts: Parts) -> [(String, Tensor)] {
+            parts.stem.namedTensors().map { ("stem.\($0.0)", $0.1) }
+                + parts.blocks.enumerated().flatMap { l, block in block.namedTensors().map { ("blocks.\(l).\($0.0)", $0.1) } }
+                + parts.heads.enumerated().flatMap { t, head in head.namedTensors().map { ("heads.\(t).\($0.0)", $0.1) } }
+        }
+        let targets = named((stem, blocks, heads))
+        let sources = Dictionary(uniqueKeysWithValues: named(try builder(RandomSource(seed: seed &+ 0xADA5_4A4E))))
         try Tensor.withoutGradient {
             for (name, tensor) in targets {
                 guard let source = sources[name] else { fatalError("AdaShare: no fresh tensor for \(name)") }

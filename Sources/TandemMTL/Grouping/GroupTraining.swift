@@ -49,17 +49,8 @@ public enum GroupTraining {
             if stop() { trainer.requestStop() }
         }, epoch: { trainer, report in
             guard let meter, let lookahead else { return }
-            trainer.model.eval()
-            defer { trainer.model.train() }
-            let train = training.data.train
-            for indices in training.loader.batchIndices(epoch: report.epoch).prefix(lookahead.batches) {
-                let batch = try TrainingBatch(train.batch(indices), tasks: train.tasks, on: device)
-                func losses() throws -> [Tensor] {
-                    let outputs = try trainer.model.forward(batch.input)
-                    return try specs.indices.map { try specs[$0].maskedLoss(outputs[$0], batch.targets[$0], mask: batch.masks[$0]) }
-                }
-                try meter.observe(losses: try losses(), model: trainer.model, recompute: losses)
-            }
+            try meter.observe(batches: Array(training.loader.batchIndices(epoch: report.epoch).prefix(lookahead.batches)),
+                              of: training.data.train, model: trainer.model, on: device)
             let measured = meter.endEpoch()
             lookaheads.append((measured.lookahead ?? measured.cosine.map { $0.map { _ in Float.nan } }).map { $0.map(Double.init) })
             cosines.append(measured.cosine.map { $0.map(Double.init) })
